@@ -1,0 +1,157 @@
+"""Client API for software clients: `Authorization: License <license_key>`.
+
+An activation is a Seat; its `id` is the seat's id. One APIView per action.
+"""
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from licensing import errors, services
+from licensing.api.auth import LicenseKeyAuthentication
+from licensing.models import Entitlement, Seat
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of converting them."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class ActivationInputSerializer(serializers.Serializer):
+    fingerprint = StrictCharField(
+        max_length=services.FINGERPRINT_MAX_LENGTH,
+        help_text="Stable id of the machine or user taking the seat.",
+    )
+    label = StrictCharField(
+        max_length=services.LABEL_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
+
+    def validate_fingerprint(self, value: str) -> str:
+        return _domain_clean(services.clean_fingerprint, value)
+
+    def validate_label(self, value: str) -> str:
+        return _domain_clean(services.clean_label, value)
+
+
+def _domain_clean(cleaner: Any, value: str) -> str:
+    try:
+        return str(cleaner(value))
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+
+
+def _seats_body(counts: services.SeatCounts) -> dict[str, int | None]:
+    return counts.as_dict()
+
+
+def granted_body(seat: Seat, counts: services.SeatCounts, message: str) -> dict[str, Any]:
+    return {
+        "id": str(seat.pk),
+        "status": "overdraft" if seat.overdraft else "ok",
+        "fingerprint": seat.fingerprint,
+        "overdraft": seat.overdraft,
+        "seats": _seats_body(counts),
+        "lease_expires_at": seat.lease_expires_at.isoformat() if seat.lease_expires_at else None,
+        "message": message,
+    }
+
+
+def _parse_seat_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise errors.SeatNotFound("No activation with this id exists for this license key.") from None
+
+
+class ClientAPIView(APIView):
+    authentication_classes = [LicenseKeyAuthentication]
+    permission_classes: list[Any] = []
+
+    @property
+    def entitlement(self) -> Entitlement:
+        assert isinstance(self.request.auth, Entitlement)
+        return self.request.auth
+
+
+class ActivationCreateView(ClientAPIView):
+    """Take a seat: 201 new, 200 already held by this fingerprint, 409 denied."""
+
+    def post(self, request: Request) -> Response:
+        data = ActivationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.seat_activate(
+            entitlement=self.entitlement,
+            fingerprint=data.validated_data["fingerprint"],
+            label=data.validated_data["label"],
+        )
+        if result.seat is None:
+            headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
+            return Response(
+                {
+                    "status": "denied",
+                    "code": "hard_limit_reached",
+                    "message": result.message,
+                    "seats": _seats_body(result.counts),
+                    "retry_after": result.retry_after,
+                },
+                status=status.HTTP_409_CONFLICT,
+                headers=headers,
+            )
+        return Response(
+            granted_body(result.seat, result.counts, result.message),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class ActivationHeartbeatView(ClientAPIView):
+    """Extend a floating seat's lease: 200, or 410 when the seat is no longer held."""
+
+    def post(self, request: Request, activation_id: str) -> Response:
+        seat = services.seat_get(entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id))
+        seat = services.seat_heartbeat(seat=seat)
+        counts = services.counts_of(self.entitlement)
+        message = (
+            f"Lease extended until {seat.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC."
+            if seat.lease_expires_at
+            else "Seat is held; named seats need no heartbeat."
+        )
+        return Response(granted_body(seat, counts, message))
+
+
+class ActivationReleaseView(ClientAPIView):
+    """Give a seat back: 204, also when it was already released."""
+
+    def delete(self, request: Request, activation_id: str) -> Response:
+        seat = services.seat_get(entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id))
+        services.seat_release(seat=seat)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EntitlementStatusView(ClientAPIView):
+    """The license key's entitlement: current usage and zone."""
+
+    def get(self, request: Request) -> Response:
+        entitlement = self.entitlement
+        counts = services.counts_of(entitlement)
+        return Response(
+            {
+                "id": str(entitlement.pk),
+                "status": entitlement.status,
+                "zone": counts.zone,
+                "product": {"name": entitlement.product.name, "code": entitlement.product.code},
+                "customer": {"name": entitlement.customer.name},
+                "seats": _seats_body(counts),
+                "lease_seconds": entitlement.lease_seconds,
+                "starts_at": entitlement.starts_at.isoformat(),
+                "ends_at": entitlement.ends_at.isoformat() if entitlement.ends_at else None,
+            }
+        )

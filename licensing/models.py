@@ -1,0 +1,285 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+# Crockford's base32 alphabet: no I, L, O or U, so keys survive being read aloud or retyped.
+_KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def generate_license_key() -> str:
+    """Five groups of five characters: 125 random bits, e.g. `7KQ2M-XW4PD-...`."""
+    chars = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(25))
+    return "-".join(chars[i : i + 5] for i in range(0, 25, 5))
+
+
+class Product(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    code = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_customers",
+        help_text="Vendor account-team member who hears about this customer's overdraft.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    notify_overdraft = models.BooleanField(
+        default=True, help_text="Email me when an entitlement enters overdraft or hits its limit."
+    )
+    notify_denials = models.BooleanField(
+        default=True, help_text="Email me an hourly digest of denied activations."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "customer"], name="licensing_membership_one_per_user_customer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role} of {self.customer})"
+
+
+class Entitlement(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="entitlements")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="entitlements")
+    license_key = models.CharField(
+        max_length=64, unique=True, default=generate_license_key, editable=False
+    )
+    seats = models.PositiveIntegerField(help_text="Entitled seats: the soft limit.")
+    hard_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most seats that may be in use. Empty: unlimited overdraft; equal to seats: none.",
+    )
+    lease_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Floating seats must heartbeat within this many seconds. Empty: named seats.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised count of seats in use; the activation hot path reads and bumps only this.
+    seats_used = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["customer__name", "product__name", "created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hard_limit__isnull=True) | Q(seats_used__lte=F("hard_limit")),
+                name="licensing_entitlement_seats_used_lte_hard_limit",
+                violation_error_message="Seats in use cannot exceed the hard limit.",
+            ),
+            models.CheckConstraint(
+                condition=Q(hard_limit__isnull=True) | Q(hard_limit__gte=F("seats")),
+                name="licensing_entitlement_hard_limit_gte_seats",
+                violation_error_message="The hard limit cannot be below the entitled seats.",
+            ),
+            models.CheckConstraint(
+                condition=Q(seats__gte=0) & Q(seats_used__gte=0),
+                name="licensing_entitlement_counts_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_seconds__isnull=True) | Q(lease_seconds__gt=0),
+                name="licensing_entitlement_lease_seconds_gt_0",
+                violation_error_message="A lease must last at least one second.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="licensing_entitlement_ends_after_starts",
+                violation_error_message="The end must be after the start.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} · {self.product} ({self.seats}/{self.hard_limit or '∞'})"
+
+    @property
+    def is_floating(self) -> bool:
+        return self.lease_seconds is not None
+
+    @property
+    def overdraft_allowance(self) -> int | None:
+        return None if self.hard_limit is None else self.hard_limit - self.seats
+
+
+class Seat(models.Model):
+    class ReleaseReason(models.TextChoices):
+        RELEASED = "released", "Released by the client"
+        EXPIRED = "expired", "Lease expired"
+        REVOKED = "revoked", "Revoked by the vendor"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="seat_records")
+    fingerprint = models.CharField(max_length=255)
+    label = models.CharField(max_length=255, blank=True)
+    activated_at = models.DateTimeField(default=timezone.now)
+    last_heartbeat_at = models.DateTimeField(default=timezone.now)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.CharField(max_length=10, choices=ReleaseReason.choices, blank=True)
+    overdraft = models.BooleanField(default=False, help_text="Granted above the entitled seats.")
+
+    class Meta:
+        ordering = ["-activated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entitlement", "fingerprint"],
+                condition=Q(released_at__isnull=True),
+                name="licensing_seat_one_per_fingerprint_in_use",
+                violation_error_message="This fingerprint already holds a seat.",
+            ),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True, release_reason="")
+                | (Q(released_at__isnull=False) & ~Q(release_reason="")),
+                name="licensing_seat_release_reason_iff_released",
+            ),
+        ]
+        indexes = [
+            # Lease sweep and reclaim: seats in use whose lease ran out, per entitlement.
+            models.Index(
+                fields=["entitlement", "lease_expires_at"],
+                condition=Q(released_at__isnull=True, lease_expires_at__isnull=False),
+                name="licensing_seat_lease_in_use",
+            ),
+            # Seats-in-use table of an entitlement, newest first.
+            models.Index(
+                fields=["entitlement", "-activated_at"],
+                condition=Q(released_at__isnull=True),
+                name="licensing_seat_in_use_recent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint} on {self.entitlement_id}"
+
+    @property
+    def in_use(self) -> bool:
+        return self.released_at is None
+
+
+class Event(models.Model):
+    """Append-only record of what happened; also the outbox for webhooks and emails.
+
+    `seq` orders events as they were written, so pollers and the outbox sweep can page
+    through them; the public identifier is `public_id`.
+    """
+
+    class Type(models.TextChoices):
+        SEAT_ACTIVATED = "seat.activated"
+        SEAT_DENIED = "seat.denied"
+        SEAT_RELEASED = "seat.released"
+        SEAT_EXPIRED = "seat.expired"
+        OVERDRAFT_STARTED = "entitlement.overdraft_started"
+        HARD_LIMIT_REACHED = "entitlement.hard_limit_reached"
+        OVERDRAFT_ENDED = "entitlement.overdraft_ended"
+        ENTITLEMENT_CREATED = "entitlement.created"
+        ENTITLEMENT_UPDATED = "entitlement.updated"
+
+    seq = models.BigAutoField(primary_key=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=64, choices=Type.choices)
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="events", null=True, blank=True
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(default=dict, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            # Recent denials of an entitlement; event log filtered by entitlement and type.
+            models.Index(
+                fields=["entitlement", "type", "-occurred_at"], name="licensing_event_ent_type"
+            ),
+            # Event log and denial counts per customer over a time range.
+            models.Index(fields=["customer", "-occurred_at"], name="licensing_event_customer"),
+            # Outbox sweep: events not yet fanned out.
+            models.Index(
+                fields=["seq"],
+                condition=Q(dispatched_at__isnull=True),
+                name="licensing_event_undispatched",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class UsageBucket(models.Model):
+    """One entitlement's seat use in one hour, written with every seat change.
+
+    Hours without a row carry the previous `closing_used` forward.
+    """
+
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="usage_buckets"
+    )
+    hour = models.DateTimeField(help_text="Start of the hour (UTC).")
+    peak_used = models.PositiveIntegerField(default=0)
+    closing_used = models.PositiveIntegerField(default=0)
+    activations = models.PositiveIntegerField(default=0)
+    overdraft_activations = models.PositiveIntegerField(default=0)
+    denials = models.PositiveIntegerField(default=0)
+    releases = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["entitlement", "hour"]
+        constraints = [
+            # Also the index for chart reads: one entitlement's buckets over a time range.
+            models.UniqueConstraint(
+                fields=["entitlement", "hour"], name="licensing_usagebucket_one_per_hour"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entitlement_id} {self.hour:%Y-%m-%d %H:00}: peak {self.peak_used}"

@@ -1,0 +1,741 @@
+"""Every write to the licensing domain.
+
+Each service owns its transaction and writes the domain rows, their Event rows and the hourly
+UsageBucket together. Side effects (webhooks, emails) happen after commit through
+`licensing.hooks`.
+
+Lock order, to keep concurrent transactions free of deadlocks: seat rows first (in pk order),
+then the entitlement row. The activation path touches the entitlement row first, but after that
+it only inserts a new seat row, which no other transaction can hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.text import slugify
+
+from licensing import errors, hooks
+from licensing.models import Customer, Entitlement, Event, Product, Seat, UsageBucket
+
+Status = Literal["ok", "overdraft", "denied"]
+Zone = Literal["within", "overdraft", "at_hard_limit"]
+
+FINGERPRINT_MAX_LENGTH: Final = 255
+LABEL_MAX_LENGTH: Final = 255
+# Control characters (NUL above all, which PostgreSQL refuses in text) never belong in an id.
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclasses.dataclass(frozen=True)
+class SeatCounts:
+    used: int
+    entitled: int
+    hard_limit: int | None
+
+    @property
+    def available(self) -> int | None:
+        """Seats that can still be granted, overdraft included; None when unlimited."""
+        return None if self.hard_limit is None else max(self.hard_limit - self.used, 0)
+
+    @property
+    def zone(self) -> Zone:
+        return zone_of(self.used, self.entitled, self.hard_limit)
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "used": self.used,
+            "entitled": self.entitled,
+            "hard_limit": self.hard_limit,
+            "available": self.available,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationResult:
+    status: Status
+    counts: SeatCounts
+    message: str
+    seat: Seat | None = None
+    created: bool = False
+    retry_after: int | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.status != "denied"
+
+
+def zone_of(used: int, entitled: int, hard_limit: int | None) -> Zone:
+    if hard_limit is not None and used >= hard_limit:
+        return "at_hard_limit"
+    if used > entitled:
+        return "overdraft"
+    return "within"
+
+
+def counts_of(entitlement: Entitlement) -> SeatCounts:
+    return SeatCounts(entitlement.seats_used, entitlement.seats, entitlement.hard_limit)
+
+
+# --- validation shared by the APIs and the portal ------------------------------------------
+
+
+def clean_fingerprint(value: object) -> str:
+    """Return the fingerprint, stripped, or raise ValidationError with a clear message."""
+    if not isinstance(value, str):
+        raise ValidationError("Fingerprint must be a string.", code="invalid")
+    value = value.strip()
+    if not value:
+        raise ValidationError("Fingerprint must not be empty.", code="blank")
+    if len(value) > FINGERPRINT_MAX_LENGTH:
+        raise ValidationError(
+            f"Fingerprint must be at most {FINGERPRINT_MAX_LENGTH} characters"
+            f" (it has {len(value)}).",
+            code="max_length",
+        )
+    if _CONTROL_CHARS.search(value):
+        raise ValidationError("Fingerprint must not contain control characters.", code="invalid")
+    return value
+
+
+def clean_label(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError("Label must be a string.", code="invalid")
+    value = value.strip()
+    if len(value) > LABEL_MAX_LENGTH:
+        raise ValidationError(
+            f"Label must be at most {LABEL_MAX_LENGTH} characters (it has {len(value)}).",
+            code="max_length",
+        )
+    if _CONTROL_CHARS.search(value):
+        raise ValidationError("Label must not contain control characters.", code="invalid")
+    return value
+
+
+# --- low-level writes shared by the services --------------------------------------------------
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _fetch_counts(sql: str, params: Iterable[Any]) -> SeatCounts | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        row = cursor.fetchone()
+    return None if row is None else SeatCounts(used=row[0], entitled=row[1], hard_limit=row[2])
+
+
+def _entitlement_pk(entitlement_id: Any) -> Any:
+    return Entitlement._meta.pk.get_db_prep_value(entitlement_id, connection)  # type: ignore[union-attr]
+
+
+def _take_seat(entitlement_id: Any) -> SeatCounts | None:
+    """Add one seat to the counter unless it is at the hard limit; None when it is full.
+
+    A single conditional UPDATE: the database checks the limit and bumps the counter
+    atomically, and the row lock it takes is held until commit, which orders every seat
+    change of one entitlement.
+    """
+    table = Entitlement._meta.db_table
+    return _fetch_counts(
+        f"UPDATE {table} SET seats_used = seats_used + 1"
+        " WHERE id = %s AND (hard_limit IS NULL OR seats_used < hard_limit)"
+        " RETURNING seats_used, seats, hard_limit",
+        [_entitlement_pk(entitlement_id)],
+    )
+
+
+def _give_back_seats(entitlement_id: Any, count: int) -> SeatCounts:
+    table = Entitlement._meta.db_table
+    counts = _fetch_counts(
+        f"UPDATE {table} SET seats_used = seats_used - %s WHERE id = %s"
+        " RETURNING seats_used, seats, hard_limit",
+        [count, _entitlement_pk(entitlement_id)],
+    )
+    assert counts is not None, "entitlement vanished while seats were being released"
+    return counts
+
+
+def _record_usage(
+    entitlement_id: Any,
+    moment: datetime,
+    *,
+    before: int,
+    after: int,
+    activations: int = 0,
+    overdraft_activations: int = 0,
+    denials: int = 0,
+    releases: int = 0,
+) -> None:
+    """Upsert this hour's bucket: peak is the highest level seen, closing the latest.
+
+    Seat changes of one entitlement are serialised by its row lock, so `closing_used`
+    written last is the level at commit.
+    """
+    table = UsageBucket._meta.db_table
+    hour_field = UsageBucket._meta.get_field("hour")
+    sql = (
+        f"INSERT INTO {table} (entitlement_id, hour, peak_used, closing_used, activations,"
+        " overdraft_activations, denials, releases) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (entitlement_id, hour) DO UPDATE SET"
+        f" peak_used = CASE WHEN excluded.peak_used > {table}.peak_used"
+        f" THEN excluded.peak_used ELSE {table}.peak_used END,"
+        " closing_used = excluded.closing_used,"
+        f" activations = {table}.activations + excluded.activations,"
+        f" overdraft_activations = {table}.overdraft_activations"
+        " + excluded.overdraft_activations,"
+        f" denials = {table}.denials + excluded.denials,"
+        f" releases = {table}.releases + excluded.releases"
+    )
+    params = [
+        _entitlement_pk(entitlement_id),
+        hour_field.get_db_prep_value(_hour(moment), connection),
+        max(before, after),
+        after,
+        activations,
+        overdraft_activations,
+        denials,
+        releases,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _transition_events(
+    before: SeatCounts, after: SeatCounts
+) -> list[tuple[Event.Type, dict[str, Any]]]:
+    """The zone changes between two counter readings, each exactly once."""
+    found: list[tuple[Event.Type, dict[str, Any]]] = []
+    was_over = before.used > before.entitled
+    is_over = after.used > after.entitled
+    if not was_over and is_over:
+        found.append((Event.Type.OVERDRAFT_STARTED, {}))
+    was_at_limit = before.zone == "at_hard_limit"
+    is_at_limit = after.zone == "at_hard_limit"
+    if not was_at_limit and is_at_limit:
+        found.append((Event.Type.HARD_LIMIT_REACHED, {}))
+    if was_over and not is_over:
+        found.append((Event.Type.OVERDRAFT_ENDED, {}))
+    return found
+
+
+def _write_events(
+    entitlement: Entitlement,
+    moment: datetime,
+    items: list[tuple[Event.Type, dict[str, Any]]],
+    counts: SeatCounts,
+) -> list[Event]:
+    """Insert Event rows; each carries the entitlement's counts after the change."""
+    if not items:
+        return []
+    common = {
+        "entitlement_id": str(entitlement.pk),
+        "customer_id": str(entitlement.customer_id),
+        "product_id": str(entitlement.product_id),
+        "seats": counts.as_dict(),
+    }
+    events = Event.objects.bulk_create(
+        [
+            Event(
+                type=event_type,
+                entitlement_id=entitlement.pk,
+                customer_id=entitlement.customer_id,
+                occurred_at=moment,
+                data={**common, **data},
+            )
+            for event_type, data in items
+        ]
+    )
+    hooks.events_written([event.pk for event in events])
+    return events
+
+
+def _seat_data(seat: Seat) -> dict[str, Any]:
+    return {
+        "activation_id": str(seat.pk),
+        "fingerprint": seat.fingerprint,
+        "label": seat.label,
+        "overdraft": seat.overdraft,
+    }
+
+
+# --- activation ---------------------------------------------------------------------------
+
+
+def _check_usable(entitlement: Entitlement, now: datetime) -> None:
+    if entitlement.status == Entitlement.Status.SUSPENDED:
+        raise errors.EntitlementSuspended(
+            "This entitlement is suspended; contact your vendor to resume it."
+        )
+    if entitlement.ends_at is not None and entitlement.ends_at <= now:
+        raise errors.EntitlementExpired(
+            f"This entitlement ended on {entitlement.ends_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if entitlement.starts_at > now:
+        raise errors.EntitlementNotStarted(
+            f"This entitlement starts on {entitlement.starts_at:%Y-%m-%d %H:%M} UTC."
+        )
+
+
+def _granted_message(counts: SeatCounts) -> str:
+    limit = "no hard limit" if counts.hard_limit is None else f"hard limit {counts.hard_limit}"
+    if counts.used > counts.entitled:
+        return (
+            f"Seat granted in overdraft: {counts.used} in use, {counts.entitled} entitled,"
+            f" {limit}."
+        )
+    return f"Seat granted: {counts.used} of {counts.entitled} entitled seats in use."
+
+
+def _denied_message(counts: SeatCounts) -> str:
+    overdraft = (counts.hard_limit or 0) - counts.entitled
+    extra = f" ({counts.entitled} entitled + {overdraft} overdraft)" if overdraft else ""
+    return (
+        f"Activation denied: all {counts.hard_limit} seats{extra} are in use."
+        " Release a seat or ask your vendor for more."
+    )
+
+
+def _lease_end(entitlement: Entitlement, now: datetime) -> datetime | None:
+    if entitlement.lease_seconds is None:
+        return None
+    return now + timedelta(seconds=entitlement.lease_seconds)
+
+
+def _seat_in_use(entitlement: Entitlement, fingerprint: str) -> Seat | None:
+    return Seat.objects.filter(
+        entitlement_id=entitlement.pk, fingerprint=fingerprint, released_at__isnull=True
+    ).first()
+
+
+def _lease_expired(seat: Seat, now: datetime) -> bool:
+    return seat.lease_expires_at is not None and seat.lease_expires_at <= now
+
+
+class _Reclaim(Exception):
+    """The entitlement is full but holds floating seats whose lease ran out."""
+
+
+def seat_activate(
+    *, entitlement: Entitlement, fingerprint: str, label: str = "", now: datetime | None = None
+) -> ActivationResult:
+    """Grant a seat to `fingerprint`: ok, overdraft, or denied at the hard limit.
+
+    Re-activating a fingerprint that holds a seat returns that seat (and renews its lease).
+    A full entitlement first reclaims floating seats whose lease ran out.
+    Raises EntitlementSuspended / EntitlementExpired / EntitlementNotStarted.
+    """
+    now = now or timezone.now()
+    fingerprint = clean_fingerprint(fingerprint)
+    label = clean_label(label)
+    _check_usable(entitlement, now)
+    try:
+        return _activate_once(entitlement, fingerprint, label, now, may_reclaim=True)
+    except _Reclaim:
+        seats_expire_stale(entitlement=entitlement, now=now)
+        return _activate_once(entitlement, fingerprint, label, now, may_reclaim=False)
+    except IntegrityError:
+        # Another request for the same fingerprint committed its seat first: return that one.
+        seat = _seat_in_use(entitlement, fingerprint)
+        if seat is None:
+            raise
+        entitlement.refresh_from_db(fields=["seats_used", "seats", "hard_limit"])
+        counts = counts_of(entitlement)
+        return ActivationResult(
+            status="overdraft" if seat.overdraft else "ok",
+            counts=counts,
+            message="This fingerprint already holds a seat.",
+            seat=seat,
+        )
+
+
+def _activate_once(
+    entitlement: Entitlement, fingerprint: str, label: str, now: datetime, *, may_reclaim: bool
+) -> ActivationResult:
+    with transaction.atomic():
+        seat = _seat_in_use(entitlement, fingerprint)
+        if seat is not None and _lease_expired(seat, now):
+            _release_seats(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
+            seat = None
+        if seat is not None:
+            return _renew(entitlement, seat, label, now)
+
+        counts = _take_seat(entitlement.pk)
+        if counts is None:
+            if may_reclaim and entitlement.is_floating and _has_stale_seats(entitlement, now):
+                raise _Reclaim
+            return _deny(entitlement, fingerprint, label, now)
+
+        overdraft = counts.used > counts.entitled
+        seat = Seat.objects.create(
+            entitlement_id=entitlement.pk,
+            fingerprint=fingerprint,
+            label=label,
+            activated_at=now,
+            last_heartbeat_at=now,
+            lease_expires_at=_lease_end(entitlement, now),
+            overdraft=overdraft,
+        )
+        before = dataclasses.replace(counts, used=counts.used - 1)
+        _write_events(
+            entitlement,
+            now,
+            [(Event.Type.SEAT_ACTIVATED, _seat_data(seat)), *_transition_events(before, counts)],
+            counts,
+        )
+        _record_usage(
+            entitlement.pk,
+            now,
+            before=before.used,
+            after=counts.used,
+            activations=1,
+            overdraft_activations=int(overdraft),
+        )
+    return ActivationResult(
+        status="overdraft" if overdraft else "ok",
+        counts=counts,
+        message=_granted_message(counts),
+        seat=seat,
+        created=True,
+    )
+
+
+def _renew(entitlement: Entitlement, seat: Seat, label: str, now: datetime) -> ActivationResult:
+    seat.last_heartbeat_at = now
+    seat.lease_expires_at = _lease_end(entitlement, now)
+    fields = ["last_heartbeat_at", "lease_expires_at"]
+    if label and label != seat.label:
+        seat.label = label
+        fields.append("label")
+    seat.save(update_fields=fields)
+    entitlement.refresh_from_db(fields=["seats_used", "seats", "hard_limit"])
+    return ActivationResult(
+        status="overdraft" if seat.overdraft else "ok",
+        counts=counts_of(entitlement),
+        message="This fingerprint already holds a seat.",
+        seat=seat,
+    )
+
+
+def _has_stale_seats(entitlement: Entitlement, now: datetime) -> bool:
+    return Seat.objects.filter(
+        entitlement_id=entitlement.pk, released_at__isnull=True, lease_expires_at__lte=now
+    ).exists()
+
+
+def _deny(entitlement: Entitlement, fingerprint: str, label: str, now: datetime) -> ActivationResult:
+    entitlement.refresh_from_db(fields=["seats_used", "seats", "hard_limit"])
+    counts = counts_of(entitlement)
+    retry_after = None
+    if entitlement.is_floating:
+        next_expiry = Seat.objects.filter(
+            entitlement_id=entitlement.pk, released_at__isnull=True
+        ).aggregate(next=Min("lease_expires_at"))["next"]
+        if next_expiry is not None:
+            retry_after = max(1, int((next_expiry - now).total_seconds() + 0.999))
+    _write_events(
+        entitlement,
+        now,
+        [(Event.Type.SEAT_DENIED, {"fingerprint": fingerprint, "label": label})],
+        counts,
+    )
+    _record_usage(entitlement.pk, now, before=counts.used, after=counts.used, denials=1)
+    return ActivationResult(
+        status="denied", counts=counts, message=_denied_message(counts), retry_after=retry_after
+    )
+
+
+# --- heartbeat, release, revoke, expiry -------------------------------------------------------
+
+
+def seat_get(*, entitlement: Entitlement, seat_id: Any) -> Seat:
+    seat = Seat.objects.filter(pk=seat_id, entitlement_id=entitlement.pk).first()
+    if seat is None:
+        raise errors.SeatNotFound("No activation with this id exists for this license key.")
+    return seat
+
+
+def seat_heartbeat(*, seat: Seat, now: datetime | None = None) -> Seat:
+    """Extend a seat's lease. Raises SeatNotHeld when it was released or its lease ran out."""
+    now = now or timezone.now()
+    entitlement = seat.entitlement
+    if seat.released_at is None and _lease_expired(seat, now):
+        _release_in_transaction(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
+        seat.refresh_from_db()
+    if seat.released_at is not None:
+        raise _not_held(seat)
+    lease_expires_at = _lease_end(entitlement, now)
+    updated = Seat.objects.filter(pk=seat.pk, released_at__isnull=True).update(
+        last_heartbeat_at=now, lease_expires_at=lease_expires_at
+    )
+    if not updated:  # released between our read and the update
+        seat.refresh_from_db()
+        raise _not_held(seat)
+    seat.last_heartbeat_at = now
+    seat.lease_expires_at = lease_expires_at
+    return seat
+
+
+def _not_held(seat: Seat) -> errors.SeatNotHeld:
+    why = {
+        Seat.ReleaseReason.RELEASED: "it was released",
+        Seat.ReleaseReason.EXPIRED: "its lease expired without a heartbeat",
+        Seat.ReleaseReason.REVOKED: "the vendor revoked it",
+    }.get(Seat.ReleaseReason(seat.release_reason), "it was released")
+    return errors.SeatNotHeld(
+        f"This seat is no longer held: {why}. Activate again to get a seat.",
+        reason=seat.release_reason,
+    )
+
+
+def seat_release(*, seat: Seat, now: datetime | None = None) -> bool:
+    """Release a seat held by a client. Idempotent: False when it was already released."""
+    return _release_in_transaction(
+        seat.entitlement, [seat], Seat.ReleaseReason.RELEASED, now or timezone.now()
+    ) > 0
+
+
+def seat_revoke(*, seat: Seat, now: datetime | None = None) -> bool:
+    """Take a seat back (vendor or customer admin). Idempotent: False when already released."""
+    return _release_in_transaction(
+        seat.entitlement, [seat], Seat.ReleaseReason.REVOKED, now or timezone.now()
+    ) > 0
+
+
+def seats_expire_stale(*, entitlement: Entitlement | None = None, now: datetime | None = None) -> int:
+    """Release floating seats whose lease ran out (`seat.expired`); returns how many.
+
+    With no entitlement, sweeps them all, one transaction per entitlement.
+    """
+    now = now or timezone.now()
+    stale = Seat.objects.filter(released_at__isnull=True, lease_expires_at__lte=now)
+    if entitlement is not None:
+        stale = stale.filter(entitlement_id=entitlement.pk)
+        entitlements = [entitlement]
+    else:
+        ids = stale.values_list("entitlement_id", flat=True).distinct()
+        entitlements = list(Entitlement.objects.filter(pk__in=list(ids)))
+    expired = 0
+    for ent in entitlements:
+        seats = list(stale.filter(entitlement_id=ent.pk))
+        expired += _release_in_transaction(ent, seats, Seat.ReleaseReason.EXPIRED, now)
+    return expired
+
+
+def _release_in_transaction(
+    entitlement: Entitlement, seats: list[Seat], reason: Seat.ReleaseReason, now: datetime
+) -> int:
+    with transaction.atomic():
+        return _release_seats(entitlement, seats, reason, now)
+
+
+def _release_seats(
+    entitlement: Entitlement, seats: list[Seat], reason: Seat.ReleaseReason, now: datetime
+) -> int:
+    """Release the given seats that are still in use; must run inside a transaction."""
+    if not seats:
+        return 0
+    # Lock the seats (pk order) before the entitlement row: see the module docstring.
+    locked = list(
+        Seat.objects.select_for_update()
+        .filter(pk__in=[seat.pk for seat in seats], released_at__isnull=True)
+        .order_by("pk")
+    )
+    if not locked:
+        return 0
+    Seat.objects.filter(pk__in=[seat.pk for seat in locked]).update(
+        released_at=now, release_reason=reason
+    )
+    after = _give_back_seats(entitlement.pk, len(locked))
+    before = dataclasses.replace(after, used=after.used + len(locked))
+    event_type = (
+        Event.Type.SEAT_EXPIRED if reason == Seat.ReleaseReason.EXPIRED else Event.Type.SEAT_RELEASED
+    )
+    items = [(event_type, {**_seat_data(seat), "reason": str(reason)}) for seat in locked]
+    _write_events(entitlement, now, [*items, *_transition_events(before, after)], after)
+    _record_usage(entitlement.pk, now, before=before.used, after=after.used, releases=len(locked))
+    for seat in seats:
+        if any(seat.pk == done.pk for done in locked):
+            seat.released_at = now
+            seat.release_reason = reason
+    return len(locked)
+
+
+# --- customers, products, entitlements -------------------------------------------------------
+
+
+def _unique_slug(model: type[Customer] | type[Product], field: str, name: str) -> str:
+    base = slugify(name)[:90] or "item"
+    slug, n = base, 2
+    while model.objects.filter(**{field: slug}).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def customer_create(*, name: str, account_manager: Any = None) -> Customer:
+    customer = Customer(
+        name=name.strip(), slug=_unique_slug(Customer, "slug", name), account_manager=account_manager
+    )
+    customer.full_clean()
+    customer.save()
+    return customer
+
+
+def product_create(*, name: str, code: str = "") -> Product:
+    product = Product(name=name.strip(), code=code or _unique_slug(Product, "code", name))
+    product.full_clean()
+    product.save()
+    return product
+
+
+def _check_limits(seats: int, hard_limit: int | None, used: int) -> None:
+    problems: dict[str, list[str]] = {}
+    if seats < 0:
+        problems["seats"] = ["Seats cannot be negative."]
+    elif seats < used:
+        problems["seats"] = [
+            f"{used} seats are in use, so the entitled seats cannot go below {used}."
+            " Release or revoke seats first."
+        ]
+    if hard_limit is not None:
+        if hard_limit < seats:
+            problems["hard_limit"] = [
+                f"The hard limit ({hard_limit}) cannot be below the entitled seats ({seats})."
+            ]
+        elif hard_limit < used:
+            problems["hard_limit"] = [
+                f"{used} seats are in use, so the hard limit cannot go below {used}."
+                " Release or revoke seats first."
+            ]
+    if problems:
+        raise ValidationError(problems)
+
+
+def entitlement_create(
+    *,
+    customer: Customer,
+    product: Product,
+    seats: int,
+    hard_limit: int | None,
+    lease_seconds: int | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> Entitlement:
+    _check_limits(seats, hard_limit, 0)
+    now = timezone.now()
+    entitlement = Entitlement(
+        customer=customer,
+        product=product,
+        seats=seats,
+        hard_limit=hard_limit,
+        lease_seconds=lease_seconds,
+        starts_at=starts_at or now,
+        ends_at=ends_at,
+        created_at=now,
+        updated_at=now,
+    )
+    entitlement.full_clean()
+    with transaction.atomic():
+        entitlement.save(force_insert=True)
+        _write_events(
+            entitlement,
+            now,
+            [(Event.Type.ENTITLEMENT_CREATED, {"changes": _snapshot(entitlement)})],
+            counts_of(entitlement),
+        )
+    return entitlement
+
+
+_EDITABLE: Final = ("seats", "hard_limit", "lease_seconds", "status", "starts_at", "ends_at")
+
+
+def _snapshot(entitlement: Entitlement) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in _EDITABLE:
+        value = getattr(entitlement, name)
+        values[name] = value.isoformat() if isinstance(value, datetime) else value
+    return values
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+
+def entitlement_update(
+    *,
+    entitlement: Entitlement,
+    seats: int | _Unset = UNSET,
+    hard_limit: int | None | _Unset = UNSET,
+    lease_seconds: int | None | _Unset = UNSET,
+    status: str | _Unset = UNSET,
+    starts_at: datetime | _Unset = UNSET,
+    ends_at: datetime | None | _Unset = UNSET,
+) -> Entitlement:
+    """Change limits, lease, status or dates; refuses limits below the seats in use.
+
+    Raising a limit takes effect at once; a change that moves the entitlement out of (or to)
+    a zone writes the matching transition event.
+    """
+    requested = {
+        "seats": seats,
+        "hard_limit": hard_limit,
+        "lease_seconds": lease_seconds,
+        "status": status,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+    }
+    now = timezone.now()
+    with transaction.atomic():
+        current = Entitlement.objects.select_for_update().get(pk=entitlement.pk)
+        before_values = _snapshot(current)
+        before = counts_of(current)
+        for name, value in requested.items():
+            if not isinstance(value, _Unset):
+                setattr(current, name, value)
+        _check_limits(current.seats, current.hard_limit, current.seats_used)
+        current.full_clean()
+        after_values = _snapshot(current)
+        changes = {
+            name: [before_values[name], after_values[name]]
+            for name in _EDITABLE
+            if before_values[name] != after_values[name]
+        }
+        if changes:
+            current.updated_at = now
+            current.save()
+            after = counts_of(current)
+            _write_events(
+                current,
+                now,
+                [
+                    (Event.Type.ENTITLEMENT_UPDATED, {"changes": changes}),
+                    *_transition_events(before, after),
+                ],
+                after,
+            )
+    for name in (*_EDITABLE, "seats_used", "updated_at"):
+        setattr(entitlement, name, getattr(current, name))
+    return entitlement
+
+
+def entitlement_suspend(*, entitlement: Entitlement) -> Entitlement:
+    return entitlement_update(entitlement=entitlement, status=Entitlement.Status.SUSPENDED)
+
+
+def entitlement_resume(*, entitlement: Entitlement) -> Entitlement:
+    return entitlement_update(entitlement=entitlement, status=Entitlement.Status.ACTIVE)

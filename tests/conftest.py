@@ -1,0 +1,102 @@
+"""Shared fixtures: personas, a 100/120 entitlement, and API clients."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from licensing import services
+from licensing.models import Customer, Entitlement, Membership, Product
+from portal.models import User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` need DATABASE_URL to name a PostgreSQL server."""
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    skip = pytest.mark.skip(reason="needs PostgreSQL: run scripts/test (sets DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def product(db: Any) -> Product:
+    return services.product_create(name="Design Studio")
+
+
+@pytest.fixture
+def account_manager(db: Any) -> User:
+    return User.objects.create_user("am@vendor.test", PASSWORD, is_staff=True, name="Avery Manager")
+
+
+@pytest.fixture
+def customer(db: Any, account_manager: User) -> Customer:
+    return services.customer_create(name="Acme Corp", account_manager=account_manager)
+
+
+@pytest.fixture
+def other_customer(db: Any) -> Customer:
+    return services.customer_create(name="Globex")
+
+
+@pytest.fixture
+def customer_admin(customer: Customer) -> User:
+    user = User.objects.create_user("admin@acme.test", PASSWORD, name="Ada Admin")
+    Membership.objects.create(user=user, customer=customer, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def viewer(customer: Customer) -> User:
+    user = User.objects.create_user("viewer@acme.test", PASSWORD, name="Vic Viewer")
+    Membership.objects.create(user=user, customer=customer, role=Membership.Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def outsider(other_customer: Customer) -> User:
+    """An admin of another customer: must get 404 on everything of Acme's."""
+    user = User.objects.create_user("admin@globex.test", PASSWORD, name="Otto Outsider")
+    Membership.objects.create(user=user, customer=other_customer, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def make_entitlement(customer: Customer, product: Product) -> Callable[..., Entitlement]:
+    def make(**kwargs: Any) -> Entitlement:
+        kwargs.setdefault("customer", customer)
+        kwargs.setdefault("product", product)
+        kwargs.setdefault("seats", 100)
+        kwargs.setdefault("hard_limit", 120)
+        return services.entitlement_create(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def entitlement(make_entitlement: Callable[..., Entitlement]) -> Entitlement:
+    """The 100/120 entitlement of the product story."""
+    return make_entitlement()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def license_client(entitlement: Entitlement) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"License {entitlement.license_key}")
+    return client

@@ -1,0 +1,64 @@
+"""Who may see what. Every page goes through these, so a new page cannot skip the check.
+
+Anyone who may not see an object gets 404, never the object and never a hint that it exists.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+
+from licensing.models import Customer, Entitlement, Membership
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def staff_required(view: View) -> View:
+    """Account-team pages: logged in and staff, otherwise 404 (or the login page)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def membership_for(request: HttpRequest, customer: Customer) -> Membership | None:
+    if not request.user.is_authenticated:
+        return None
+    return Membership.objects.filter(user_id=request.user.pk, customer=customer).first()
+
+
+def customer_for(request: HttpRequest, slug: str, *, admin: bool = False) -> Customer:
+    """The customer if the user is staff or a member (an admin when `admin`), else 404."""
+    customer = Customer.objects.filter(slug=slug).first()
+    if customer is None or not request.user.is_authenticated:
+        raise Http404
+    if request.user.is_staff:
+        return customer
+    membership = membership_for(request, customer)
+    if membership is None or (admin and membership.role != Membership.Role.ADMIN):
+        raise Http404
+    return customer
+
+
+def visible_entitlements(request: HttpRequest) -> Any:
+    """Entitlements the user may see: all for staff, their customers' for members."""
+    qs = Entitlement.objects.select_related("customer", "product")
+    if request.user.is_staff:
+        return qs
+    return qs.filter(customer__memberships__user_id=request.user.pk)
+
+
+def entitlement_for(request: HttpRequest, entitlement_id: Any, *, admin: bool = False) -> Entitlement:
+    entitlement = visible_entitlements(request).filter(pk=entitlement_id).first()
+    if entitlement is None:
+        raise Http404
+    if admin and not request.user.is_staff:
+        customer_for(request, entitlement.customer.slug, admin=True)
+    return entitlement

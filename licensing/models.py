@@ -94,7 +94,9 @@ class Entitlement(models.Model):
     hard_limit = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Most seats that may be in use. Empty: unlimited overdraft; equal to seats: none.",
+        help_text=(
+            "Most seats that may be in use. Empty: unlimited overdraft; equal to seats: none."
+        ),
     )
     lease_seconds = models.PositiveIntegerField(
         null=True,
@@ -157,7 +159,9 @@ class Seat(models.Model):
         REVOKED = "revoked", "Revoked by the vendor"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="seat_records")
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="seat_records"
+    )
     fingerprint = models.CharField(max_length=255)
     label = models.CharField(max_length=255, blank=True)
     activated_at = models.DateTimeField(default=timezone.now)

@@ -137,7 +137,7 @@ def _fetch_counts(sql: str, params: Iterable[Any]) -> SeatCounts | None:
 
 
 def _entitlement_pk(entitlement_id: Any) -> Any:
-    return Entitlement._meta.pk.get_db_prep_value(entitlement_id, connection)  # type: ignore[union-attr]
+    return Entitlement._meta.pk.get_db_prep_value(entitlement_id, connection)
 
 
 def _take_seat(entitlement_id: Any) -> SeatCounts | None:
@@ -292,8 +292,7 @@ def _granted_message(counts: SeatCounts) -> str:
     limit = "no hard limit" if counts.hard_limit is None else f"hard limit {counts.hard_limit}"
     if counts.used > counts.entitled:
         return (
-            f"Seat granted in overdraft: {counts.used} in use, {counts.entitled} entitled,"
-            f" {limit}."
+            f"Seat granted in overdraft: {counts.used} in use, {counts.entitled} entitled, {limit}."
         )
     return f"Seat granted: {counts.used} of {counts.entitled} entitled seats in use."
 
@@ -434,7 +433,9 @@ def _has_stale_seats(entitlement: Entitlement, now: datetime) -> bool:
     ).exists()
 
 
-def _deny(entitlement: Entitlement, fingerprint: str, label: str, now: datetime) -> ActivationResult:
+def _deny(
+    entitlement: Entitlement, fingerprint: str, label: str, now: datetime
+) -> ActivationResult:
     entitlement.refresh_from_db(fields=["seats_used", "seats", "hard_limit"])
     counts = counts_of(entitlement)
     retry_after = None
@@ -501,19 +502,27 @@ def _not_held(seat: Seat) -> errors.SeatNotHeld:
 
 def seat_release(*, seat: Seat, now: datetime | None = None) -> bool:
     """Release a seat held by a client. Idempotent: False when it was already released."""
-    return _release_in_transaction(
-        seat.entitlement, [seat], Seat.ReleaseReason.RELEASED, now or timezone.now()
-    ) > 0
+    return (
+        _release_in_transaction(
+            seat.entitlement, [seat], Seat.ReleaseReason.RELEASED, now or timezone.now()
+        )
+        > 0
+    )
 
 
 def seat_revoke(*, seat: Seat, now: datetime | None = None) -> bool:
     """Take a seat back (vendor or customer admin). Idempotent: False when already released."""
-    return _release_in_transaction(
-        seat.entitlement, [seat], Seat.ReleaseReason.REVOKED, now or timezone.now()
-    ) > 0
+    return (
+        _release_in_transaction(
+            seat.entitlement, [seat], Seat.ReleaseReason.REVOKED, now or timezone.now()
+        )
+        > 0
+    )
 
 
-def seats_expire_stale(*, entitlement: Entitlement | None = None, now: datetime | None = None) -> int:
+def seats_expire_stale(
+    *, entitlement: Entitlement | None = None, now: datetime | None = None
+) -> int:
     """Release floating seats whose lease ran out (`seat.expired`); returns how many.
 
     With no entitlement, sweeps them all, one transaction per entitlement.
@@ -560,7 +569,9 @@ def _release_seats(
     after = _give_back_seats(entitlement.pk, len(locked))
     before = dataclasses.replace(after, used=after.used + len(locked))
     event_type = (
-        Event.Type.SEAT_EXPIRED if reason == Seat.ReleaseReason.EXPIRED else Event.Type.SEAT_RELEASED
+        Event.Type.SEAT_EXPIRED
+        if reason == Seat.ReleaseReason.EXPIRED
+        else Event.Type.SEAT_RELEASED
     )
     items = [(event_type, {**_seat_data(seat), "reason": str(reason)}) for seat in locked]
     _write_events(entitlement, now, [*items, *_transition_events(before, after)], after)
@@ -585,7 +596,9 @@ def _unique_slug(model: type[Customer] | type[Product], field: str, name: str) -
 
 def customer_create(*, name: str, account_manager: Any = None) -> Customer:
     customer = Customer(
-        name=name.strip(), slug=_unique_slug(Customer, "slug", name), account_manager=account_manager
+        name=name.strip(),
+        slug=_unique_slug(Customer, "slug", name),
+        account_manager=account_manager,
     )
     customer.full_clean()
     customer.save()
@@ -680,11 +693,11 @@ def entitlement_update(
     *,
     entitlement: Entitlement,
     seats: int | _Unset = UNSET,
-    hard_limit: int | None | _Unset = UNSET,
-    lease_seconds: int | None | _Unset = UNSET,
+    hard_limit: int | _Unset | None = UNSET,
+    lease_seconds: int | _Unset | None = UNSET,
     status: str | _Unset = UNSET,
     starts_at: datetime | _Unset = UNSET,
-    ends_at: datetime | None | _Unset = UNSET,
+    ends_at: datetime | _Unset | None = UNSET,
 ) -> Entitlement:
     """Change limits, lease, status or dates; refuses limits below the seats in use.
 

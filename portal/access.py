@@ -52,10 +52,12 @@ def visible_entitlements(request: HttpRequest) -> Any:
     qs = Entitlement.objects.select_related("customer", "product")
     if request.user.is_staff:
         return qs
-    return qs.filter(customer__memberships__user_id=request.user.pk)
+    return qs.filter(customer__memberships__user__pk=request.user.pk or 0)
 
 
-def entitlement_for(request: HttpRequest, entitlement_id: Any, *, admin: bool = False) -> Entitlement:
+def entitlement_for(
+    request: HttpRequest, entitlement_id: Any, *, admin: bool = False
+) -> Entitlement:
     entitlement = visible_entitlements(request).filter(pk=entitlement_id).first()
     if entitlement is None:
         raise Http404

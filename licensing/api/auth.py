@@ -42,7 +42,9 @@ class LicenseKeyAuthentication(authentication.BaseAuthentication):
                 code="invalid_license_key",
             )
         key = normalise_license_key(parts[1])
-        entitlement = Entitlement.objects.filter(license_key=key).first() if len(key) <= 64 else None
+        entitlement = (
+            Entitlement.objects.filter(license_key=key).first() if len(key) <= 64 else None
+        )
         if entitlement is None:
             raise exceptions.AuthenticationFailed(
                 "This license key is not valid.", code="invalid_license_key"

@@ -31,7 +31,7 @@ class ActivationInputSerializer(serializers.Serializer):
         max_length=services.FINGERPRINT_MAX_LENGTH,
         help_text="Stable id of the machine or user taking the seat.",
     )
-    label = StrictCharField(
+    label = StrictCharField(  # type: ignore[assignment]
         max_length=services.LABEL_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
 

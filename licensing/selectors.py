@@ -6,7 +6,451 @@ usage-series selector, so both answer the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, CumeDist
+from django.utils import timezone
+
+from licensing.models import Customer, Entitlement, Event, Seat, UsageBucket
+
 # --- usage series, figures and seats (customer pages) -----------------------------------------
+
+Bucket = Literal["hour", "day"]
+
+
+@dataclasses.dataclass(frozen=True)
+class UsagePoint:
+    """Seat use in one bucket (an hour or a UTC day) of an entitlement's history."""
+
+    start: datetime
+    peak: int
+    closing: int
+    activations: int
+    overdraft_activations: int
+    denials: int
+    releases: int
+    overdraft_hours: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "peak": self.peak,
+            "closing": self.closing,
+            "activations": self.activations,
+            "overdraft_activations": self.overdraft_activations,
+            "denials": self.denials,
+            "releases": self.releases,
+            "overdraft_hours": self.overdraft_hours,
+        }
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _floor_day(moment: datetime) -> datetime:
+    return _floor_hour(moment).replace(hour=0)
+
+
+def usage_series(
+    entitlement: Entitlement, *, start: datetime, end: datetime, bucket: Bucket = "hour"
+) -> list[UsagePoint]:
+    """Seat use from `start` to `end` (exclusive) in hourly or daily (UTC) buckets.
+
+    Reads UsageBucket rows only: hours without a row carry the previous hour's `closing_used`
+    forward as their peak and closing. A day's peak is the highest hourly peak, its closing
+    the last hour's, its counts the sums; `overdraft_hours` counts hours whose peak was above
+    the entitled seats (today's entitled count: limits are not versioned). Two queries,
+    whatever the range.
+    """
+    floor = _floor_day if bucket == "day" else _floor_hour
+    start, end = floor(start), floor(end)
+    if end <= start:
+        return []
+    rows = UsageBucket.objects.filter(entitlement_id=entitlement.pk)
+    before = rows.filter(hour__lt=start).order_by("-hour").values_list("closing_used").first()
+    by_hour = {row.hour: row for row in rows.filter(hour__gte=start, hour__lt=end).order_by("hour")}
+    entitled = entitlement.seats
+    step = timedelta(days=1) if bucket == "day" else timedelta(hours=1)
+    closing = before[0] if before else 0
+    points: list[UsagePoint] = []
+    bucket_start = start
+    while bucket_start < end:
+        peak = activations = overdraft_activations = denials = releases = overdraft_hours = 0
+        hour = bucket_start
+        bucket_end = min(bucket_start + step, end)
+        while hour < bucket_end:
+            row = by_hour.get(hour)
+            if row is None:
+                hour_peak = closing
+            else:
+                hour_peak, closing = row.peak_used, row.closing_used
+                activations += row.activations
+                overdraft_activations += row.overdraft_activations
+                denials += row.denials
+                releases += row.releases
+            peak = max(peak, hour_peak)
+            overdraft_hours += hour_peak > entitled
+            hour += timedelta(hours=1)
+        points.append(
+            UsagePoint(
+                start=bucket_start,
+                peak=peak,
+                closing=closing,
+                activations=activations,
+                overdraft_activations=overdraft_activations,
+                denials=denials,
+                releases=releases,
+                overdraft_hours=overdraft_hours,
+            )
+        )
+        bucket_start = bucket_end
+    return points
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageRange:
+    """A chart range the portal offers: `?range=<key>`."""
+
+    key: str
+    label: str
+    span: timedelta
+    bucket: Bucket
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        """The buckets ending with the current one (whole hours or whole UTC days)."""
+        if self.bucket == "day":
+            end = _floor_day(now) + timedelta(days=1)
+        else:
+            end = _floor_hour(now) + timedelta(hours=1)
+        return end - self.span, end
+
+
+USAGE_RANGES: Final = {
+    r.key: r
+    for r in (
+        UsageRange("24h", "last 24 hours", timedelta(hours=24), "hour"),
+        UsageRange("7d", "last 7 days", timedelta(days=7), "hour"),
+        UsageRange("30d", "last 30 days", timedelta(days=30), "day"),
+        UsageRange("90d", "last 90 days", timedelta(days=90), "day"),
+        UsageRange("1y", "last year", timedelta(days=365), "day"),
+    )
+}
+DEFAULT_USAGE_RANGE: Final = "30d"
+
+
+def usage_range(key: str | None) -> UsageRange:
+    """The named range, or the default for anything unknown."""
+    return USAGE_RANGES.get(key or "", USAGE_RANGES[DEFAULT_USAGE_RANGE])
+
+
+def recommended_seats(
+    *, entitled: int, hard_limit: int | None, peak: int, denials: int, overdraft_hours: int
+) -> int | None:
+    """Seats to suggest buying, or None when the entitled count covers the demand.
+
+    Demand is the peak; with denials it is at least the hard limit, since people were turned
+    away there. Add 5% headroom and round up to a tidy step (10 from 50 seats, 5 from 10,
+    else 1). Suggest it only when the range saw overdraft or denials.
+    """
+    if not denials and not overdraft_hours:
+        return None
+    demand = max(peak, hard_limit or 0) if denials else peak
+    wanted = math.ceil(demand * 1.05)
+    step = 10 if wanted >= 50 else 5 if wanted >= 10 else 1
+    recommended = math.ceil(wanted / step) * step
+    return recommended if recommended > entitled else None
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageFigures:
+    peak: int
+    overdraft_hours: int
+    denials: int
+    activations: int
+    recommended: int | None
+    note: str
+
+
+def usage_figures(
+    entitlement: Entitlement, points: list[UsagePoint], *, period: str
+) -> UsageFigures:
+    """Totals of a series and a plain-language capacity note for `period` ("last 30 days")."""
+    peak = max((p.peak for p in points), default=0)
+    overdraft_hours = sum(p.overdraft_hours for p in points)
+    denials = sum(p.denials for p in points)
+    activations = sum(p.activations for p in points)
+    entitled, hard_limit = entitlement.seats, entitlement.hard_limit
+    recommended = recommended_seats(
+        entitled=entitled,
+        hard_limit=hard_limit,
+        peak=peak,
+        denials=denials,
+        overdraft_hours=overdraft_hours,
+    )
+    of = f"{hard_limit} ({entitled} entitled)" if hard_limit is not None else f"{entitled} entitled"
+    if denials:
+        note = f"Peak {peak} of {of}; {denials} denials in the {period}"
+    elif overdraft_hours:
+        hours = "hour" if overdraft_hours == 1 else "hours"
+        note = f"Peak {peak} of {of}; {overdraft_hours} {hours} in overdraft in the {period}"
+    else:
+        note = f"Peak {peak} of {entitled} entitled seats in the {period}"
+    if recommended is not None:
+        note += f": consider {recommended} seats."
+    elif denials or overdraft_hours:
+        note += "."
+    else:
+        note += ": your entitled seats cover your use."
+    return UsageFigures(
+        peak=peak,
+        overdraft_hours=overdraft_hours,
+        denials=denials,
+        activations=activations,
+        recommended=recommended,
+        note=note,
+    )
+
+
+def customer_entitlements(
+    customer: Customer, *, now: datetime | None = None
+) -> QuerySet[Entitlement]:
+    """A customer's entitlements for its dashboard, with denials in the last 30 days."""
+    since = _floor_hour(now or timezone.now()) - timedelta(days=30)
+    denials = (
+        UsageBucket.objects.filter(entitlement_id=OuterRef("pk"), hour__gte=since)
+        .values("entitlement_id")
+        .annotate(total=Sum("denials"))
+        .values("total")
+    )
+    return (
+        Entitlement.objects.filter(customer_id=customer.pk)
+        .select_related("product")
+        .annotate(denials_30d=Coalesce(Subquery(denials), 0))
+        .order_by("product__name", "created_at")
+    )
+
+
+def seats_in_use(entitlement: Entitlement) -> QuerySet[Seat]:
+    """Seats held now, newest first (paginate it)."""
+    return Seat.objects.filter(entitlement_id=entitlement.pk, released_at__isnull=True).order_by(
+        "-activated_at", "pk"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Denial:
+    occurred_at: datetime
+    fingerprint: str
+    label: str
+
+
+def recent_denials(entitlement: Entitlement, *, limit: int = 10) -> list[Denial]:
+    """The latest `seat.denied` events of an entitlement."""
+    events = Event.objects.filter(
+        entitlement_id=entitlement.pk, type=Event.Type.SEAT_DENIED
+    ).order_by("-occurred_at", "-seq")[:limit]
+    return [
+        Denial(
+            occurred_at=event.occurred_at,
+            fingerprint=str(event.data.get("fingerprint", "")),
+            label=str(event.data.get("label", "")),
+        )
+        for event in events
+    ]
 
 
 # --- customers overview, expansion leads, event log (account team) ----------------------------
+
+ZONE_RANKS: Final = {0: "within", 1: "overdraft", 2: "at_hard_limit"}
+CUSTOMER_SORTS: Final = {
+    "name": ("name",),
+    "-name": ("-name",),
+    "zone": ("zone_rank", "name"),
+    "-zone": ("-zone_rank", "name"),
+    "denials": ("denials_30d", "name"),
+    "-denials": ("-denials_30d", "name"),
+}
+
+
+def customers_overview(
+    *, query: str = "", sort: str = "name", now: datetime | None = None
+) -> QuerySet[Customer]:
+    """Customers with their worst zone now, seats in use / entitled and denials in 30 days.
+
+    Zone and seats count active entitlements only: a suspended one grants nothing.
+    `zone_rank` is 0 within, 1 overdraft, 2 at the hard limit (see ZONE_RANKS). One query
+    per page, whatever the number of customers or entitlements.
+    """
+    since = _floor_hour(now or timezone.now()) - timedelta(days=30)
+    active = Q(entitlements__status=Entitlement.Status.ACTIVE)
+    zone = Case(
+        When(
+            active
+            & Q(entitlements__hard_limit__isnull=False)
+            & Q(entitlements__seats_used__gte=F("entitlements__hard_limit")),
+            then=Value(2),
+        ),
+        When(active & Q(entitlements__seats_used__gt=F("entitlements__seats")), then=Value(1)),
+        default=Value(0),
+    )
+    denials = (
+        UsageBucket.objects.filter(entitlement__customer_id=OuterRef("pk"), hour__gte=since)
+        .order_by()
+        .values("entitlement__customer_id")
+        .annotate(total=Sum("denials"))
+        .values("total")
+    )
+    customers = Customer.objects.select_related("account_manager").annotate(
+        zone_rank=Coalesce(Max(zone), 0),
+        seats_used_total=Coalesce(Sum("entitlements__seats_used", filter=active), 0),
+        seats_total=Coalesce(Sum("entitlements__seats", filter=active), 0),
+        entitlement_count=Count("entitlements"),
+        denials_30d=Coalesce(Subquery(denials), 0),
+    )
+    query = query.strip()
+    if query:
+        customers = customers.filter(Q(name__icontains=query) | Q(slug__icontains=query))
+    return customers.order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"]), "pk")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpansionLead:
+    """An entitlement whose use in the last 30 days says the customer needs more seats."""
+
+    entitlement_id: Any
+    customer_name: str
+    customer_slug: str
+    product_name: str
+    seats: int
+    hard_limit: int | None
+    seats_used: int
+    overdraft_seat_hours: int
+    overdraft_hours: int
+    denials: int
+    peak: int
+    p95_peak: int
+    recommended: int | None
+
+    @property
+    def extra_seats(self) -> int | None:
+        return None if self.recommended is None else self.recommended - self.seats
+
+
+LEADS_WINDOW: Final = timedelta(days=30)
+
+
+def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[ExpansionLead]:
+    """Entitlements ranked by overdraft seat-hours, then denials, over the last 30 days.
+
+    Overdraft seat-hours sum max(peak_used - seats, 0) over the hourly buckets; hours with no
+    bucket row (nothing changed) are not counted, which under-counts a long, quiet overdraft.
+    Two queries: the aggregates per entitlement, then the 95th-percentile hourly peak of the
+    ranked ones with a window function (portable to SQLite, unlike percentile_cont).
+    The recommendation is `recommended_seats` (the same rule as the entitlement page's
+    capacity note) fed with the 95th-percentile peak, so one spike does not sell seats.
+    """
+    since = _floor_hour(now or timezone.now()) - LEADS_WINDOW
+    buckets = UsageBucket.objects.filter(hour__gte=since)
+    over = F("peak_used") - F("entitlement__seats")
+    rows = list(
+        buckets.order_by()
+        .values(
+            "entitlement_id",
+            "entitlement__customer__name",
+            "entitlement__customer__slug",
+            "entitlement__product__name",
+            "entitlement__seats",
+            "entitlement__hard_limit",
+            "entitlement__seats_used",
+        )
+        .annotate(
+            seat_hours=Sum(Case(When(peak_used__gt=F("entitlement__seats"), then=over), default=0)),
+            overdraft_hours=Count("pk", filter=Q(peak_used__gt=F("entitlement__seats"))),
+            denials_total=Sum("denials"),
+            peak=Max("peak_used"),
+        )
+        .filter(Q(seat_hours__gt=0) | Q(denials_total__gt=0))
+        .order_by("-seat_hours", "-denials_total", "entitlement__customer__name", "entitlement_id")[
+            :limit
+        ]
+    )
+    if not rows:
+        return []
+    # The smallest peak whose cumulative distribution reaches 95% is the 95th percentile.
+    ranked = (
+        buckets.filter(entitlement_id__in=[row["entitlement_id"] for row in rows])
+        .annotate(cume=Window(CumeDist(), partition_by=[F("entitlement_id")], order_by="peak_used"))
+        .filter(cume__gte=0.95)
+        .values_list("entitlement_id", "peak_used")
+    )
+    p95: dict[Any, int] = {}
+    for entitlement_id, peak in ranked:
+        p95[entitlement_id] = min(peak, p95.get(entitlement_id, peak))
+    leads = []
+    for row in rows:
+        p95_peak = p95.get(row["entitlement_id"], row["peak"])
+        leads.append(
+            ExpansionLead(
+                entitlement_id=row["entitlement_id"],
+                customer_name=row["entitlement__customer__name"],
+                customer_slug=row["entitlement__customer__slug"],
+                product_name=row["entitlement__product__name"],
+                seats=row["entitlement__seats"],
+                hard_limit=row["entitlement__hard_limit"],
+                seats_used=row["entitlement__seats_used"],
+                overdraft_seat_hours=row["seat_hours"],
+                overdraft_hours=row["overdraft_hours"],
+                denials=row["denials_total"],
+                peak=row["peak"],
+                p95_peak=p95_peak,
+                recommended=recommended_seats(
+                    entitled=row["entitlement__seats"],
+                    hard_limit=row["entitlement__hard_limit"],
+                    peak=p95_peak,
+                    denials=row["denials_total"],
+                    overdraft_hours=row["overdraft_hours"],
+                ),
+            )
+        )
+    return leads
+
+
+def events_log(
+    *,
+    type: str = "",
+    customer: Customer | None = None,
+    entitlement_id: Any = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[Event]:
+    """Events newest first, filtered; paginate it (one query per page plus the count)."""
+    events = Event.objects.select_related("customer", "entitlement__product")
+    if type:
+        events = events.filter(type=type)
+    if customer is not None:
+        events = events.filter(customer_id=customer.pk)
+    if entitlement_id is not None:
+        events = events.filter(entitlement_id=entitlement_id)
+    if start is not None:
+        events = events.filter(occurred_at__gte=start)
+    if end is not None:
+        events = events.filter(occurred_at__lt=end)
+    return events.order_by("-occurred_at", "-seq")

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from licensing import errors, hooks
-from licensing.models import Customer, Entitlement, Event, Product, Seat, UsageBucket
+from licensing.models import Customer, Entitlement, Event, Membership, Product, Seat, UsageBucket
 
 Status = Literal["ok", "overdraft", "denied"]
 Zone = Literal["within", "overdraft", "at_hard_limit"]
@@ -177,11 +177,14 @@ def _record_usage(
     overdraft_activations: int = 0,
     denials: int = 0,
     releases: int = 0,
+    holds_lock: bool = True,
 ) -> None:
     """Upsert this hour's bucket: peak is the highest level seen, closing the latest.
 
     Seat changes of one entitlement are serialised by its row lock, so `closing_used`
-    written last is the level at commit.
+    written last is the level at commit. A denial does not hold that lock (its UPDATE
+    matched no row), so the level it read may be stale by now: it only fills a new bucket's
+    `closing_used` and never overwrites one that a seat change wrote.
     """
     table = UsageBucket._meta.db_table
     hour_field = UsageBucket._meta.get_field("hour")
@@ -191,7 +194,7 @@ def _record_usage(
         " ON CONFLICT (entitlement_id, hour) DO UPDATE SET"
         f" peak_used = CASE WHEN excluded.peak_used > {table}.peak_used"
         f" THEN excluded.peak_used ELSE {table}.peak_used END,"
-        " closing_used = excluded.closing_used,"
+        f" closing_used = {'excluded' if holds_lock else table}.closing_used,"
         f" activations = {table}.activations + excluded.activations,"
         f" overdraft_activations = {table}.overdraft_activations"
         " + excluded.overdraft_activations,"
@@ -340,10 +343,12 @@ def seat_activate(
     label = clean_label(label)
     _check_usable(entitlement, now)
     try:
-        return _activate_once(entitlement, fingerprint, label, now, may_reclaim=True)
-    except _Reclaim:
-        seats_expire_stale(entitlement=entitlement, now=now)
-        return _activate_once(entitlement, fingerprint, label, now, may_reclaim=False)
+        try:
+            return _activate_once(entitlement, fingerprint, label, now, may_reclaim=True)
+        except _Reclaim:
+            seats_expire_stale(entitlement=entitlement, now=now)
+            # The same fingerprint may race here too, hence the IntegrityError handler outside.
+            return _activate_once(entitlement, fingerprint, label, now, may_reclaim=False)
     except IntegrityError:
         # Another request for the same fingerprint committed its seat first: return that one.
         seat = _seat_in_use(entitlement, fingerprint)
@@ -451,7 +456,9 @@ def _deny(
         [(Event.Type.SEAT_DENIED, {"fingerprint": fingerprint, "label": label})],
         counts,
     )
-    _record_usage(entitlement.pk, now, before=counts.used, after=counts.used, denials=1)
+    _record_usage(
+        entitlement.pk, now, before=counts.used, after=counts.used, denials=1, holds_lock=False
+    )
     return ActivationResult(
         status="denied", counts=counts, message=_denied_message(counts), retry_after=retry_after
     )
@@ -464,6 +471,7 @@ def seat_get(*, entitlement: Entitlement, seat_id: Any) -> Seat:
     seat = Seat.objects.filter(pk=seat_id, entitlement_id=entitlement.pk).first()
     if seat is None:
         raise errors.SeatNotFound("No activation with this id exists for this license key.")
+    seat.entitlement = entitlement  # already loaded: saves heartbeat and release a query
     return seat
 
 
@@ -612,13 +620,22 @@ def product_create(*, name: str, code: str = "") -> Product:
     return product
 
 
-def _check_limits(seats: int, hard_limit: int | None, used: int) -> None:
+def _check_limits(
+    seats: int, hard_limit: int | None, used: int, *, seats_before: int | None = None
+) -> None:
+    """Refuse limits that make no sense or that the seats in use already break.
+
+    Entitled seats may stay below the seats in use (that is the overdraft), only not be
+    lowered below them: pass `seats_before` when updating, or any change to an entitlement
+    in overdraft (even suspending it) would be refused.
+    """
     problems: dict[str, list[str]] = {}
     if seats < 0:
         problems["seats"] = ["Seats cannot be negative."]
-    elif seats < used:
+    elif seats < used and (seats_before is None or seats < seats_before):
+        floor = used if seats_before is None else min(used, seats_before)
         problems["seats"] = [
-            f"{used} seats are in use, so the entitled seats cannot go below {used}."
+            f"{used} seats are in use, so the entitled seats cannot go below {floor}."
             " Release or revoke seats first."
         ]
     if hard_limit is not None:
@@ -720,7 +737,9 @@ def entitlement_update(
         for name, value in requested.items():
             if not isinstance(value, _Unset):
                 setattr(current, name, value)
-        _check_limits(current.seats, current.hard_limit, current.seats_used)
+        _check_limits(
+            current.seats, current.hard_limit, current.seats_used, seats_before=before.entitled
+        )
         current.full_clean()
         after_values = _snapshot(current)
         changes = {
@@ -752,3 +771,16 @@ def entitlement_suspend(*, entitlement: Entitlement) -> Entitlement:
 
 def entitlement_resume(*, entitlement: Entitlement) -> Entitlement:
     return entitlement_update(entitlement=entitlement, status=Entitlement.Status.ACTIVE)
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+
+def membership_set_notifications(
+    *, membership: Membership, notify_overdraft: bool, notify_denials: bool
+) -> Membership:
+    """Turn a member's overdraft and denial emails on or off."""
+    membership.notify_overdraft = notify_overdraft
+    membership.notify_denials = notify_denials
+    membership.save(update_fields=["notify_overdraft", "notify_denials"])
+    return membership

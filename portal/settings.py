@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +60,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
+
+# Security headers on every response (SecurityMiddleware, XFrameOptionsMiddleware; the CSP
+# comes from portal.middleware).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -92,7 +101,19 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 elif _database["ENGINE"] == "django.db.backends.postgresql":
-    _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    # DATABASE_POOL=N: the threads of each web process share a pool of at most N connections
+    # (psycopg_pool), which caps the requests queueing on one hot row; 0: a persistent
+    # connection per thread. docs/performance.md has the measurements.
+    _pool_size = env_int("DATABASE_POOL", 0, minimum=0)
+    if _pool_size:
+        _database.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": _pool_size,
+            "max_size": _pool_size,
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }
+        _database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    else:
+        _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     _database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
 
@@ -183,6 +204,17 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Queueing happens right after the activation commits: a down broker must fail it fast (no
+# publish retries, no reconnect loop, 1 s to connect) so the request never hangs; the event
+# stays undispatched and the outbox sweep queues it again.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 1}
+CELERY_BEAT_SCHEDULE = {
+    "webhooks-sweep-outbox": {"task": "webhooks.sweep_outbox", "schedule": 30.0},
+    "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
+    "webhooks-denial-digests": {"task": "webhooks.send_denial_digests", "schedule": 300.0},
+    "licensing-expire-stale-seats": {"task": "webhooks.expire_stale_seats", "schedule": 60.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -190,11 +222,45 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "licensing.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+}
+
+# API rate limits, "<count>/<s|min|hour|day>": per vendor API token, per license key (client
+# API), and failed authentications (bad key or token) per client IP. Kept in the default cache.
+API_THROTTLE_TOKEN = env_str("API_THROTTLE_TOKEN", "1000/min")
+API_THROTTLE_LICENSE = env_str("API_THROTTLE_LICENSE", "600/min")
+API_THROTTLE_AUTH_FAILURES = env_str("API_THROTTLE_AUTH_FAILURES", "30/min")
+for _name in ("API_THROTTLE_TOKEN", "API_THROTTLE_LICENSE", "API_THROTTLE_AUTH_FAILURES"):
+    _count, _, _period = globals()[_name].partition("/")
+    if not (_count.strip().isdigit() and _period.strip() in {"s", "min", "hour", "day"}):
+        raise ImproperlyConfigured(f"{_name} must look like '600/min' (s, min, hour, day)")
+# The event feed (GET /api/v1/events) hands out events once they are this old, so a poller
+# never passes an event whose transaction has not committed yet (see docs/api.md).
+API_EVENTS_SETTLE_SECONDS = env_int("API_EVENTS_SETTLE_SECONDS", 10, minimum=0)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Overdraft Portal API",
+    "DESCRIPTION": "Client API (`Authorization: License <key>`) for software that takes "
+    "seats, and vendor API (`Authorization: Bearer <token>`) for the account team. "
+    "Errors always have the shape `{code, message, errors?}`. Guide: docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"SeatReleaseReasonEnum": "licensing.models.Seat.ReleaseReason"},
 }
 
 # Webhooks to loopback/private addresses are refused unless this is set (tests, local dev).
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# Seconds to wait for a receiver (connect, and each read) before the attempt counts as failed.
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+# A worker claims a delivery for this long; if it dies mid-attempt the due sweep retries after.
+WEBHOOKS_CLAIM_SECONDS = env_int("WEBHOOKS_CLAIM_SECONDS", 60, minimum=1)
+# Absolute links in emails (chart pages, endpoint pages).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

@@ -1,13 +1,27 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
-from portal import views
+from licensing.api.schema import DocsView
+from portal import member_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("team/webhooks/", include(("webhooks.urls", "webhooks"), namespace="team_webhooks")),
+    path(
+        "c/<slug:slug>/webhooks/",
+        include(("webhooks.urls", "webhooks"), namespace="customer_webhooks"),
+    ),
+    path("c/<slug:slug>/members/", member_views.members, name="customer_members"),
+    path("c/", include("portal.customer_urls")),
+    path("team/", include("portal.team_urls")),
+    path("invitations/<str:token>/", member_views.accept, name="invitation_accept"),
     path("api/v1/", include(("licensing.api.urls", "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("team/tokens/", include("portal.token_urls", namespace="tokens")),
 ]
 
 handler404 = "portal.views.not_found"

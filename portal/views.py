@@ -1,13 +1,270 @@
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+"""Pages for everyone and for customer members; the account team's pages live elsewhere.
+
+Every customer page resolves its objects through `portal.access`, so outsiders get 404.
+"""
+
+import csv
+import dataclasses
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from licensing import selectors, services
+from licensing.models import Customer, Entitlement, Membership, Seat
+from portal import access
+from portal.forms import NotificationPreferencesForm
+
+SEATS_PER_PAGE = 25
+
+ZONES = {
+    "within": ("Within entitlement", "zone-within"),
+    "overdraft": ("In overdraft", "zone-overdraft"),
+    "at_hard_limit": ("At hard limit", "zone-limit"),
+}
 
 
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+# --- home -------------------------------------------------------------------------------------
+
+
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html")
+    """Landing page for visitors; members go straight to their customer, staff to the team."""
+    if not request.user.is_authenticated:
+        return render(request, "portal/home.html")
+    if request.user.is_staff:
+        return redirect("/team/")
+    memberships = list(
+        Membership.objects.filter(user_id=request.user.pk)
+        .select_related("customer")
+        .order_by("customer__name")
+    )
+    if len(memberships) == 1:
+        return redirect("customer:dashboard", slug=memberships[0].customer.slug)
+    return render(request, "portal/customer_list.html", {"memberships": memberships})
+
+
+# --- customer pages ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SeatGauge:
+    """Seat counts of an entitlement as words, a zone and an SVG bar (percent of the scale)."""
+
+    used: int
+    entitled: int
+    hard_limit: int | None
+    zone: str
+    zone_label: str
+    zone_class: str
+    within_pct: float
+    over_pct: float
+    entitled_pct: float
+
+    @classmethod
+    def of(cls, entitlement: Entitlement) -> "SeatGauge":
+        used, entitled, hard_limit = (
+            entitlement.seats_used,
+            entitlement.seats,
+            entitlement.hard_limit,
+        )
+        # Unlimited overdraft has no end of the scale: leave a quarter of room past the larger
+        # of the entitled and used counts.
+        scale = hard_limit if hard_limit else max(used, entitled, 1) * 1.25
+        scale = max(scale, 1)
+        zone = services.zone_of(used, entitled, hard_limit)
+        label, css = ZONES[zone]
+        within = min(used, entitled)
+        return cls(
+            used=used,
+            entitled=entitled,
+            hard_limit=hard_limit,
+            zone=zone,
+            zone_label=label,
+            zone_class=css,
+            within_pct=round(100 * within / scale, 2),
+            over_pct=round(100 * max(used - entitled, 0) / scale, 2),
+            entitled_pct=round(100 * min(entitled, scale) / scale, 2),
+        )
+
+
+def _can_manage(request: HttpRequest, customer: Customer) -> bool:
+    """Staff and the customer's admins may release seats."""
+    if request.user.is_staff:
+        return True
+    membership = access.membership_for(request, customer)
+    return membership is not None and membership.role == Membership.Role.ADMIN
+
+
+@login_required
+@require_GET
+def customer_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    customer = access.customer_for(request, slug)
+    entitlements = list(selectors.customer_entitlements(customer))
+    cards = [(entitlement, SeatGauge.of(entitlement)) for entitlement in entitlements]
+    return render(
+        request,
+        "portal/customer_dashboard.html",
+        {"customer": customer, "cards": cards, "is_admin": _is_member_admin(request, customer)},
+    )
+
+
+def _is_member_admin(request: HttpRequest, customer: Customer) -> bool:
+    membership = access.membership_for(request, customer)
+    return membership is not None and membership.role == Membership.Role.ADMIN
+
+
+def _entitlement_of(request: HttpRequest, slug: str, entitlement_id: Any, **kw: Any) -> Entitlement:
+    entitlement = access.entitlement_for(request, entitlement_id, **kw)
+    if entitlement.customer.slug != slug:
+        raise Http404
+    return entitlement
+
+
+def _series(request: HttpRequest, entitlement: Entitlement) -> tuple[Any, list[Any]]:
+    usage_range = selectors.usage_range(request.GET.get("range"))
+    start, end = usage_range.bounds(timezone.now())
+    points = selectors.usage_series(entitlement, start=start, end=end, bucket=usage_range.bucket)
+    return usage_range, points
+
+
+@login_required
+@require_GET
+def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
+    entitlement = _entitlement_of(request, slug, entitlement_id)
+    customer = entitlement.customer
+    usage_range, points = _series(request, entitlement)
+    figures = selectors.usage_figures(entitlement, points, period=usage_range.label)
+    seats = Paginator(selectors.seats_in_use(entitlement), SEATS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    chart = {
+        "bucket": usage_range.bucket,
+        "entitled": entitlement.seats,
+        "hard_limit": entitlement.hard_limit,
+        "points": [
+            {"t": p.start.isoformat(), "peak": p.peak, "denials": p.denials} for p in points
+        ],
+    }
+    return render(
+        request,
+        "portal/entitlement_detail.html",
+        {
+            "customer": customer,
+            "entitlement": entitlement,
+            "gauge": SeatGauge.of(entitlement),
+            "range": usage_range,
+            "ranges": selectors.USAGE_RANGES.values(),
+            "points": points,
+            "figures": figures,
+            "chart": chart,
+            "seats": seats,
+            "denials": selectors.recent_denials(entitlement),
+            "can_release": _can_manage(request, customer),
+        },
+    )
+
+
+@login_required
+@require_GET
+def entitlement_usage_csv(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
+    entitlement = _entitlement_of(request, slug, entitlement_id)
+    usage_range, points = _series(request, entitlement)
+    filename = f"{entitlement.customer.slug}-{entitlement.product.code}-{usage_range.key}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "bucket_start_utc",
+            "peak_used",
+            "closing_used",
+            "entitled",
+            "hard_limit",
+            "activations",
+            "overdraft_activations",
+            "denials",
+            "releases",
+            "overdraft_hours",
+        ]
+    )
+    hard_limit = "" if entitlement.hard_limit is None else entitlement.hard_limit
+    for p in points:
+        writer.writerow(
+            [
+                p.start.isoformat(),
+                p.peak,
+                p.closing,
+                entitlement.seats,
+                hard_limit,
+                p.activations,
+                p.overdraft_activations,
+                p.denials,
+                p.releases,
+                p.overdraft_hours,
+            ]
+        )
+    return response
+
+
+@login_required
+@require_POST
+def seat_release(
+    request: HttpRequest, slug: str, entitlement_id: Any, seat_id: Any
+) -> HttpResponse:
+    entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
+    seat = Seat.objects.filter(pk=seat_id, entitlement_id=entitlement.pk).first()
+    if seat is None:
+        raise Http404
+    seat.entitlement = entitlement
+    if services.seat_revoke(seat=seat):
+        messages.success(request, f"Released the seat held by {seat.fingerprint}.")
+    else:
+        messages.info(request, f"The seat held by {seat.fingerprint} was already released.")
+    url = reverse("customer:entitlement", args=[slug, entitlement.pk])
+    page = request.POST.get("page", "")
+    return redirect(f"{url}?page={page}#seats" if page.isdigit() else f"{url}#seats")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    customer = access.customer_for(request, slug, admin=True)
+    membership = access.membership_for(request, customer)
+    if membership is None:  # staff who are not members have no preferences here
+        raise Http404
+    if request.method == "POST":
+        form = NotificationPreferencesForm(request.POST)
+        if form.is_valid():
+            services.membership_set_notifications(
+                membership=membership,
+                notify_overdraft=form.cleaned_data["notify_overdraft"],
+                notify_denials=form.cleaned_data["notify_denials"],
+            )
+            messages.success(request, "Your notification preferences are saved.")
+            return redirect("customer:notifications", slug=customer.slug)
+    else:
+        form = NotificationPreferencesForm(
+            initial={
+                "notify_overdraft": membership.notify_overdraft,
+                "notify_denials": membership.notify_denials,
+            }
+        )
+    return render(
+        request, "portal/notification_settings.html", {"customer": customer, "form": form}
+    )
+
+
+# --- errors -----------------------------------------------------------------------------------
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -1,0 +1,31 @@
+"""Customer pages: /c/<slug>/..., namespace `customer`."""
+
+from django.urls import path
+
+from portal import views
+
+app_name = "customer"
+
+urlpatterns = [
+    path("<slug:slug>/", views.customer_dashboard, name="dashboard"),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/",
+        views.entitlement_detail,
+        name="entitlement",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/usage.csv",
+        views.entitlement_usage_csv,
+        name="usage_csv",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>/release",
+        views.seat_release,
+        name="seat_release",
+    ),
+    path(
+        "<slug:slug>/settings/notifications",
+        views.notification_settings,
+        name="notifications",
+    ),
+]

@@ -1,0 +1,115 @@
+"""A real browser (Debian's headless chromium) logs in and looks at the usage chart."""
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from licensing.models import Entitlement, Seat
+from portal.models import User
+from tests.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by
+    # fixtures around it are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _collect_console(problems: list[str], name: str) -> Callable[[Any], None]:
+    """Console errors and warnings (CSP violations among them) fail the test."""
+
+    def collect(message: Any) -> None:
+        if message.type in {"error", "warning"}:
+            problems.append(f"{name} console {message.type}: {message.text}")
+
+    return collect
+
+
+def test_customer_admin_sees_the_usage_chart(
+    browser: Any,
+    live_server: Any,
+    customer_admin: User,
+    entitlement: Entitlement,
+    make_history: Callable[..., Any],
+    make_seats: Callable[..., list[Seat]],
+    make_denials: Callable[..., Any],
+) -> None:
+    make_history(entitlement, hours=24 * 30)
+    make_seats(entitlement, 30)
+    make_denials(entitlement, 5)
+    url = reverse("customer:entitlement", args=[entitlement.customer.slug, entitlement.pk])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+
+    for name, viewport in [
+        ("desktop", {"width": 1280, "height": 900}),
+        ("phone", {"width": 390, "height": 844}),
+    ]:
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        page.on("console", _collect_console(problems, name))
+        page.on("pageerror", lambda error, name=name: problems.append(f"{name}: {error}"))
+
+        page.goto(f"{live_server.url}{url}")
+        assert "/accounts/login/" in page.url  # not logged in yet: the login form
+        page.fill("input[name=login]", customer_admin.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form.login button[type=submit]")
+        page.wait_for_url(f"{live_server.url}{url}")
+        page.wait_for_load_state("networkidle")
+
+        chart = page.evaluate(
+            """() => {
+                const chart = Chart.getChart(document.getElementById("usage-chart"));
+                if (!chart) return null;
+                return chart.data.datasets.map(d => ({
+                    label: d.label, type: d.type, points: d.data.length,
+                    nonZero: d.data.filter(v => v > 0).length,
+                }));
+            }"""
+        )
+        assert chart is not None, "no Chart.js chart on the page"
+        by_label = {d["label"].split(" (")[0]: d for d in chart}
+        for label in ("Seats in use", "Entitled", "Hard limit", "Denials"):
+            assert label in by_label, f"{label} dataset missing from {chart}"
+            assert by_label[label]["points"] == 30
+        assert by_label["Seats in use"]["nonZero"] == 30
+        assert by_label["Denials"]["nonZero"] > 0
+        assert page.locator("#capacity-note").inner_text().endswith("consider 130 seats.")
+        assert page.locator(".seats-table tbody tr").count() == 25
+
+        page.screenshot(path=str(SCREENSHOTS / f"entitlement-{name}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"entitlement-{name}-top.png"))
+        dashboard = reverse("customer:dashboard", args=[entitlement.customer.slug])
+        page.goto(f"{live_server.url}{dashboard}")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}.png"), full_page=True)
+        context.close()
+
+    assert problems == []
+    assert os.path.getsize(SCREENSHOTS / "entitlement-phone.png") > 0

@@ -1,0 +1,83 @@
+"""Every customer page against every persona: outsiders and anonymous users never see it."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from licensing.models import Entitlement, Seat
+from portal.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dict[str, str]:
+    seat = make_seats(entitlement, 1)[0]
+    slug, pk = entitlement.customer.slug, entitlement.pk
+    return {
+        "dashboard": reverse("customer:dashboard", args=[slug]),
+        "entitlement": reverse("customer:entitlement", args=[slug, pk]),
+        "usage_csv": reverse("customer:usage_csv", args=[slug, pk]),
+        "seat_release": reverse("customer:seat_release", args=[slug, pk, seat.pk]),
+        "notifications": reverse("customer:notifications", args=[slug]),
+    }
+
+
+def test_every_customer_route_is_covered(urls: dict[str, str]) -> None:
+    from portal import customer_urls
+
+    assert {p.name for p in customer_urls.urlpatterns} == set(urls)
+
+
+@pytest.mark.parametrize(
+    "name", ["dashboard", "entitlement", "usage_csv", "seat_release", "notifications"]
+)
+def test_outsider_gets_404(
+    login: Callable[[User], Client], outsider: User, urls: dict[str, str], name: str
+) -> None:
+    client = login(outsider)
+    method = client.post if name == "seat_release" else client.get
+
+    assert method(urls[name]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "name", ["dashboard", "entitlement", "usage_csv", "seat_release", "notifications"]
+)
+def test_anonymous_is_sent_to_login(client: Client, urls: dict[str, str], name: str) -> None:
+    method: Any = client.post if name == "seat_release" else client.get
+
+    response = method(urls[name])
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_entitlement_under_another_customers_slug_is_not_found(
+    login: Callable[[User], Client],
+    outsider: User,
+    entitlement: Entitlement,
+) -> None:
+    # The outsider's own slug with Acme's entitlement id.
+    url = reverse("customer:entitlement", args=["globex", entitlement.pk])
+
+    assert login(outsider).get(url).status_code == 404
+
+
+def test_unknown_customer_is_not_found(login: Callable[[User], Client], viewer: User) -> None:
+    assert login(viewer).get(reverse("customer:dashboard", args=["nope"])).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["dashboard", "entitlement", "usage_csv"])
+def test_viewer_and_staff_may_read(
+    login: Callable[[User], Client],
+    viewer: User,
+    account_manager: User,
+    urls: dict[str, str],
+    name: str,
+) -> None:
+    assert login(viewer).get(urls[name]).status_code == 200
+    assert login(account_manager).get(urls[name]).status_code == 200

@@ -1,0 +1,186 @@
+"""The usage-series selector and the capacity note built on it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from licensing import selectors
+from licensing.models import Entitlement, UsageBucket
+
+T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, midnight UTC
+
+
+def bucket(entitlement: Entitlement, hour: datetime, peak: int, closing: int, **kw: int) -> None:
+    UsageBucket.objects.create(
+        entitlement=entitlement, hour=hour, peak_used=peak, closing_used=closing, **kw
+    )
+
+
+@pytest.mark.django_db
+def test_hours_without_a_row_carry_the_previous_closing_forward(entitlement: Entitlement) -> None:
+    bucket(entitlement, T0 - timedelta(hours=5), peak=90, closing=80)
+    bucket(entitlement, T0 + timedelta(hours=2), peak=110, closing=105, activations=30)
+
+    points = selectors.usage_series(entitlement, start=T0, end=T0 + timedelta(hours=5))
+
+    assert [p.start for p in points] == [T0 + timedelta(hours=h) for h in range(5)]
+    assert [p.peak for p in points] == [80, 80, 110, 105, 105]
+    assert [p.closing for p in points] == [80, 80, 105, 105, 105]
+    assert [p.activations for p in points] == [0, 0, 30, 0, 0]
+    assert [p.overdraft_hours for p in points] == [0, 0, 1, 1, 1]
+
+
+@pytest.mark.django_db
+def test_series_starts_at_zero_without_earlier_history(entitlement: Entitlement) -> None:
+    points = selectors.usage_series(entitlement, start=T0, end=T0 + timedelta(hours=3))
+
+    assert [(p.peak, p.closing, p.denials) for p in points] == [(0, 0, 0)] * 3
+
+
+@pytest.mark.django_db
+def test_daily_buckets_take_the_highest_hourly_peak_and_sum_the_counts(
+    entitlement: Entitlement,
+) -> None:
+    bucket(entitlement, T0 + timedelta(hours=9), peak=104, closing=101, denials=0)
+    bucket(entitlement, T0 + timedelta(hours=14), peak=120, closing=118, denials=7)
+    bucket(entitlement, T0 + timedelta(hours=15), peak=120, closing=60, denials=5, releases=58)
+
+    day1, day2 = selectors.usage_series(
+        entitlement, start=T0, end=T0 + timedelta(days=2), bucket="day"
+    )
+
+    assert (day1.start, day1.peak, day1.closing, day1.denials, day1.releases) == (
+        T0,
+        120,
+        60,
+        12,
+        58,
+    )
+    # 09:00..13:00 carry 101 forward (over 100), 14:00 and 15:00 peak at 120: 7 hours over.
+    assert day1.overdraft_hours == 7
+    assert (day2.start, day2.peak, day2.closing, day2.denials) == (
+        T0 + timedelta(days=1),
+        60,
+        60,
+        0,
+    )
+
+
+@pytest.mark.django_db
+def test_series_bounds_are_floored_to_whole_buckets(entitlement: Entitlement) -> None:
+    points = selectors.usage_series(
+        entitlement,
+        start=T0 + timedelta(hours=5, minutes=30),
+        end=T0 + timedelta(days=3, hours=2),
+        bucket="day",
+    )
+
+    assert [p.start for p in points] == [T0, T0 + timedelta(days=1), T0 + timedelta(days=2)]
+
+
+@pytest.mark.django_db
+def test_other_entitlements_buckets_are_not_counted(
+    entitlement: Entitlement, make_entitlement: object
+) -> None:
+    other = make_entitlement()  # type: ignore[operator]
+    bucket(other, T0, peak=50, closing=50, denials=9)
+
+    points = selectors.usage_series(entitlement, start=T0, end=T0 + timedelta(hours=1))
+
+    assert (points[0].peak, points[0].denials) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("key", "bucket_kind", "count"),
+    [
+        ("24h", "hour", 24),
+        ("7d", "hour", 168),
+        ("30d", "day", 30),
+        ("90d", "day", 90),
+        ("1y", "day", 365),
+    ],
+)
+def test_ranges_cover_whole_buckets_up_to_the_current_one(
+    key: str, bucket_kind: str, count: int
+) -> None:
+    now = T0 + timedelta(days=10, hours=13, minutes=7)
+    usage_range = selectors.usage_range(key)
+
+    start, end = usage_range.bounds(now)
+
+    assert usage_range.bucket == bucket_kind
+    step = timedelta(hours=1) if bucket_kind == "hour" else timedelta(days=1)
+    assert start < now < end <= now + step
+    assert (end - start) / step == count
+
+
+def test_unknown_range_falls_back_to_30_days() -> None:
+    assert selectors.usage_range("<script>").key == "30d"
+    assert selectors.usage_range(None).key == "30d"
+
+
+@pytest.mark.parametrize(
+    ("peak", "denials", "overdraft_hours", "expected"),
+    [
+        (118, 37, 40, 130),  # denials at 100/120: demand is at least 120, +5% -> 126 -> 130
+        (112, 0, 12, 120),  # overdraft only: 112 +5% -> 118 -> 120
+        (101, 0, 1, 110),
+        (95, 0, 0, None),  # within: nothing to suggest
+        (120, 0, 300, 130),
+    ],
+)
+def test_recommended_seats(peak: int, denials: int, overdraft_hours: int, expected: int) -> None:
+    assert (
+        selectors.recommended_seats(
+            entitled=100,
+            hard_limit=120,
+            peak=peak,
+            denials=denials,
+            overdraft_hours=overdraft_hours,
+        )
+        == expected
+    )
+
+
+def test_recommended_seats_rounds_small_entitlements_in_small_steps() -> None:
+    assert (
+        selectors.recommended_seats(
+            entitled=20, hard_limit=25, peak=25, denials=4, overdraft_hours=9
+        )
+        == 30
+    )
+    assert (
+        selectors.recommended_seats(entitled=3, hard_limit=5, peak=5, denials=1, overdraft_hours=2)
+        == 6
+    )
+
+
+@pytest.mark.django_db
+def test_capacity_note_reads_like_the_story(entitlement: Entitlement) -> None:
+    bucket(entitlement, T0 + timedelta(hours=10), peak=118, closing=90, denials=37)
+
+    points = selectors.usage_series(
+        entitlement, start=T0, end=T0 + timedelta(days=30), bucket="day"
+    )
+    figures = selectors.usage_figures(entitlement, points, period="last 30 days")
+
+    assert figures.peak == 118
+    assert figures.denials == 37
+    assert figures.recommended == 130
+    assert figures.note == (
+        "Peak 118 of 120 (100 entitled); 37 denials in the last 30 days: consider 130 seats."
+    )
+
+
+@pytest.mark.django_db
+def test_capacity_note_within_entitlement(entitlement: Entitlement) -> None:
+    bucket(entitlement, T0, peak=80, closing=70)
+
+    points = selectors.usage_series(entitlement, start=T0, end=T0 + timedelta(hours=24))
+    figures = selectors.usage_figures(entitlement, points, period="last 24 hours")
+
+    assert figures.recommended is None
+    assert figures.overdraft_hours == 0
+    assert figures.note == (
+        "Peak 80 of 100 entitled seats in the last 24 hours: your entitled seats cover your use."
+    )

@@ -1,3 +1,5 @@
+import uuid
+from datetime import datetime
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -59,3 +61,52 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name or self.email.split("@")[0]
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join a customer as an admin or viewer.
+
+    Only a hash of the token is stored: the link in the email is the sole copy of the secret.
+    """
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        VIEWER = "viewer", "Viewer"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        "licensing.Customer", on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations_accepted",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Pending invitations of a customer (customer page, members page).
+            models.Index(
+                fields=["customer", "-created_at"],
+                condition=models.Q(accepted_at__isnull=True),
+                name="portal_invitation_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role} of {self.customer_id})"
+
+    def is_pending(self, now: datetime | None = None) -> bool:
+        return self.accepted_at is None and self.expires_at > (now or timezone.now())

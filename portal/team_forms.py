@@ -1,0 +1,251 @@
+"""Forms of the account-team pages and of invitations."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from licensing.models import Customer, Entitlement, Event, Product
+from portal.models import Invitation, User
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    account_manager = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_staff=True, is_active=True),
+        required=False,
+        help_text="Hears about this customer's overdraft and denials.",
+    )
+
+
+class OverdraftMode:
+    NONE = "none"
+    SEATS = "seats"
+    PERCENT = "percent"
+    UNLIMITED = "unlimited"
+    CHOICES = [
+        (NONE, "None: the hard limit is the entitled seats"),
+        (SEATS, "Extra seats"),
+        (PERCENT, "A percentage of the seats (rounded up)"),
+        (UNLIMITED, "Unlimited overdraft (no hard limit)"),
+    ]
+
+
+def hard_limit_for(seats: int, mode: str, extra: int | None, percent: int | None) -> int | None:
+    """The hard limit an overdraft allowance gives; None is unlimited.
+
+    static/js/team-entitlement-form.js computes the same preview in the browser.
+    """
+    if mode == OverdraftMode.UNLIMITED:
+        return None
+    if mode == OverdraftMode.SEATS:
+        return seats + (extra or 0)
+    if mode == OverdraftMode.PERCENT:
+        return seats + math.ceil(seats * (percent or 0) / 100)
+    return seats
+
+
+class EntitlementForm(forms.Form):
+    product = forms.ModelChoiceField(
+        queryset=Product.objects.all(), required=False, empty_label="(a new product)"
+    )
+    new_product = forms.CharField(
+        label="New product name",
+        max_length=200,
+        required=False,
+        help_text="Leave empty when choosing an existing product.",
+    )
+    seats = forms.IntegerField(min_value=0, max_value=10_000_000, help_text="Entitled seats.")
+    overdraft = forms.ChoiceField(
+        label="Overdraft allowance",
+        choices=OverdraftMode.CHOICES,
+        widget=forms.RadioSelect,
+        initial=OverdraftMode.PERCENT,
+    )
+    overdraft_seats = forms.IntegerField(
+        label="Extra seats", min_value=0, max_value=10_000_000, required=False
+    )
+    overdraft_percent = forms.IntegerField(
+        label="Percentage", min_value=0, max_value=1000, required=False, initial=20
+    )
+    lease_seconds = forms.IntegerField(
+        label="Lease (seconds)",
+        min_value=1,
+        max_value=365 * 24 * 3600,
+        required=False,
+        help_text="Floating seats must heartbeat within this lease. Empty: named seats.",
+    )
+    starts_at = forms.DateTimeField(
+        label="Starts (UTC)", input_formats=DATETIME_FORMATS, widget=DateTimeInput()
+    )
+    ends_at = forms.DateTimeField(
+        label="Ends (UTC)",
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeInput(),
+        required=False,
+        help_text="Empty: no end.",
+    )
+
+    # Service errors name model fields; show them next to the inputs that set them.
+    SERVICE_FIELDS = {
+        "hard_limit": "overdraft",
+        "seats": "seats",
+        "lease_seconds": "lease_seconds",
+        "starts_at": "starts_at",
+        "ends_at": "ends_at",
+    }
+
+    def __init__(self, *args: Any, entitlement: Entitlement | None = None, **kwargs: Any) -> None:
+        self.entitlement = entitlement
+        if entitlement is not None:
+            kwargs.setdefault("initial", initial_for(entitlement))
+        super().__init__(*args, **kwargs)
+        if entitlement is not None:
+            # The product of an entitlement is fixed: its license key was sold for it.
+            del self.fields["product"], self.fields["new_product"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.entitlement is None:
+            product, new_name = data.get("product"), (data.get("new_product") or "").strip()
+            if product is None and not new_name:
+                self.add_error("product", "Choose a product or type the name of a new one.")
+            elif product is not None and new_name:
+                self.add_error("new_product", "Choose a product or type a new name, not both.")
+        mode = data.get("overdraft")
+        if mode == OverdraftMode.SEATS and data.get("overdraft_seats") is None:
+            self.add_error("overdraft_seats", "How many extra seats?")
+        if mode == OverdraftMode.PERCENT and data.get("overdraft_percent") is None:
+            self.add_error("overdraft_percent", "What percentage of the seats?")
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", "The end must be after the start.")
+        return data
+
+    @property
+    def hard_limit(self) -> int | None:
+        data = self.cleaned_data
+        return hard_limit_for(
+            data["seats"],
+            data["overdraft"],
+            data.get("overdraft_seats"),
+            data.get("overdraft_percent"),
+        )
+
+    def hard_limit_preview(self) -> str:
+        """The hard limit the submitted (or initial) values give, for the page's preview."""
+        values = self.data if self.is_bound else {**self.initial}
+
+        def number(name: str) -> int | None:
+            value = values.get(name, self.fields[name].initial)
+            try:
+                return int(value) if value not in (None, "") else None
+            except (TypeError, ValueError):
+                return None
+
+        seats = number("seats")
+        if seats is None or seats < 0:
+            return "—"
+        mode = values.get("overdraft") or self.fields["overdraft"].initial
+        limit = hard_limit_for(seats, mode, number("overdraft_seats"), number("overdraft_percent"))
+        return "unlimited" if limit is None else str(limit)
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for name, errors in error.error_dict.items():
+            field = self.SERVICE_FIELDS.get(name)
+            for item in errors:
+                self.add_error(field if field in self.fields else None, item)
+
+
+def initial_for(entitlement: Entitlement) -> dict[str, Any]:
+    if entitlement.hard_limit is None:
+        mode, extra = OverdraftMode.UNLIMITED, None
+    elif entitlement.hard_limit == entitlement.seats:
+        mode, extra = OverdraftMode.NONE, None
+    else:
+        mode, extra = OverdraftMode.SEATS, entitlement.hard_limit - entitlement.seats
+    return {
+        "seats": entitlement.seats,
+        "overdraft": mode,
+        "overdraft_seats": extra,
+        "overdraft_percent": None,
+        "lease_seconds": entitlement.lease_seconds,
+        "starts_at": entitlement.starts_at,
+        "ends_at": entitlement.ends_at,
+    }
+
+
+class EventFilterForm(forms.Form):
+    type = forms.ChoiceField(choices=[("", "Any type"), *Event.Type.choices], required=False)
+    customer = forms.SlugField(required=False, help_text="Customer slug, as in its page's address.")
+    entitlement = forms.UUIDField(required=False, help_text="Entitlement id.")
+    start = forms.DateTimeField(
+        label="From (UTC)", input_formats=DATETIME_FORMATS, widget=DateTimeInput(), required=False
+    )
+    end = forms.DateTimeField(
+        label="To (UTC)", input_formats=DATETIME_FORMATS, widget=DateTimeInput(), required=False
+    )
+
+    def clean_customer(self) -> Customer | None:
+        slug = self.cleaned_data.get("customer")
+        if not slug:
+            return None
+        customer = Customer.objects.filter(slug=slug).first()
+        if customer is None:
+            raise ValidationError(f"No customer has the slug “{slug}”.")
+        return customer
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and end <= start:
+            self.add_error("end", "“To” must be after “From”.")
+        return data
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=Invitation.Role.choices, initial=Invitation.Role.ADMIN)
+
+    def __init__(self, *args: Any, roles: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if roles is not None and len(roles) == 1:
+            del self.fields["role"]  # the page decides the role: nothing to choose
+        elif roles is not None:
+            field = self.fields["role"]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [(v, label) for v, label in Invitation.Role.choices if v in roles]
+            field.initial = roles[0]
+
+
+class AcceptNewUserForm(forms.Form):
+    name = forms.CharField(max_length=150, required=False, label="Your name")
+    password1 = forms.CharField(
+        label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password2 = forms.CharField(
+        label="Password (again)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        one, two = data.get("password1"), data.get("password2")
+        if one and two and one != two:
+            self.add_error("password2", "The two passwords differ.")
+        return data

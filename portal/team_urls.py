@@ -1,0 +1,37 @@
+"""Account-team pages: /team/..., namespace `team`."""
+
+from django.urls import path
+
+from portal import team_views
+
+app_name = "team"
+
+urlpatterns = [
+    path("", team_views.home, name="home"),
+    path("customers/", team_views.customers, name="customers"),
+    path("customers/new", team_views.customer_new, name="customer_new"),
+    path("customers/<slug:slug>/", team_views.customer_detail, name="customer"),
+    path("customers/<slug:slug>/invitations", team_views.customer_invite, name="customer_invite"),
+    path(
+        "customers/<slug:slug>/entitlements/new",
+        team_views.entitlement_new,
+        name="entitlement_new",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/edit",
+        team_views.entitlement_edit,
+        name="entitlement_edit",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/suspend",
+        team_views.entitlement_suspend,
+        name="entitlement_suspend",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/resume",
+        team_views.entitlement_resume,
+        name="entitlement_resume",
+    ),
+    path("leads/", team_views.leads, name="leads"),
+    path("events/", team_views.events, name="events"),
+]

@@ -1,0 +1,269 @@
+"""Account-team pages (/team/...): customers, entitlements, expansion leads, event log.
+
+Every view is wrapped in `staff_required`: anyone else gets 404 (or the login page).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from licensing import selectors, services
+from licensing.models import Customer, Entitlement, Membership, Product
+from portal import invitations
+from portal.access import staff_required
+from portal.team_forms import CustomerForm, EntitlementForm, EventFilterForm, InvitationForm
+
+PAGE_SIZE = 25
+
+
+def _page(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    """The current filters, to carry into pagination links."""
+    return urlencode([(k, v) for k, v in request.GET.items() if k != "page" and v])
+
+
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("team:customers")
+
+
+@staff_required
+def customers(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    sort = request.GET.get("sort", "name")
+    if sort not in selectors.CUSTOMER_SORTS:
+        sort = "name"
+    page = _page(request, selectors.customers_overview(query=query, sort=sort))
+    for customer in page:
+        customer.zone = selectors.ZONE_RANKS[customer.zone_rank]
+    return render(
+        request,
+        "team/customers.html",
+        {
+            "page": page,
+            "query": query,
+            "sort": sort,
+            "filters": _query_without_page(request),
+            "sort_links": _sort_links(query, sort),
+        },
+    )
+
+
+def _sort_links(query: str, current: str) -> dict[str, dict[str, str]]:
+    """For each sortable column: the link that sorts by it (flipping direction) and an arrow."""
+    links = {}
+    for column in ("name", "zone", "denials"):
+        descending_first = column != "name"
+        if current == column:
+            target, arrow = f"-{column}", "▲"
+        elif current == f"-{column}":
+            target, arrow = column, "▼"
+        else:
+            target, arrow = (f"-{column}" if descending_first else column), ""
+        params = {"sort": target, **({"q": query} if query else {})}
+        links[column] = {"href": "?" + urlencode(params), "arrow": arrow}
+    return links
+
+
+@staff_required
+def customer_new(request: HttpRequest) -> HttpResponse:
+    form = CustomerForm(request.POST or None, initial={"account_manager": request.user.pk})
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_create(
+                name=form.cleaned_data["name"],
+                account_manager=form.cleaned_data["account_manager"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Customer {customer.name} created.")
+            return redirect("team:customer", slug=customer.slug)
+    return render(request, "team/customer_form.html", {"form": form})
+
+
+def _customer_page(
+    request: HttpRequest, customer: Customer, invite_form: InvitationForm | None = None
+) -> HttpResponse:
+    entitlements = selectors.customer_entitlements(customer)
+    members = (
+        Membership.objects.filter(customer=customer)
+        .select_related("user")
+        .order_by("role", "user__email")
+    )
+    return render(
+        request,
+        "team/customer.html",
+        {
+            "customer": customer,
+            "entitlements": entitlements,
+            "members": members,
+            "invitations": invitations.pending_invitations(customer),
+            "invite_form": invite_form or InvitationForm(roles=["admin", "viewer"]),
+        },
+    )
+
+
+@staff_required
+def customer_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    customer = get_object_or_404(Customer.objects.select_related("account_manager"), slug=slug)
+    return _customer_page(request, customer)
+
+
+@staff_required
+@require_POST
+def customer_invite(request: HttpRequest, slug: str) -> HttpResponse:
+    customer = get_object_or_404(Customer, slug=slug)
+    form = InvitationForm(request.POST, roles=["admin", "viewer"])
+    if form.is_valid():
+        try:
+            invitation, _ = invitations.invitation_create(
+                customer=customer,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,  # type: ignore[arg-type]
+                site_url=request.build_absolute_uri("/"),
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email} ({invitation.role}).")
+            return redirect("team:customer", slug=customer.slug)
+    return _customer_page(request, customer, invite_form=form)
+
+
+@staff_required
+def entitlement_new(request: HttpRequest, slug: str) -> HttpResponse:
+    customer = get_object_or_404(Customer, slug=slug)
+    form = EntitlementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            # One transaction, so a product typed in is not left behind when the
+            # entitlement is refused.
+            with transaction.atomic():
+                product: Product = data["product"] or services.product_create(
+                    name=data["new_product"]
+                )
+                entitlement = services.entitlement_create(
+                    customer=customer,
+                    product=product,
+                    seats=data["seats"],
+                    hard_limit=form.hard_limit,
+                    lease_seconds=data["lease_seconds"],
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
+                )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Entitlement for {entitlement.product} created.")
+            return redirect("team:customer", slug=customer.slug)
+    return render(
+        request,
+        "team/entitlement_form.html",
+        {
+            "form": form,
+            "customer": customer,
+            "entitlement": None,
+            "hard_limit_preview": form.hard_limit_preview(),
+        },
+    )
+
+
+def _entitlement(entitlement_id: Any) -> Entitlement:
+    return get_object_or_404(
+        Entitlement.objects.select_related("customer", "product"), pk=entitlement_id
+    )
+
+
+@staff_required
+def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
+    entitlement = _entitlement(entitlement_id)
+    form = EntitlementForm(request.POST or None, entitlement=entitlement)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.entitlement_update(
+                entitlement=entitlement,
+                seats=data["seats"],
+                hard_limit=form.hard_limit,
+                lease_seconds=data["lease_seconds"],
+                starts_at=data["starts_at"],
+                ends_at=data["ends_at"],
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Entitlement saved.")
+            return redirect("team:customer", slug=entitlement.customer.slug)
+    return render(
+        request,
+        "team/entitlement_form.html",
+        {
+            "form": form,
+            "customer": entitlement.customer,
+            "entitlement": entitlement,
+            "hard_limit_preview": form.hard_limit_preview(),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def entitlement_suspend(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
+    entitlement = _entitlement(entitlement_id)
+    services.entitlement_suspend(entitlement=entitlement)
+    messages.success(request, f"{entitlement.product} suspended: activations are refused.")
+    return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
+
+
+@staff_required
+@require_POST
+def entitlement_resume(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
+    entitlement = _entitlement(entitlement_id)
+    services.entitlement_resume(entitlement=entitlement)
+    messages.success(request, f"{entitlement.product} resumed.")
+    return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
+
+
+@staff_required
+def leads(request: HttpRequest) -> HttpResponse:
+    return render(request, "team/leads.html", {"leads": selectors.expansion_leads()})
+
+
+@staff_required
+def events(request: HttpRequest) -> HttpResponse:
+    form = EventFilterForm(request.GET or None)
+    page = None
+    if not form.is_bound or form.is_valid():
+        data = form.cleaned_data if form.is_bound else {}
+        page = _page(
+            request,
+            selectors.events_log(
+                type=data.get("type") or "",
+                customer=data.get("customer"),
+                entitlement_id=data.get("entitlement"),
+                start=data.get("start"),
+                end=data.get("end"),
+            ),
+            per_page=50,
+        )
+    return render(
+        request,
+        "team/events.html",
+        {"form": form, "page": page, "filters": _query_without_page(request)},
+    )

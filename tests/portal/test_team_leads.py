@@ -1,0 +1,136 @@
+"""Account team: expansion leads ranked by overdraft seat-hours and denials."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from licensing import selectors, services
+from licensing.models import Customer, Entitlement, Product, UsageBucket
+from portal.models import User
+
+
+@pytest.fixture
+def staff_client(client: Client, account_manager: User) -> Client:
+    client.force_login(account_manager)
+    return client
+
+
+def _hours(entitlement: Entitlement, peaks: list[int], denials: int = 0) -> None:
+    """One bucket per hour, ending an hour ago; the last bucket carries the denials."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    UsageBucket.objects.bulk_create(
+        UsageBucket(
+            entitlement=entitlement,
+            hour=now - timedelta(hours=len(peaks) - n),
+            peak_used=peak,
+            closing_used=peak,
+            denials=denials if n == len(peaks) - 1 else 0,
+        )
+        for n, peak in enumerate(peaks)
+    )
+
+
+def test_leads_rank_by_overdraft_seat_hours_then_denials(
+    make_entitlement: Callable[..., Entitlement], other_customer: Customer, product: Product
+) -> None:
+    small = make_entitlement(seats=10, hard_limit=20)
+    _hours(small, [12, 12])  # 4 seat-hours
+    big = services.entitlement_create(
+        customer=other_customer, product=product, seats=100, hard_limit=120
+    )
+    _hours(big, [110, 120, 90], denials=5)  # 10 + 20 = 30 seat-hours
+    denied_only = make_entitlement(seats=5, hard_limit=5)
+    _hours(denied_only, [5], denials=9)  # no overdraft: at the limit, with denials
+    quiet = make_entitlement(seats=50, hard_limit=60)
+    _hours(quiet, [40, 50])
+
+    leads = selectors.expansion_leads()
+
+    assert [lead.entitlement_id for lead in leads] == [big.pk, small.pk, denied_only.pk]
+    top = leads[0]
+    assert (top.overdraft_seat_hours, top.overdraft_hours, top.denials, top.peak) == (30, 2, 5, 120)
+    assert top.customer_slug == other_customer.slug
+
+
+def test_old_buckets_are_ignored(make_entitlement: Callable[..., Entitlement]) -> None:
+    entitlement = make_entitlement(seats=10, hard_limit=20)
+    UsageBucket.objects.create(
+        entitlement=entitlement,
+        hour=timezone.now() - timedelta(days=31),
+        peak_used=20,
+        denials=3,
+    )
+    assert selectors.expansion_leads() == []
+
+
+def test_recommendation_uses_95th_percentile_peak(
+    make_entitlement: Callable[..., Entitlement],
+) -> None:
+    entitlement = make_entitlement(seats=100, hard_limit=200)
+    # 99 hours at 110 and one spike to 190: the spike must not drive the recommendation.
+    _hours(entitlement, [110] * 99 + [190])
+
+    (lead,) = selectors.expansion_leads()
+
+    assert lead.peak == 190
+    assert lead.p95_peak == 110
+    assert lead.recommended == selectors.recommended_seats(
+        entitled=100, hard_limit=200, peak=110, denials=0, overdraft_hours=100
+    )
+    assert lead.recommended is not None and 110 <= lead.recommended < 190
+
+
+def test_denials_push_the_recommendation_past_the_hard_limit(
+    make_entitlement: Callable[..., Entitlement],
+) -> None:
+    entitlement = make_entitlement(seats=100, hard_limit=120)
+    _hours(entitlement, [100] * 30 + [118, 120], denials=37)
+    (lead,) = selectors.expansion_leads()
+    assert lead.recommended is not None and lead.recommended > 120
+
+
+def test_leads_page_lists_leads_with_chart_links(
+    staff_client: Client, customer: Customer, make_entitlement: Callable[..., Entitlement]
+) -> None:
+    entitlement = make_entitlement()
+    _hours(entitlement, [118, 120], denials=4)
+
+    response = staff_client.get("/team/leads/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"/c/{customer.slug}/entitlements/{entitlement.pk}/" in html
+    assert "Acme Corp" in html
+
+
+def test_leads_page_empty_state(staff_client: Client, entitlement: Entitlement) -> None:
+    _hours(entitlement, [50, 60])
+    response = staff_client.get("/team/leads/")
+    assert response.status_code == 200
+    assert "No expansion leads" in response.content.decode()
+
+
+def test_leads_query_count_does_not_grow(
+    staff_client: Client, django_assert_num_queries: Any, product: Product
+) -> None:
+    def add(count: int) -> None:
+        for n in range(count):
+            customer = services.customer_create(name=f"Lead {n}")
+            entitlement = services.entitlement_create(
+                customer=customer, product=product, seats=10, hard_limit=12
+            )
+            _hours(entitlement, [11, 12, 12], denials=2)
+
+    add(2)
+    with CaptureQueriesContext(connection) as few:
+        assert staff_client.get("/team/leads/").status_code == 200
+    add(10)
+    with django_assert_num_queries(len(few)):
+        response = staff_client.get("/team/leads/")
+    assert len(response.context["leads"]) == 12

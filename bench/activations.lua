@@ -1,0 +1,124 @@
+-- wrk script for bench/activations: activations, heartbeats and releases over the client API.
+--
+-- Environment:
+--   BENCH_KEYFMT  license key pattern for string.format with the entitlement's index
+--   BENCH_NKEYS   how many entitlements (indexes 0 .. n-1)
+--   BENCH_MIX     "activate,heartbeat,release" percentages, e.g. "70,20,10"
+--   BENCH_SEED    random seed base
+--
+-- Each request picks a random entitlement and a new random fingerprint `k<index>-<random>`;
+-- a granted answer (201) is remembered (entitlement index and seat id, which the fingerprint
+-- carries back) so later heartbeats and releases name a seat this thread holds.
+-- The summary is one JSON line on standard output, read by bench/activations.
+
+local keyfmt = os.getenv("BENCH_KEYFMT")
+local nkeys = tonumber(os.getenv("BENCH_NKEYS") or "1")
+local mix = os.getenv("BENCH_MIX") or "70,20,10"
+local seed = tonumber(os.getenv("BENCH_SEED") or "1")
+local p_act, p_hb = mix:match("(%d+),(%d+),%d+")
+p_act, p_hb = tonumber(p_act), tonumber(p_hb)
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+local keys, held_key, held_id, nheld
+
+function init(args)
+  math.randomseed(seed * 1000 + tid)
+  keys = {}
+  for i = 0, nkeys - 1 do
+    keys[i] = string.format(keyfmt, i)
+  end
+  held_key, held_id, nheld = {}, {}, 0
+  n_act, n_hb, n_rel = 0, 0, 0
+  s_201, s_200, s_204, s_409, s_410, s_other = 0, 0, 0, 0, 0, 0
+end
+
+local function headers(key)
+  return { ["Authorization"] = "License " .. key, ["Content-Type"] = "application/json" }
+end
+
+local function activate()
+  n_act = n_act + 1
+  local i = math.random(0, nkeys - 1)
+  local fp = string.format("k%d-%d-%d", i, tid, math.random(1, 2000000000))
+  local body = '{"fingerprint":"' .. fp .. '","label":"bench"}'
+  return wrk.format("POST", "/api/v1/activations", headers(keys[i]), body)
+end
+
+function request()
+  local r = math.random(1, 100)
+  if nheld == 0 or r <= p_act then
+    return activate()
+  end
+  local j = math.random(1, nheld)
+  local key, id = held_key[j], held_id[j]
+  if r <= p_act + p_hb then
+    n_hb = n_hb + 1
+    return wrk.format("POST", "/api/v1/activations/" .. id .. "/heartbeat", headers(key), "")
+  end
+  -- release: forget the seat (swap with the last one)
+  n_rel = n_rel + 1
+  held_key[j], held_id[j] = held_key[nheld], held_id[nheld]
+  held_key[nheld], held_id[nheld] = nil, nil
+  nheld = nheld - 1
+  return wrk.format("DELETE", "/api/v1/activations/" .. id, headers(key), nil)
+end
+
+function response(status, hdrs, body)
+  if status == 201 then
+    s_201 = s_201 + 1
+    local id = body:match('"id":%s*"([%x%-]+)"')
+    local i = body:match('"fingerprint":%s*"k(%d+)%-')
+    if id and i and nheld < 100000 then
+      nheld = nheld + 1
+      held_key[nheld], held_id[nheld] = keys[tonumber(i)], id
+    end
+  elseif status == 200 then
+    s_200 = s_200 + 1
+  elseif status == 204 then
+    s_204 = s_204 + 1
+  elseif status == 409 then
+    s_409 = s_409 + 1
+  elseif status == 410 then
+    s_410 = s_410 + 1
+  else
+    s_other = s_other + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local t = {
+    act = 0, hb = 0, rel = 0,
+    s201 = 0, s200 = 0, s204 = 0, s409 = 0, s410 = 0, other = 0,
+  }
+  for _, thread in ipairs(threads) do
+    t.act = t.act + thread:get("n_act")
+    t.hb = t.hb + thread:get("n_hb")
+    t.rel = t.rel + thread:get("n_rel")
+    t.s201 = t.s201 + thread:get("s_201")
+    t.s200 = t.s200 + thread:get("s_200")
+    t.s204 = t.s204 + thread:get("s_204")
+    t.s409 = t.s409 + thread:get("s_409")
+    t.s410 = t.s410 + thread:get("s_410")
+    t.other = t.other + thread:get("s_other")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    '{"wrk": true, "duration_us": %d, "requests": %d, "activations": %d, "heartbeats": %d,'
+      .. ' "releases": %d, "status": {"201": %d, "200": %d, "204": %d, "409": %d, "410": %d,'
+      .. ' "other": %d}, "errors": {"connect": %d, "read": %d, "write": %d, "status": %d,'
+      .. ' "timeout": %d}, "latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d,'
+      .. ' "mean": %.1f}}\n',
+    summary.duration, summary.requests, t.act, t.hb, t.rel,
+    t.s201, t.s200, t.s204, t.s409, t.s410, t.other,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    latency.mean))
+end

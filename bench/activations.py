@@ -1,0 +1,423 @@
+"""Activation throughput over HTTP against the pgbench floor, the hot row, and the race.
+
+Run as `bench/activations` (see --help). Starts its own PostgreSQL (var/bench/) and gunicorn
+with portal/gunicorn.conf.py in production mode, then:
+
+1. spread: 64 connections over 1,000 entitlements, 70% activations, 20% heartbeats, 10%
+   releases (wrk + bench/activations.lua); then pgbench running the statements one activation
+   performs, same concurrency: the floor.
+2. hot row: 256 connections on one entitlement with a huge hard limit; its pgbench floor.
+3. race: 1,000 concurrent activations against a 100/120 entitlement; exactly 120 granted.
+
+The web workers' resident memory is sampled throughout. Figures: JSON on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    PG_BIN,
+    PGPORT,
+    REDIS_PORT,
+    ROOT,
+    WEB_PORT,
+    RssSampler,
+    WebServer,
+    cpu_times,
+    cpu_used,
+    emit,
+    fresh_migrated_database,
+    log,
+    pg_start,
+    pg_stop,
+    postgres_pids,
+    psql,
+    redis_start,
+    redis_stop,
+    setup_django,
+)
+
+DB = "bench_activations"
+# Deterministic license keys (the entitlements are created by the service, then re-keyed),
+# so wrk and pgbench can name them without a lookup table.
+SPREAD_KEYFMT = "10000-00000-00000-00000-%05d"  # up to 100,000 entitlements
+HOT_KEY = "20000-00000-00000-00000-00000"
+RACE_KEY = "30000-00000-00000-00000-00000"
+LEASE_SECONDS = 3600
+
+
+def spread_key(i: int) -> str:
+    return SPREAD_KEYFMT % i
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def create_entitlements(count: int) -> None:
+    from django.db import connection
+
+    from licensing import services
+
+    started = time.monotonic()
+    customer = services.customer_create(name="Bench Customer")
+    product = services.product_create(name="Bench Product")
+
+    def create(seats: int, hard_limit: int | None, key: str) -> None:
+        entitlement = services.entitlement_create(
+            customer=customer,
+            product=product,
+            seats=seats,
+            hard_limit=hard_limit,
+            lease_seconds=LEASE_SECONDS,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE licensing_entitlement SET license_key = %s WHERE id = %s",
+                [key, entitlement.pk],
+            )
+
+    for i in range(count):
+        create(100_000, 120_000, spread_key(i))
+    create(100_000_000, 120_000_000, HOT_KEY)
+    create(100, 120, RACE_KEY)
+    connection.close()
+    log(f"bench: created {count + 2} entitlements in {time.monotonic() - started:.1f} s")
+
+
+# --- load generators ------------------------------------------------------------------------
+
+
+def run_wrk(
+    server: WebServer, *, keyfmt: str, nkeys: int, connections: int, seconds: float, seed: int
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "BENCH_KEYFMT": keyfmt,
+        "BENCH_NKEYS": str(nkeys),
+        "BENCH_MIX": "70,20,10",
+        "BENCH_SEED": str(seed),
+    }
+    threads = min(2, connections)
+    workers = server.worker_pids()
+    web_cpu, db_cpu = cpu_times(workers), cpu_times(postgres_pids())
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(ROOT / "bench" / "activations.lua"),
+            server.url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    web_cpu_s = cpu_used(web_cpu, cpu_times(workers))
+    db_cpu_s = cpu_used(db_cpu, cpu_times(postgres_pids()))
+    lines = [line for line in out.stdout.splitlines() if line.startswith('{"wrk"')]
+    if not lines:
+        raise SystemExit(f"wrk printed no summary:\n{out.stdout}\n{out.stderr}")
+    raw = json.loads(lines[-1])
+    secs = raw["duration_us"] / 1e6
+    activations = raw["status"]["201"] + raw["status"]["409"]
+    return {
+        "requests_per_s": round(raw["requests"] / secs, 1),
+        "activations_per_s": round(activations / secs, 1),
+        "p50_ms": raw["latency_us"]["p50"] / 1000,
+        "p90_ms": raw["latency_us"]["p90"] / 1000,
+        "p99_ms": raw["latency_us"]["p99"] / 1000,
+        "max_ms": raw["latency_us"]["max"] / 1000,
+        "status": raw["status"],
+        "socket_errors": {k: v for k, v in raw["errors"].items() if v},
+        "seconds": round(secs, 2),
+        # CPU per request is steadier than throughput on a shared, noisy machine.
+        "web_cpu_ms_per_request": round(web_cpu_s * 1000 / max(raw["requests"], 1), 2),
+        "db_cpu_ms_per_request": round(db_cpu_s * 1000 / max(raw["requests"], 1), 2),
+    }
+
+
+# The statements one activation performs (Django's SQL for the hot path, see
+# licensing/services.py): the license-key lookup, then one transaction.
+PGBENCH_SCRIPT = """
+\\set n random(0, {nmax})
+\\set f random(1, 2000000000)
+SELECT id, customer_id, product_id, license_key, seats, hard_limit, lease_seconds, status,
+  starts_at, ends_at, seats_used, created_at, updated_at
+  FROM licensing_entitlement WHERE license_key = {key_expr} LIMIT 1 \\gset
+BEGIN;
+SELECT id, entitlement_id, fingerprint, label, activated_at, last_heartbeat_at,
+  lease_expires_at, released_at, release_reason, overdraft
+  FROM licensing_seat WHERE entitlement_id = :id AND fingerprint = :f::text
+  AND released_at IS NULL ORDER BY activated_at DESC LIMIT 1;
+UPDATE licensing_entitlement SET seats_used = seats_used + 1
+  WHERE id = :id AND (hard_limit IS NULL OR seats_used < hard_limit)
+  RETURNING seats_used AS used, seats AS entitled, hard_limit AS hard \\gset
+INSERT INTO licensing_seat (id, entitlement_id, fingerprint, label, activated_at,
+  last_heartbeat_at, lease_expires_at, released_at, release_reason, overdraft)
+  VALUES (gen_random_uuid(), :id, :f::text, 'bench', now(), now(),
+  now() + interval '{lease} seconds', NULL, '', false);
+INSERT INTO licensing_event (public_id, type, entitlement_id, customer_id, occurred_at, data,
+  dispatched_at)
+  VALUES (gen_random_uuid(), 'seat.activated', :id, :customer_id, now(),
+  '{event_json}'::jsonb, NULL) RETURNING seq;
+INSERT INTO licensing_usagebucket (entitlement_id, hour, peak_used, closing_used, activations,
+  overdraft_activations, denials, releases)
+  VALUES (:id, date_trunc('hour', now()), :used, :used, 1, 0, 0, 0)
+  ON CONFLICT (entitlement_id, hour) DO UPDATE SET
+  peak_used = GREATEST(licensing_usagebucket.peak_used, excluded.peak_used),
+  closing_used = excluded.closing_used,
+  activations = licensing_usagebucket.activations + excluded.activations,
+  overdraft_activations = licensing_usagebucket.overdraft_activations
+    + excluded.overdraft_activations,
+  denials = licensing_usagebucket.denials + excluded.denials,
+  releases = licensing_usagebucket.releases + excluded.releases;
+COMMIT;
+"""
+
+# The size and shape of a real seat.activated event's data.
+EVENT_JSON = json.dumps(
+    {
+        "entitlement_id": "00000000-0000-4000-8000-000000000000",
+        "customer_id": "00000000-0000-4000-8000-000000000000",
+        "product_id": "00000000-0000-4000-8000-000000000000",
+        "seats": {"used": 1, "entitled": 100000, "hard_limit": 120000, "available": 119999},
+        "activation_id": "00000000-0000-4000-8000-000000000000",
+        "fingerprint": "k1-1-123456789",
+        "label": "bench",
+        "overdraft": False,
+    }
+)
+
+
+def run_pgbench(*, hot: bool, nkeys: int, clients: int, seconds: int) -> dict[str, Any]:
+    if hot:
+        key_expr, nmax = f"'{HOT_KEY}'", 0
+    else:
+        key_expr = "'10000-00000-00000-00000-' || lpad(:n::text, 5, '0')"
+        nmax = nkeys - 1
+    script = PGBENCH_SCRIPT.format(
+        nmax=nmax, key_expr=key_expr, lease=LEASE_SECONDS, event_json=EVENT_JSON
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+        handle.write(script)
+    os.chmod(handle.name, 0o644)
+    try:
+        out = subprocess.run(
+            [
+                str(PG_BIN / "pgbench"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(PGPORT),
+                "-U",
+                "postgres",
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                str(clients),
+                "-j",
+                "2",
+                "-T",
+                str(seconds),
+                "-r",
+                "-f",
+                handle.name,
+                DB,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.unlink(handle.name)
+    if out.returncode != 0:
+        raise SystemExit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
+    tps = re.search(r"tps = ([\d.]+)", out.stdout)
+    lat = re.search(r"latency average = ([\d.]+) ms", out.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    if tps is None:
+        raise SystemExit(f"pgbench printed no tps:\n{out.stdout}")
+    return {
+        "tps": round(float(tps.group(1)), 1),
+        "latency_avg_ms": float(lat.group(1)) if lat else None,
+        "failed": int(failed.group(1)) if failed else 0,
+    }
+
+
+async def _race(host: str, port: int, key: str, count: int) -> dict[str, int]:
+    """`count` activations with distinct fingerprints, all connected before any is sent."""
+    go = asyncio.Event()
+
+    async def one(i: int) -> int:
+        reader, writer = await asyncio.open_connection(host, port)
+        body = json.dumps({"fingerprint": f"race-{i}"}).encode()
+        request = (
+            f"POST /api/v1/activations HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: License {key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        await go.wait()
+        writer.write(request)
+        await writer.drain()
+        status_line = await reader.readline()
+        await reader.read()
+        writer.close()
+        return int(status_line.split()[1])
+
+    tasks = [asyncio.create_task(one(i)) for i in range(count)]
+    await asyncio.sleep(1.0)  # let every connection open
+    go.set()
+    statuses = await asyncio.gather(*tasks, return_exceptions=True)
+    tally: dict[str, int] = {}
+    for status in statuses:
+        name = str(status) if isinstance(status, int) else "error"
+        tally[name] = tally.get(name, 0) + 1
+    return tally
+
+
+def run_race(count: int) -> dict[str, Any]:
+    started = time.monotonic()
+    tally = asyncio.run(_race("127.0.0.1", WEB_PORT, RACE_KEY, count))
+    seconds = time.monotonic() - started - 1.0
+    row = psql(
+        "SELECT e.seats_used, (SELECT count(*) FROM licensing_seat s WHERE s.entitlement_id = e.id"
+        " AND s.released_at IS NULL) FROM licensing_entitlement e"
+        f" WHERE license_key = '{RACE_KEY}'",
+        DB,
+    )
+    seats_used, seats_in_use = (int(x) for x in row.split("|"))
+    granted = tally.get("201", 0) + tally.get("200", 0)
+    return {
+        "requests": count,
+        "granted": granted,
+        "denied": tally.get("409", 0),
+        "other": {k: v for k, v in tally.items() if k not in {"201", "200", "409"}},
+        "seats_used": seats_used,
+        "seats_in_use": seats_in_use,
+        "exactly_120": granted == 120 and seats_used == 120 and seats_in_use == 120,
+        "seconds": round(seconds, 2),
+    }
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entitlements", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=20, help="length of each measured run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--hot-connections", type=int, default=256)
+    parser.add_argument("--race", type=int, default=1000, help="concurrent race activations")
+    parser.add_argument(
+        "--only", choices=["spread", "hot", "race"], action="append", help="scenarios to run"
+    )
+    parser.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
+    args = parser.parse_args()
+    scenarios = args.only or ["spread", "hot", "race"]
+
+    pg_start()
+    redis_start()
+    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "flushall"], capture_output=True)
+    fresh_migrated_database(DB)
+    setup_django(DB)
+    create_entitlements(args.entitlements)
+    psql("VACUUM ANALYZE", DB)
+
+    figures: dict[str, Any] = {
+        "benchmark": "activations",
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": loadavg()},
+        "server": {
+            "workers": os.environ.get("WEB_CONCURRENCY", str(os.cpu_count())),
+            "threads": os.environ.get("GUNICORN_THREADS", "8"),
+            "database_pool": os.environ.get("DATABASE_POOL", ""),
+        },
+    }
+    # The throttle still runs on every request; the limit is raised only so that the hot-row
+    # scenario (every request on one license key) measures activations, not 429s.
+    server = WebServer(DB, API_THROTTLE_LICENSE="100000000/min")
+    sampler = RssSampler(server)
+    try:
+        server.start()
+        with sampler.running():
+            if "spread" in scenarios:
+                keyfmt, n = SPREAD_KEYFMT, args.entitlements
+                if args.warmup:
+                    run_wrk(server, keyfmt=keyfmt, nkeys=n, connections=args.connections,
+                            seconds=args.warmup, seed=1)  # fmt: skip
+                log("bench: spread over HTTP")
+                http = run_wrk(server, keyfmt=keyfmt, nkeys=n, connections=args.connections,
+                               seconds=args.seconds, seed=2)  # fmt: skip
+                log("bench: spread floor (pgbench)")
+                floor = run_pgbench(
+                    hot=False, nkeys=n, clients=args.connections, seconds=args.seconds
+                )
+                figures["spread"] = {
+                    "connections": args.connections,
+                    "entitlements": n,
+                    **http,
+                    "pgbench_floor_tps": floor["tps"],
+                    "pgbench": floor,
+                    "ratio": round(http["activations_per_s"] / floor["tps"], 3),
+                }
+            if "hot" in scenarios:
+                if args.warmup:
+                    run_wrk(server, keyfmt=HOT_KEY, nkeys=1, connections=args.hot_connections,
+                            seconds=args.warmup, seed=3)  # fmt: skip
+                log("bench: hot row over HTTP")
+                http = run_wrk(server, keyfmt=HOT_KEY, nkeys=1,
+                               connections=args.hot_connections, seconds=args.seconds,
+                               seed=4)  # fmt: skip
+                log("bench: hot row floor (pgbench)")
+                floor = run_pgbench(
+                    hot=True, nkeys=1, clients=args.hot_connections, seconds=args.seconds
+                )
+                figures["hot_row"] = {
+                    "connections": args.hot_connections,
+                    **http,
+                    "pgbench_floor_tps": floor["tps"],
+                    "pgbench": floor,
+                    "ratio": round(http["activations_per_s"] / floor["tps"], 3),
+                }
+            if "race" in scenarios:
+                log("bench: race")
+                figures["race"] = run_race(args.race)
+        figures["worker_rss_max_mb"] = round(sampler.max_mb, 1)
+    finally:
+        server.stop()
+        if not args.keep:
+            pg_stop()
+            redis_stop()
+    figures["machine"]["loadavg_end"] = loadavg()
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

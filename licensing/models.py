@@ -287,3 +287,35 @@ class UsageBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entitlement_id} {self.hour:%Y-%m-%d %H:00}: peak {self.peak_used}"
+
+
+class ApiToken(models.Model):
+    """A vendor API credential of an account-team member: `Authorization: Bearer <token>`.
+
+    Only a SHA-256 hash of the token is stored (tokens carry 256 random bits, so a slow
+    password hash adds nothing); `prefix` is the visible start that lets people tell tokens
+    apart in lists.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    prefix = models.CharField(max_length=16, editable=False)
+    # Unique: also the index for the lookup on every vendor API request.
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    read_only = models.BooleanField(default=False, help_text="May read but not change anything.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -7,6 +7,7 @@ in-process after commit, emails to the console. `.env.example` lists every varia
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_int, env_list, env_str
@@ -49,6 +50,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id first (every later log line carries it); probes and /metrics are answered
+    # before host validation, so load balancers and Prometheus can address servers by IP.
+    "portal.logging.RequestIdMiddleware",
+    "portal.health.HealthCheckMiddleware",
+    "portal.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -115,6 +121,10 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     else:
         _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     _database["CONN_HEALTH_CHECKS"] = True
+    # A database host that drops packets must fail a request (and /readyz) fast, not hang it.
+    _database.setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -214,7 +224,14 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
     "webhooks-denial-digests": {"task": "webhooks.send_denial_digests", "schedule": 300.0},
     "licensing-expire-stale-seats": {"task": "webhooks.expire_stale_seats", "schedule": 60.0},
+    "licensing-prune-events": {
+        "task": "portal.prune_events",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
+# Raw events older than this many days are deleted daily (usage buckets, which the charts and
+# denial counts read, are kept); 0 keeps every event.
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -251,6 +268,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {"SeatReleaseReasonEnum": "licensing.models.Seat.ReleaseReason"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "licensing.api.schema.close_request_bodies",
+    ],
 }
 
 # Webhooks to loopback/private addresses are refused unless this is set (tests, local dev).
@@ -262,9 +283,28 @@ WEBHOOKS_CLAIM_SECONDS = env_int("WEBHOOKS_CLAIM_SECONDS", 60, minimum=1)
 # Absolute links in emails (chart pages, endpoint pages).
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
+# Prometheus scrapes of /metrics send `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics
+# answers only requests from this host (127.0.0.1, ::1).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# LOG_FORMAT=json: one JSON object per line with the request id (portal.logging), and one line
+# per API request (logger portal.access, LOG_REQUESTS); plain: readable text for the demo.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+LOG_REQUESTS = env_bool("LOG_REQUESTS", default=LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "portal.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"portal.access": {"level": "INFO" if LOG_REQUESTS else "WARNING"}},
 }
+# Celery workers log through the handler above (JSON too) instead of their own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"

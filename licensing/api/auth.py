@@ -42,8 +42,12 @@ class LicenseKeyAuthentication(authentication.BaseAuthentication):
                 code="invalid_license_key",
             )
         key = normalise_license_key(parts[1])
+        # No stored key is longer or holds control characters (PostgreSQL refuses NUL in text).
+        usable = len(key) <= 64 and key.isprintable()
+        # order_by("pk"): the model's default ordering would join customer and product on
+        # every API call, for a lookup that matches at most one row.
         entitlement = (
-            Entitlement.objects.filter(license_key=key).first() if len(key) <= 64 else None
+            Entitlement.objects.filter(license_key=key).order_by("pk").first() if usable else None
         )
         if entitlement is None:
             raise exceptions.AuthenticationFailed(

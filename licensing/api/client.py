@@ -7,13 +7,17 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing import errors, services
+from licensing.api import schema
 from licensing.api.auth import LicenseKeyAuthentication
+from licensing.api.parsers import JSONParser
+from licensing.api.throttling import AuthFailureThrottleMixin, LicenseKeyThrottle
 from licensing.models import Entitlement, Seat
 
 
@@ -69,12 +73,16 @@ def _parse_seat_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise errors.SeatNotFound("No activation with this id exists for this license key.") from None
+        raise errors.SeatNotFound(
+            "No activation with this id exists for this license key."
+        ) from None
 
 
-class ClientAPIView(APIView):
+class ClientAPIView(AuthFailureThrottleMixin, APIView):
     authentication_classes = [LicenseKeyAuthentication]
     permission_classes: list[Any] = []
+    throttle_classes = [LicenseKeyThrottle]
+    parser_classes = [JSONParser]
 
     @property
     def entitlement(self) -> Entitlement:
@@ -85,6 +93,7 @@ class ClientAPIView(APIView):
 class ActivationCreateView(ClientAPIView):
     """Take a seat: 201 new, 200 already held by this fingerprint, 409 denied."""
 
+    @extend_schema(request=ActivationInputSerializer, **schema.ACTIVATION_CREATE)
     def post(self, request: Request) -> Response:
         data = ActivationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -115,8 +124,11 @@ class ActivationCreateView(ClientAPIView):
 class ActivationHeartbeatView(ClientAPIView):
     """Extend a floating seat's lease: 200, or 410 when the seat is no longer held."""
 
+    @extend_schema(**schema.ACTIVATION_HEARTBEAT)
     def post(self, request: Request, activation_id: str) -> Response:
-        seat = services.seat_get(entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id))
+        seat = services.seat_get(
+            entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
+        )
         seat = services.seat_heartbeat(seat=seat)
         counts = services.counts_of(self.entitlement)
         message = (
@@ -130,8 +142,11 @@ class ActivationHeartbeatView(ClientAPIView):
 class ActivationReleaseView(ClientAPIView):
     """Give a seat back: 204, also when it was already released."""
 
+    @extend_schema(**schema.ACTIVATION_RELEASE)
     def delete(self, request: Request, activation_id: str) -> Response:
-        seat = services.seat_get(entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id))
+        seat = services.seat_get(
+            entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
+        )
         services.seat_release(seat=seat)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -139,6 +154,7 @@ class ActivationReleaseView(ClientAPIView):
 class EntitlementStatusView(ClientAPIView):
     """The license key's entitlement: current usage and zone."""
 
+    @extend_schema(**schema.ENTITLEMENT_STATUS)
     def get(self, request: Request) -> Response:
         entitlement = self.entitlement
         counts = services.counts_of(entitlement)

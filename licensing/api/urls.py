@@ -1,6 +1,6 @@
 from django.urls import path
 
-from licensing.api import client
+from licensing.api import client, vendor, vendor_events
 
 urlpatterns = [
     path("activations", client.ActivationCreateView.as_view(), name="activation-create"),
@@ -15,4 +15,50 @@ urlpatterns = [
         name="activation-release",
     ),
     path("entitlement", client.EntitlementStatusView.as_view(), name="entitlement-status"),
+    # Vendor API (Bearer tokens): plural collections with UUID ids.
+    path("customers", vendor.CustomerCollectionView.as_view(), name="customer-list"),
+    path(
+        "customers/<uuid:customer_id>",
+        vendor.CustomerDetailView.as_view(),
+        name="customer-detail",
+    ),
+    path("products", vendor.ProductCollectionView.as_view(), name="product-list"),
+    path("products/<uuid:product_id>", vendor.ProductDetailView.as_view(), name="product-detail"),
+    path("entitlements", vendor.EntitlementCollectionView.as_view(), name="entitlement-list"),
+    path(
+        "entitlements/<uuid:entitlement_id>",
+        vendor.EntitlementDetailView.as_view(),
+        name="entitlement-detail",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/suspend",
+        vendor.EntitlementSuspendView.as_view(),
+        name="entitlement-suspend",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/resume",
+        vendor.EntitlementResumeView.as_view(),
+        name="entitlement-resume",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/seats",
+        vendor.SeatCollectionView.as_view(),
+        name="seat-list",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>",
+        vendor.SeatDetailView.as_view(),
+        name="seat-detail",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>/revoke",
+        vendor.SeatRevokeView.as_view(),
+        name="seat-revoke",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/usage",
+        vendor.UsageView.as_view(),
+        name="entitlement-usage",
+    ),
+    path("events", vendor_events.EventListView.as_view(), name="event-list"),
 ]

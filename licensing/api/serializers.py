@@ -1,0 +1,400 @@
+"""Input and output serializers of the vendor API.
+
+Inputs only validate shapes; the rules (limits against seats in use, dates) live in
+`licensing.services`, so the API answers with the same messages as the portal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from django.contrib.auth import get_user_model
+from django.core.validators import validate_slug
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from licensing import services
+from licensing.models import Customer, Entitlement, Event, Product, Seat
+
+# Counts and durations are 32-bit columns; larger numbers get a 400, never a database error.
+MAX_COUNT: Final = 1_000_000_000
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of both APIs."""
+
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `not_found`.")
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    # The metaclass moves declared fields off the class, so `errors` shadows nothing at runtime.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Field errors of a 400: field name -> messages.",
+    )
+
+
+class TextField(serializers.CharField):
+    """A CharField that refuses non-strings and text PostgreSQL cannot store."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = str(super().to_internal_value(data))
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise serializers.ValidationError("Text must be valid Unicode.") from None
+        return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An IntegerField that refuses strings, floats and booleans in JSON bodies."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+def _count_field(**kwargs: Any) -> StrictIntegerField:
+    return StrictIntegerField(min_value=0, max_value=MAX_COUNT, **kwargs)
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+
+class CustomerRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+
+
+class ProductRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    code = serializers.CharField()
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    account_manager = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "slug", "account_manager", "created_at"]
+
+    @extend_schema_field({"type": "string", "format": "email", "nullable": True})
+    def get_account_manager(self, customer: Customer) -> str | None:
+        return customer.account_manager.email if customer.account_manager else None
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "name", "code", "created_at"]
+
+
+class SeatCountsSerializer(serializers.Serializer):
+    used = serializers.IntegerField()
+    entitled = serializers.IntegerField()
+    hard_limit = serializers.IntegerField(allow_null=True)
+    available = serializers.IntegerField(
+        allow_null=True, help_text="Seats that can still be granted; null when unlimited."
+    )
+
+
+class EntitlementSerializer(serializers.ModelSerializer):
+    customer = CustomerRefSerializer()
+    product = ProductRefSerializer()
+    usage = serializers.SerializerMethodField()
+    zone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Entitlement
+        fields = [
+            "id",
+            "customer",
+            "product",
+            "license_key",
+            "status",
+            "seats",
+            "hard_limit",
+            "lease_seconds",
+            "starts_at",
+            "ends_at",
+            "seats_used",
+            "usage",
+            "zone",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(SeatCountsSerializer)
+    def get_usage(self, entitlement: Entitlement) -> dict[str, int | None]:
+        return services.counts_of(entitlement).as_dict()
+
+    @extend_schema_field({"type": "string", "enum": ["within", "overdraft", "at_hard_limit"]})
+    def get_zone(self, entitlement: Entitlement) -> str:
+        return services.counts_of(entitlement).zone
+
+
+class SeatSerializer(serializers.ModelSerializer):
+    in_use = serializers.BooleanField(read_only=True)
+    release_reason = serializers.ChoiceField(
+        choices=[("", "In use"), *Seat.ReleaseReason.choices],
+        help_text="Empty while the seat is in use.",
+    )
+
+    class Meta:
+        model = Seat
+        fields = [
+            "id",
+            "fingerprint",
+            "label",
+            "overdraft",
+            "in_use",
+            "activated_at",
+            "last_heartbeat_at",
+            "lease_expires_at",
+            "released_at",
+            "release_reason",
+        ]
+
+
+class UsagePointSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Start of the bucket (UTC).")
+    peak = serializers.IntegerField(help_text="Most seats in use at once.")
+    closing = serializers.IntegerField(help_text="Seats in use at the end of the bucket.")
+    activations = serializers.IntegerField()
+    overdraft_activations = serializers.IntegerField()
+    denials = serializers.IntegerField()
+    releases = serializers.IntegerField()
+    overdraft_hours = serializers.IntegerField(help_text="Hours whose peak was in overdraft.")
+
+
+class UsageSeriesSerializer(serializers.Serializer):
+    entitlement = serializers.UUIDField()
+    bucket = serializers.ChoiceField(choices=["hour", "day"])
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    seats = serializers.IntegerField(help_text="Entitled seats (the soft limit line).")
+    hard_limit = serializers.IntegerField(allow_null=True, help_text="The hard limit line.")
+    points = UsagePointSerializer(many=True)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    type = serializers.ChoiceField(choices=Event.Type.values)
+    entitlement = serializers.UUIDField(source="entitlement_id", allow_null=True)
+    customer = serializers.UUIDField(source="customer_id")
+    data = serializers.JSONField()  # type: ignore[assignment]  # see ErrorSerializer.errors
+
+    class Meta:
+        model = Event
+        fields = ["id", "type", "occurred_at", "customer", "entitlement", "data"]
+
+
+class EventPageSerializer(serializers.Serializer):
+    results = EventSerializer(many=True)
+    cursor = serializers.UUIDField(
+        allow_null=True,
+        help_text="Pass as `after` in the next poll: the last event handed out (or the "
+        "`after` you sent when nothing new has settled).",
+    )
+    has_more = serializers.BooleanField(help_text="More settled events wait: poll again now.")
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+# A JSON body: unknown fields are a 400, so a typo never passes silently. The schema says so
+# too (`additionalProperties: false`, licensing.api.schema.close_request_bodies).
+class BodySerializer(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class CustomerCreateSerializer(BodySerializer):
+    name = TextField(max_length=200)
+    account_manager = serializers.EmailField(
+        required=False,
+        allow_null=True,
+        help_text="Email of the account-team member who hears about this customer.",
+    )
+
+    def validate_account_manager(self, value: str | None) -> Any:
+        if not value:
+            return None
+        user = get_user_model().objects.filter(email__iexact=value, is_staff=True).first()
+        if user is None:
+            raise serializers.ValidationError("No account-team member has this email.")
+        return user
+
+
+class ProductCreateSerializer(BodySerializer):
+    name = TextField(max_length=200)
+    code = TextField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        validators=[validate_slug],
+        help_text="Letters, digits, - and _. Default: from the name.",
+    )
+
+
+class EntitlementCreateSerializer(BodySerializer):
+    customer = serializers.UUIDField()
+    product = serializers.UUIDField()
+    seats = _count_field(help_text="Entitled seats: the soft limit.")
+    hard_limit = _count_field(
+        allow_null=True, help_text="Most seats in use; null: unlimited overdraft."
+    )
+    lease_seconds = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_COUNT,
+        required=False,
+        allow_null=True,
+        help_text="Floating seats must heartbeat within this; null: named seats.",
+    )
+    starts_at = serializers.DateTimeField(required=False, allow_null=True)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_customer(self, value: Any) -> Customer:
+        customer = Customer.objects.filter(pk=value).first()
+        if customer is None:
+            raise serializers.ValidationError("No customer has this id.")
+        return customer
+
+    def validate_product(self, value: Any) -> Product:
+        product = Product.objects.filter(pk=value).first()
+        if product is None:
+            raise serializers.ValidationError("No product has this id.")
+        return product
+
+
+class EntitlementUpdateSerializer(BodySerializer):
+    seats = _count_field(required=False)
+    hard_limit = _count_field(required=False, allow_null=True)
+    lease_seconds = StrictIntegerField(
+        min_value=1, max_value=MAX_COUNT, required=False, allow_null=True
+    )
+    starts_at = serializers.DateTimeField(required=False)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+ENTITLEMENT_ORDERINGS: Final = {
+    "created_at": ("created_at", "pk"),
+    "-created_at": ("-created_at", "-pk"),
+    "customer": ("customer__name", "product__name", "created_at", "pk"),
+    "-customer": ("-customer__name", "-product__name", "-created_at", "-pk"),
+    "seats_used": ("seats_used", "created_at", "pk"),
+    "-seats_used": ("-seats_used", "-created_at", "-pk"),
+    "seats": ("seats", "created_at", "pk"),
+    "-seats": ("-seats", "-created_at", "-pk"),
+}
+
+
+class EntitlementFilterSerializer(serializers.Serializer):
+    customer = serializers.UUIDField(required=False, help_text="Only this customer's.")
+    product = serializers.UUIDField(required=False, help_text="Only this product's.")
+    status = serializers.ChoiceField(choices=Entitlement.Status.values, required=False)
+    zone = serializers.ChoiceField(
+        choices=["within", "overdraft", "at_hard_limit"],
+        required=False,
+        help_text="Where seat use stands now against the entitled seats and the hard limit.",
+    )
+    ordering = serializers.ChoiceField(
+        choices=list(ENTITLEMENT_ORDERINGS), required=False, default="customer"
+    )
+
+
+class SeatFilterSerializer(serializers.Serializer):
+    in_use = serializers.BooleanField(
+        required=False, default=True, help_text="true: seats held now; false: released ones."
+    )
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Inclusive; floored to the bucket.")
+    end = serializers.DateTimeField(help_text="Exclusive; floored to the bucket.")
+    bucket = serializers.ChoiceField(choices=["hour", "day"], required=False, default="hour")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": ["The end must be after the start."]})
+        hours = (attrs["end"] - attrs["start"]).total_seconds() / 3600
+        limit = 24 * 400 if attrs["bucket"] == "hour" else 24 * 366 * 5
+        if hours > limit:
+            raise serializers.ValidationError(
+                {"end": [f"At most {limit // 24} days of {attrs['bucket']}ly buckets at once."]}
+            )
+        return attrs
+
+
+class EventFilterSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Event.Type.values, required=False)
+    customer = serializers.UUIDField(required=False)
+    entitlement = serializers.UUIDField(required=False)
+    after = serializers.UUIDField(
+        required=False,
+        help_text="Cursor: the `cursor` of the previous page (an event id). Omit to start "
+        "from the oldest event.",
+    )
+    occurred_after = serializers.DateTimeField(required=False, help_text="Inclusive.")
+    occurred_before = serializers.DateTimeField(required=False, help_text="Exclusive.")
+    limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=500)
+
+
+# --- client API bodies (for the schema; licensing.api.client builds them) ----------------------
+
+
+class GrantedSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The activation (seat) id: heartbeat and release it.")
+    status = serializers.ChoiceField(choices=["ok", "overdraft"])
+    fingerprint = serializers.CharField()
+    overdraft = serializers.BooleanField(help_text="Granted above the entitled seats.")
+    seats = SeatCountsSerializer()
+    lease_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="Heartbeat before this; null for named seats."
+    )
+    message = serializers.CharField()
+
+
+class DeniedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["denied"])
+    code = serializers.ChoiceField(choices=["hard_limit_reached"])
+    message = serializers.CharField()
+    seats = SeatCountsSerializer()
+    retry_after = serializers.IntegerField(
+        allow_null=True, help_text="Seconds until the earliest floating lease runs out."
+    )
+
+
+class SeatNotHeldSerializer(ErrorSerializer):
+    reason = serializers.ChoiceField(
+        choices=Seat.ReleaseReason.choices, help_text="Why the seat was let go."
+    )
+
+
+class NameCodeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    code = serializers.CharField()
+
+
+class NameSerializer(serializers.Serializer):
+    name = serializers.CharField()
+
+
+class EntitlementStatusSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Entitlement.Status.values)
+    zone = serializers.ChoiceField(choices=["within", "overdraft", "at_hard_limit"])
+    product = NameCodeSerializer()
+    customer = NameSerializer()
+    seats = SeatCountsSerializer()
+    lease_seconds = serializers.IntegerField(allow_null=True)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(allow_null=True)

@@ -1,0 +1,131 @@
+"""Vendor API tokens: `Authorization: Bearer <token>` for account-team members.
+
+Tokens are `odp_` plus 256 random bits; the database keeps only their SHA-256 hash and a short
+visible prefix. A token works while it is not revoked and its owner is an active staff user,
+so a person leaving the account team takes their tokens' access with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from licensing.models import ApiToken
+
+KEYWORD: Final = "Bearer"
+TOKEN_PREFIX: Final = "odp_"
+_VISIBLE_CHARS: Final = len(TOKEN_PREFIX) + 8
+# Recording every use would put a write on every API request; a minute is precise enough.
+LAST_USED_PRECISION: Final = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def api_token_create(*, user: Any, name: str, read_only: bool = False) -> tuple[ApiToken, str]:
+    """Create a token for a staff user; returns the row and the token, which is never stored."""
+    if not (user.is_staff and user.is_active):
+        raise ValidationError(
+            {"user": ["API tokens are for active account-team (staff) users only."]}
+        )
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    api_token = ApiToken(
+        name=name.strip() or "API token",
+        user=user,
+        prefix=token[:_VISIBLE_CHARS],
+        secret_hash=hash_token(token),
+        read_only=read_only,
+    )
+    api_token.full_clean(exclude=["secret_hash", "prefix"])
+    api_token.save(force_insert=True)
+    return api_token, token
+
+
+def api_token_revoke(*, api_token: ApiToken, now: datetime | None = None) -> bool:
+    """Revoke a token at once. Idempotent: False when it was already revoked."""
+    now = now or timezone.now()
+    updated = ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    if updated:
+        api_token.revoked_at = now
+    return bool(updated)
+
+
+def _touch(api_token: ApiToken, now: datetime) -> None:
+    last = api_token.last_used_at
+    if last is not None and now - last < LAST_USED_PRECISION:
+        return
+    ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+    api_token.last_used_at = now
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>`; `request.user` is the owner, `request.auth` the token."""
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken]:
+        header = authentication.get_authorization_header(request)
+        if not header:
+            raise exceptions.NotAuthenticated(
+                "Send an API token as 'Authorization: Bearer <token>'.",
+                code="not_authenticated",
+            )
+        try:
+            parts = header.decode("utf-8").split()
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(
+                "The Authorization header is not valid UTF-8.", code="invalid_token"
+            ) from None
+        if len(parts) != 2 or parts[0].lower() != KEYWORD.lower():
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header: expected 'Bearer <token>'.",
+                code="invalid_token",
+            )
+        api_token = (
+            ApiToken.objects.select_related("user").filter(secret_hash=hash_token(parts[1])).first()
+        )
+        if api_token is None:
+            raise exceptions.AuthenticationFailed(
+                "This API token is not valid.", code="invalid_token"
+            )
+        if api_token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(
+                "This API token was revoked.", code="invalid_token"
+            )
+        user = api_token.user
+        if not (user.is_active and user.is_staff):
+            raise exceptions.AuthenticationFailed(
+                "This API token's owner is not on the account team.", code="invalid_token"
+            )
+        _touch(api_token, timezone.now())
+        return user, api_token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{KEYWORD} realm="api"'
+
+
+class ReadOnlyToken(exceptions.APIException):
+    status_code = 403
+    default_detail = "This API token is read-only; use a read-write token to make changes."
+    default_code = "read_only_token"
+
+
+class TokenPermission(permissions.BasePermission):
+    """Any valid token may read; only read-write tokens may change things."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        api_token = request.auth
+        if not isinstance(api_token, ApiToken):
+            raise exceptions.NotAuthenticated()
+        if request.method not in permissions.SAFE_METHODS and api_token.read_only:
+            raise ReadOnlyToken()
+        return True

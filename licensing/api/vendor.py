@@ -1,0 +1,385 @@
+"""Vendor API for the account team: `Authorization: Bearer <token>`.
+
+Thin views: validate with an input serializer, call one service or selector, answer with an
+output serializer. Writes go through `licensing.services`, so the rules and messages are the
+portal's. Tokens belong to staff, who see every customer; anything that does not exist (or
+is not under the entitlement in the path) is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from licensing import selectors, services
+from licensing.api import serializers as s
+from licensing.api.schema import RETRY_AFTER, Pagination, responses
+from licensing.api.throttling import AuthFailureThrottleMixin, TokenThrottle
+from licensing.api.tokens import BearerTokenAuthentication, TokenPermission
+from licensing.models import Customer, Entitlement, Product, Seat
+
+
+class VendorAPIView(AuthFailureThrottleMixin, generics.GenericAPIView):
+    """Bearer-token views: staff tokens, read-only tokens may only read, throttled per token."""
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [TokenPermission]
+    throttle_classes = [TokenThrottle]
+    pagination_class = Pagination
+    metadata_class = None  # OPTIONS is a 405: the schema describes every operation
+
+    def paginated(self, queryset: QuerySet[Any], serializer: type[Any]) -> Response:
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer(page, many=True).data)
+
+
+def _entitlements() -> QuerySet[Entitlement]:
+    return Entitlement.objects.select_related("customer", "product")
+
+
+def _entitlement(entitlement_id: Any) -> Entitlement:
+    return get_object_or_404(_entitlements(), pk=entitlement_id)
+
+
+def _query(serializer: type[Any], request: Request) -> dict[str, Any]:
+    # A plain dict, not the QueryDict: DRF reads `?type=` in a QueryDict as "not given", but
+    # an empty filter value is a mistake to report.
+    params = serializer(data=request.query_params.dict())
+    params.is_valid(raise_exception=True)
+    return dict(params.validated_data)
+
+
+def _body(serializer: type[Any], request: Request, **kwargs: Any) -> dict[str, Any]:
+    data = serializer(data=request.data, **kwargs)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+
+class CustomerCollectionView(VendorAPIView):
+    """Customers, by name; create one."""
+
+    @extend_schema(
+        operation_id="customers_list",
+        tags=["customers"],
+        summary="List customers",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.CustomerSerializer(many=True)}, 400),
+    )
+    def get(self, request: Request) -> Response:
+        customers = Customer.objects.select_related("account_manager").order_by("name", "pk")
+        return self.paginated(customers, s.CustomerSerializer)
+
+    @extend_schema(
+        operation_id="customers_create",
+        tags=["customers"],
+        summary="Create a customer",
+        request=s.CustomerCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({201: s.CustomerSerializer}, body=True, write=True),
+    )
+    def post(self, request: Request) -> Response:
+        data = _body(s.CustomerCreateSerializer, request)
+        customer = services.customer_create(
+            name=data["name"], account_manager=data.get("account_manager")
+        )
+        return Response(s.CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetailView(VendorAPIView):
+    """One customer."""
+
+    @extend_schema(
+        operation_id="customers_retrieve",
+        tags=["customers"],
+        summary="Get a customer",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.CustomerSerializer}, 404),
+    )
+    def get(self, request: Request, customer_id: Any) -> Response:
+        customer = get_object_or_404(
+            Customer.objects.select_related("account_manager"), pk=customer_id
+        )
+        return Response(s.CustomerSerializer(customer).data)
+
+
+# --- products -----------------------------------------------------------------------------------
+
+
+class ProductCollectionView(VendorAPIView):
+    """Products, by name; create one."""
+
+    @extend_schema(
+        operation_id="products_list",
+        tags=["products"],
+        summary="List products",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.ProductSerializer(many=True)}, 400),
+    )
+    def get(self, request: Request) -> Response:
+        return self.paginated(Product.objects.order_by("name", "pk"), s.ProductSerializer)
+
+    @extend_schema(
+        operation_id="products_create",
+        tags=["products"],
+        summary="Create a product",
+        request=s.ProductCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({201: s.ProductSerializer}, body=True, write=True),
+    )
+    def post(self, request: Request) -> Response:
+        data = _body(s.ProductCreateSerializer, request)
+        product = services.product_create(name=data["name"], code=data.get("code", ""))
+        return Response(s.ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+
+class ProductDetailView(VendorAPIView):
+    """One product."""
+
+    @extend_schema(
+        operation_id="products_retrieve",
+        tags=["products"],
+        summary="Get a product",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.ProductSerializer}, 404),
+    )
+    def get(self, request: Request, product_id: Any) -> Response:
+        return Response(s.ProductSerializer(get_object_or_404(Product, pk=product_id)).data)
+
+
+# --- entitlements -------------------------------------------------------------------------------
+
+
+def _zone_filter(zone: str) -> Q:
+    at_limit = Q(hard_limit__isnull=False, seats_used__gte=F("hard_limit"))
+    over = Q(seats_used__gt=F("seats"))
+    if zone == "at_hard_limit":
+        return at_limit
+    if zone == "overdraft":
+        return over & ~at_limit
+    return ~over & ~at_limit
+
+
+class EntitlementCollectionView(VendorAPIView):
+    """Entitlements, filtered and ordered; create one."""
+
+    @extend_schema(
+        operation_id="entitlements_list",
+        tags=["entitlements"],
+        summary="List entitlements",
+        parameters=[s.EntitlementFilterSerializer, RETRY_AFTER],
+        responses=responses({200: s.EntitlementSerializer(many=True)}, 400),
+    )
+    def get(self, request: Request) -> Response:
+        params = _query(s.EntitlementFilterSerializer, request)
+        entitlements = _entitlements()
+        for name in ("customer", "product", "status"):
+            if name in params:
+                entitlements = entitlements.filter(**{name: params[name]})
+        if "zone" in params:
+            entitlements = entitlements.filter(_zone_filter(params["zone"]))
+        ordering = s.ENTITLEMENT_ORDERINGS[params["ordering"]]
+        return self.paginated(entitlements.order_by(*ordering), s.EntitlementSerializer)
+
+    @extend_schema(
+        operation_id="entitlements_create",
+        tags=["entitlements"],
+        summary="Create an entitlement",
+        description="`seats` entitled plus an overdraft allowance up to `hard_limit`.",
+        request=s.EntitlementCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({201: s.EntitlementSerializer}, body=True, write=True),
+    )
+    def post(self, request: Request) -> Response:
+        data = _body(s.EntitlementCreateSerializer, request)
+        entitlement = services.entitlement_create(
+            customer=data["customer"],
+            product=data["product"],
+            seats=data["seats"],
+            hard_limit=data["hard_limit"],
+            lease_seconds=data.get("lease_seconds"),
+            starts_at=data.get("starts_at"),
+            ends_at=data.get("ends_at"),
+        )
+        entitlement = _entitlement(entitlement.pk)
+        return Response(s.EntitlementSerializer(entitlement).data, status=status.HTTP_201_CREATED)
+
+
+class EntitlementDetailView(VendorAPIView):
+    """One entitlement: read it, change its limits, lease or dates."""
+
+    @extend_schema(
+        operation_id="entitlements_retrieve",
+        tags=["entitlements"],
+        summary="Get an entitlement",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.EntitlementSerializer}, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any) -> Response:
+        return Response(s.EntitlementSerializer(_entitlement(entitlement_id)).data)
+
+    @extend_schema(
+        operation_id="entitlements_update",
+        tags=["entitlements"],
+        summary="Change limits, lease or dates",
+        description="Limits cannot go below the seats in use (400 with the reason in "
+        "`errors`). Raising a limit takes effect at once.",
+        request=s.EntitlementUpdateSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.EntitlementSerializer}, 404, body=True, write=True),
+    )
+    def patch(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        data = _body(s.EntitlementUpdateSerializer, request)
+        services.entitlement_update(entitlement=entitlement, **data)
+        return Response(s.EntitlementSerializer(entitlement).data)
+
+
+class EntitlementSuspendView(VendorAPIView):
+    """Suspend: activations are refused until resumed."""
+
+    @extend_schema(
+        operation_id="entitlements_suspend",
+        tags=["entitlements"],
+        summary="Suspend an entitlement",
+        description="Activations are refused with 403 `entitlement_suspended`; seats in use "
+        "stay held. Suspending a suspended entitlement changes nothing.",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.EntitlementSerializer}, 404, write=True),
+    )
+    def post(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = services.entitlement_suspend(entitlement=_entitlement(entitlement_id))
+        return Response(s.EntitlementSerializer(entitlement).data)
+
+
+class EntitlementResumeView(VendorAPIView):
+    """Resume a suspended entitlement."""
+
+    @extend_schema(
+        operation_id="entitlements_resume",
+        tags=["entitlements"],
+        summary="Resume a suspended entitlement",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.EntitlementSerializer}, 404, write=True),
+    )
+    def post(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = services.entitlement_resume(entitlement=_entitlement(entitlement_id))
+        return Response(s.EntitlementSerializer(entitlement).data)
+
+
+# --- seats and usage ----------------------------------------------------------------------------
+
+
+def _seat(entitlement_id: Any, seat_id: Any) -> Seat:
+    entitlement = _entitlement(entitlement_id)
+    seat = get_object_or_404(Seat, pk=seat_id, entitlement_id=entitlement.pk)
+    seat.entitlement = entitlement
+    return seat
+
+
+class SeatCollectionView(VendorAPIView):
+    """An entitlement's seats in use (or released)."""
+
+    @extend_schema(
+        operation_id="seats_list",
+        tags=["seats"],
+        summary="List an entitlement's seats",
+        description="Seats held now (default) or released ones (`in_use=false`), newest first.",
+        parameters=[s.SeatFilterSerializer, RETRY_AFTER],
+        responses=responses({200: s.SeatSerializer(many=True)}, 400, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        params = _query(s.SeatFilterSerializer, request)
+        if params["in_use"]:
+            seats = selectors.seats_in_use(entitlement)
+        else:
+            seats = Seat.objects.filter(
+                entitlement_id=entitlement.pk, released_at__isnull=False
+            ).order_by("-released_at", "pk")
+        return self.paginated(seats, s.SeatSerializer)
+
+
+class SeatDetailView(VendorAPIView):
+    """One seat of an entitlement; DELETE revokes it."""
+
+    @extend_schema(
+        operation_id="seats_retrieve",
+        tags=["seats"],
+        summary="Get a seat",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.SeatSerializer}, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any, seat_id: Any) -> Response:
+        return Response(s.SeatSerializer(_seat(entitlement_id, seat_id)).data)
+
+    @extend_schema(
+        operation_id="seats_destroy",
+        tags=["seats"],
+        summary="Revoke a seat",
+        description="Same as `POST .../revoke`, answering 204. Idempotent.",
+        parameters=[RETRY_AFTER],
+        responses=responses({204: OpenApiResponse(description="Revoked.")}, 404, write=True),
+    )
+    def delete(self, request: Request, entitlement_id: Any, seat_id: Any) -> Response:
+        services.seat_revoke(seat=_seat(entitlement_id, seat_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SeatRevokeView(VendorAPIView):
+    """Revoke a seat of an entitlement."""
+
+    @extend_schema(
+        operation_id="seats_revoke",
+        tags=["seats"],
+        summary="Revoke a seat",
+        description="Frees the seat at once; the client's next heartbeat gets 410 "
+        "`seat_not_held`. Revoking a released seat changes nothing.",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.SeatSerializer}, 404, write=True),
+    )
+    def post(self, request: Request, entitlement_id: Any, seat_id: Any) -> Response:
+        seat = _seat(entitlement_id, seat_id)
+        services.seat_revoke(seat=seat)
+        return Response(s.SeatSerializer(seat).data)
+
+
+class UsageView(VendorAPIView):
+    """Seat use over time, the numbers of the portal chart."""
+
+    @extend_schema(
+        operation_id="usage_retrieve",
+        tags=["usage"],
+        summary="Seat use over time",
+        description="The numbers of the portal's chart (same selector): hourly or daily (UTC) "
+        "buckets from `start` to `end`, hours without changes carrying the level forward.",
+        parameters=[s.UsageQuerySerializer, RETRY_AFTER],
+        responses=responses({200: s.UsageSeriesSerializer}, 400, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        params = _query(s.UsageQuerySerializer, request)
+        points = selectors.usage_series(
+            entitlement, start=params["start"], end=params["end"], bucket=params["bucket"]
+        )
+        body = {
+            "entitlement": entitlement.pk,
+            "bucket": params["bucket"],
+            "start": params["start"],
+            "end": params["end"],
+            "seats": entitlement.seats,
+            "hard_limit": entitlement.hard_limit,
+            "points": [point.as_dict() for point in points],
+        }
+        return Response(s.UsageSeriesSerializer(body).data)

@@ -1,0 +1,109 @@
+"""`GET /api/v1/events`: the event feed, for pollers that must see every event exactly once.
+
+The cursor is an event id; events come in `seq` order after it. `seq` is handed out at insert
+time, but transactions commit in their own order, so a poller reading right after event 11
+committed could pass over event 10 whose transaction commits a moment later. On PostgreSQL
+the feed therefore only hands out *settled* events: the longest run after the cursor whose
+`occurred_at` is at least `API_EVENTS_SETTLE_SECONDS` old. That is safe as long as every
+event-writing transaction commits within half the window of taking its timestamp (see
+docs/api.md for the argument). SQLite runs one write transaction at a time, so there commit
+order is `seq` order and no window is needed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Min
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from licensing import selectors
+from licensing.api import serializers as s
+from licensing.api.schema import RETRY_AFTER, responses
+from licensing.api.vendor import VendorAPIView, _query
+from licensing.models import Customer, Event
+
+
+def settle_window() -> timedelta:
+    if connection.vendor == "sqlite":
+        return timedelta(0)
+    return timedelta(seconds=float(settings.API_EVENTS_SETTLE_SECONDS))
+
+
+def events_after(
+    *,
+    after_seq: int,
+    limit: int,
+    type: str = "",
+    customer: Customer | None = None,
+    entitlement_id: Any = None,
+    start: Any = None,
+    end: Any = None,
+) -> tuple[list[Event], bool]:
+    """Up to `limit` settled events after `after_seq`, oldest first, and whether more wait."""
+    events = (
+        selectors.events_log(
+            type=type, customer=customer, entitlement_id=entitlement_id, start=start, end=end
+        )
+        .select_related(None)
+        .filter(seq__gt=after_seq)
+        .order_by("seq")
+    )
+    window = settle_window()
+    if window:
+        young = events.filter(occurred_at__gt=timezone.now() - window)
+        first_young = young.aggregate(first=Min("seq"))["first"]
+        if first_young is not None:
+            events = events.filter(seq__lt=first_young)
+    page = list(events[: limit + 1])
+    return page[:limit], len(page) > limit
+
+
+class EventListView(VendorAPIView):
+    """The event feed, oldest first after a cursor."""
+
+    pagination_class = None  # type: ignore[assignment]  # one cursor page, no offsets
+
+    @extend_schema(
+        operation_id="events_list",
+        tags=["events"],
+        summary="Poll events",
+        description="Events oldest first after the cursor `after`. Store the answer's "
+        "`cursor` and send it as `after` next time: no event is missed or repeated, even "
+        "while new ones are written. Events appear once settled (a few seconds).",
+        parameters=[s.EventFilterSerializer, RETRY_AFTER],
+        responses=responses({200: s.EventPageSerializer}, 400),
+    )
+    def get(self, request: Request) -> Response:
+        params = _query(s.EventFilterSerializer, request)
+        after_seq, cursor = 0, None
+        if "after" in params:
+            seq = Event.objects.filter(public_id=params["after"]).values_list("seq").first()
+            if seq is None:
+                raise serializers.ValidationError({"after": ["No event has this id."]})
+            after_seq, cursor = seq[0], params["after"]
+        customer = None
+        if "customer" in params:
+            customer = Customer.objects.filter(pk=params["customer"]).first()
+            if customer is None:
+                return Response({"results": [], "cursor": cursor, "has_more": False})
+        events, has_more = events_after(
+            after_seq=after_seq,
+            limit=params["limit"],
+            type=params.get("type", ""),
+            customer=customer,
+            entitlement_id=params.get("entitlement"),
+            start=params.get("occurred_after"),
+            end=params.get("occurred_before"),
+        )
+        if events:
+            cursor = events[-1].public_id
+        body = {"results": events, "cursor": cursor, "has_more": has_more}
+        return Response(s.EventPageSerializer(body).data)

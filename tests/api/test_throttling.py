@@ -1,0 +1,66 @@
+"""Rate limits: per token, per license key, and failed authentications per IP -> 429."""
+
+import pytest
+
+from tests.api.conftest import bearer
+
+pytestmark = pytest.mark.django_db
+
+
+def _assert_throttled(response):
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_token_over_its_rate_gets_429_with_retry_after(throttle_rates, vendor, customer):
+    for _ in range(5):
+        assert vendor.get("/api/v1/customers").status_code == 200
+    _assert_throttled(vendor.get("/api/v1/customers"))
+
+
+def test_tokens_are_throttled_separately(throttle_rates, vendor, read_only_token, customer):
+    for _ in range(6):
+        vendor.get("/api/v1/customers")
+    assert bearer(read_only_token).get("/api/v1/customers").status_code == 200
+
+
+def test_license_key_over_its_rate_gets_429(throttle_rates, license_client, make_entitlement):
+    for i in range(5):
+        response = license_client.post(
+            "/api/v1/activations", {"fingerprint": f"m-{i}"}, format="json"
+        )
+        assert response.status_code == 201
+    _assert_throttled(
+        license_client.post("/api/v1/activations", {"fingerprint": "m-x"}, format="json")
+    )
+    other = make_entitlement()
+    fresh = bearer("unused")
+    fresh.credentials(HTTP_AUTHORIZATION=f"License {other.license_key}")
+    assert fresh.get("/api/v1/entitlement").status_code == 200
+
+
+def test_guessing_license_keys_is_throttled_per_ip(throttle_rates, api_client, entitlement):
+    api_client.credentials(HTTP_AUTHORIZATION="License AAAAA-BBBBB-CCCCC-DDDDD-EEEEE")
+    for _ in range(3):
+        assert api_client.get("/api/v1/entitlement").status_code == 401
+    _assert_throttled(api_client.get("/api/v1/entitlement"))
+    # Even the right key waits: the address is blocked, not the key.
+    api_client.credentials(HTTP_AUTHORIZATION=f"License {entitlement.license_key}")
+    _assert_throttled(api_client.get("/api/v1/entitlement"))
+    other_ip = api_client.get("/api/v1/entitlement", REMOTE_ADDR="10.0.0.9")
+    assert other_ip.status_code == 200
+
+
+def test_guessing_tokens_is_throttled_per_ip(throttle_rates, customer):
+    guesser = bearer("odp_guess")
+    for _ in range(3):
+        assert guesser.get("/api/v1/customers").status_code == 401
+    _assert_throttled(guesser.get("/api/v1/customers"))
+
+
+def test_successful_requests_do_not_count_as_failures(throttle_rates, license_client):
+    for _ in range(5):
+        assert license_client.get("/api/v1/entitlement").status_code == 200
+    license_client.credentials(HTTP_AUTHORIZATION="License nope")
+    assert license_client.get("/api/v1/entitlement").status_code == 401

@@ -1,0 +1,134 @@
+"""The Event table is the outbox: fan-out turns events into deliveries and emails.
+
+`events_committed` is registered with `licensing.hooks` and queues the fan-out task right after
+the domain's commit. Queueing is bounded and never raises: when the broker is down the events
+stay undispatched and `sweep` queues them again later, so none is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from licensing.models import Event
+from webhooks import emails
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+FAN_OUT_BATCH = 100
+SWEEP_LIMIT = 5000
+EMAIL_EVENT_TYPES = frozenset(
+    {Event.Type.OVERDRAFT_STARTED.value, Event.Type.HARD_LIMIT_REACHED.value}
+)
+
+
+def enqueue(task: Any, *args: Any) -> bool:
+    """Queue a task; False (logged, never raised) when the broker cannot take it."""
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception:  # kombu/redis raise several types for a broker that is down
+        logger.warning("could not queue %s%r; a sweep will retry", task.name, args, exc_info=True)
+        return False
+    return True
+
+
+def events_committed(event_seqs: Sequence[int]) -> None:
+    from webhooks.tasks import fan_out
+
+    enqueue(fan_out, list(event_seqs))
+
+
+def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> list[Any]:
+    """Create deliveries and send emails for undispatched events; mark them dispatched.
+
+    Safe to run twice: an event already dispatched (or being dispatched by another worker)
+    is skipped, deliveries are unique per (endpoint, event) and emails per event.
+    Returns the ids of the deliveries to attempt now.
+    """
+    now = now or timezone.now()
+    due: list[Any] = []
+    for seq in sorted(set(event_seqs)):
+        with transaction.atomic():
+            # Lock only the event row (`of`): a join would lock the shared customer row too,
+            # and concurrent fan-outs would then skip each other's events.
+            event = (
+                Event.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=seq, dispatched_at__isnull=True)
+                .first()
+            )
+            if event is None:
+                continue
+            endpoints = WebhookEndpoint.objects.filter(
+                Q(customer__isnull=True) | Q(customer_id=event.customer_id), enabled=True
+            )
+            WebhookDelivery.objects.bulk_create(
+                [
+                    WebhookDelivery(
+                        endpoint=endpoint,
+                        event=event,
+                        message_id=event.public_id,
+                        event_type=event.type,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                    for endpoint in endpoints
+                    if endpoint.wants(event.type)
+                ],
+                ignore_conflicts=True,
+            )
+            if event.type in EMAIL_EVENT_TYPES:
+                emails.send_event_email(event)
+            Event.objects.filter(pk=seq).update(dispatched_at=now)
+        due.extend(
+            WebhookDelivery.objects.filter(
+                event_id=seq, status=WebhookDelivery.Status.PENDING
+            ).values_list("pk", flat=True)
+        )
+    return due
+
+
+def queue_deliveries(delivery_ids: Iterable[Any]) -> int:
+    from webhooks.tasks import deliver
+
+    queued = 0
+    for delivery_id in delivery_ids:
+        if not enqueue(deliver, str(delivery_id)):
+            break  # the broker is down; the due sweep will pick the rest up
+        queued += 1
+    return queued
+
+
+def sweep(*, min_age: timedelta = timedelta(seconds=30), now: datetime | None = None) -> int:
+    """Queue the fan-out of events left undispatched for `min_age`; returns how many."""
+    from webhooks.tasks import fan_out as fan_out_task
+
+    now = now or timezone.now()
+    seqs = list(
+        Event.objects.filter(dispatched_at__isnull=True, occurred_at__lte=now - min_age)
+        .order_by("seq")
+        .values_list("seq", flat=True)[:SWEEP_LIMIT]
+    )
+    for start in range(0, len(seqs), FAN_OUT_BATCH):
+        if not enqueue(fan_out_task, seqs[start : start + FAN_OUT_BATCH]):
+            return start
+    return len(seqs)
+
+
+def deliver_due(*, now: datetime | None = None) -> int:
+    """Queue every pending delivery whose next attempt time has come; returns how many."""
+    now = now or timezone.now()
+    ids = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    return queue_deliveries(ids)

@@ -12,6 +12,7 @@ it only inserts a new seat row, which no other transaction can hold.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -24,7 +25,17 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from licensing import errors, hooks
-from licensing.models import Customer, Entitlement, Event, Membership, Product, Seat, UsageBucket
+from licensing.models import (
+    ApiToken,
+    AuditEntry,
+    Customer,
+    Entitlement,
+    Event,
+    Membership,
+    Product,
+    Seat,
+    UsageBucket,
+)
 
 Status = Literal["ok", "overdraft", "denied"]
 Zone = Literal["within", "overdraft", "at_hard_limit"]
@@ -376,8 +387,22 @@ def _activate_once(
             return _renew(entitlement, seat, label, now)
 
         counts = _take_seat(entitlement.pk)
-        if counts is None:
-            if may_reclaim and entitlement.is_floating and _has_stale_seats(entitlement, now):
+        retries = 3
+        while counts is None:
+            # The UPDATE judged the row as it was when the statement began, so it misses seats
+            # that a release or reclaim committing meanwhile gave back, and a concurrent request
+            # for this fingerprint may have taken the last seat. Deny only when a fresh read,
+            # taken after the stale-lease check, still finds the entitlement full.
+            seat = _seat_in_use(entitlement, fingerprint)
+            if seat is not None:
+                return _renew(entitlement, seat, label, now)
+            stale = may_reclaim and entitlement.is_floating and _has_stale_seats(entitlement, now)
+            entitlement.refresh_from_db(fields=["seats_used", "seats", "hard_limit"])
+            if counts_of(entitlement).zone != "at_hard_limit" and retries:
+                retries -= 1
+                counts = _take_seat(entitlement.pk)
+                continue
+            if stale:
                 raise _Reclaim
             return _deny(entitlement, fingerprint, label, now)
 
@@ -784,3 +809,125 @@ def membership_set_notifications(
     membership.notify_denials = notify_denials
     membership.save(update_fields=["notify_overdraft", "notify_denials"])
     return membership
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def events_prune(
+    *, older_than: timedelta, batch_size: int = 5000, now: datetime | None = None
+) -> int:
+    """Delete raw events older than `older_than`, oldest first, `batch_size` per transaction.
+
+    Charts, figures and denial counts read UsageBucket rows, which are never pruned, so they keep
+    their whole history; the event log, the event feed and the "recent denials" list lose what
+    is older. Events the outbox has not dispatched yet are kept whatever their age. A pruned
+    event's webhook deliveries (and their attempts) and email records go with it (they cascade).
+    Short transactions keep locks brief next to live traffic. Returns how many events went.
+    """
+    if older_than <= timedelta(0):
+        raise ValueError("older_than must be positive")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    cutoff = (now or timezone.now()) - older_than
+    prunable = Event.objects.filter(occurred_at__lt=cutoff, dispatched_at__isnull=False)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            seqs = list(prunable.order_by("seq").values_list("seq", flat=True)[:batch_size])
+            if not seqs:
+                break
+            _total, per_model = Event.objects.filter(seq__in=seqs).delete()
+        deleted += per_model.get(Event._meta.label, 0)
+        if len(seqs) < batch_size:
+            break
+    return deleted
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def _audit_actor(actor: Any, request: Any) -> tuple[Any, str]:
+    """The user to record and how to show them: an email, an API token, or the system."""
+    if actor is None and request is not None:
+        token = getattr(request, "auth", None)
+        actor = token if isinstance(token, ApiToken) else getattr(request, "user", None)
+    if isinstance(actor, ApiToken):
+        return actor.user, f"token {actor.prefix} ({actor.user.email})"
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return actor, actor.email
+    return None, "system"
+
+
+def _audit_ip(request: Any) -> str | None:
+    # The peer address, as the API throttles see it: behind a proxy, the proxy's last hop must
+    # set REMOTE_ADDR; X-Forwarded-For is not trusted.
+    if request is None:
+        return None
+    raw = str(request.META.get("REMOTE_ADDR") or "")
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
+def audit_snapshot(entitlement: Entitlement) -> dict[str, Any]:
+    """The editable fields of an entitlement, JSON-ready, for `audit_record(changes=...)`."""
+    return _snapshot(entitlement)
+
+
+def audit_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """`{field: [old, new]}` for the fields whose value changed."""
+    return {
+        name: [before.get(name), value]
+        for name, value in after.items()
+        if before.get(name) != value
+    }
+
+
+def audit_record(
+    *,
+    action: str,
+    target: Any,
+    actor: Any = None,
+    customer: Customer | None = None,
+    changes: dict[str, Any] | None = None,
+    request: Any = None,
+    label: str = "",
+) -> AuditEntry:
+    """Record who did `action` to `target`. Call it right after the change succeeded.
+
+    `actor` is a user, an ApiToken or None (then taken from `request`: its API token or its
+    logged-in user; without either, "system"). `customer` defaults to the target's own;
+    `label` to `str(target)`.
+    """
+    user, actor_label = _audit_actor(actor, request)
+    if customer is None:
+        customer = target if isinstance(target, Customer) else getattr(target, "customer", None)
+    entry = AuditEntry(
+        actor=user,
+        actor_label=actor_label[:255],
+        action=action,
+        target_type=target._meta.model_name,
+        target_id=str(target.pk),
+        target_label=(label or str(target))[:255],
+        customer=customer,
+        changes=changes or {},
+        ip=_audit_ip(request),
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_seat_revoked(*, seat: Seat, request: Any) -> AuditEntry:
+    """A seat taken back by a customer admin (portal) or the account team (vendor API)."""
+    entitlement = seat.entitlement
+    released = seat.released_at.isoformat() if seat.released_at else None
+    return audit_record(
+        action=AuditEntry.Action.SEAT_REVOKED,
+        target=seat,
+        customer=entitlement.customer,
+        label=f"{seat.fingerprint} on {entitlement.product}",
+        changes={"released_at": [None, released]},
+        request=request,
+    )

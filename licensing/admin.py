@@ -23,6 +23,7 @@ from licensing import services
 from licensing.api import tokens
 from licensing.models import (
     ApiToken,
+    AuditEntry,
     Customer,
     Entitlement,
     Event,
@@ -154,7 +155,12 @@ class EntitlementForm(forms.ModelForm):
             # The rules entitlement_update enforces (it checks again under the row lock), so
             # they show on the form rather than as an error page.
             try:
-                services._check_limits(seats, hard_limit, self.instance.seats_used)
+                services.check_entitlement_limits(
+                    seats,
+                    hard_limit,
+                    self.instance.seats_used,
+                    seats_before=self.instance.seats if self.instance.pk else None,
+                )
             except ValidationError as exc:
                 self.add_error(None, exc)
         return cleaned
@@ -400,5 +406,11 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        revoked = sum(tokens.api_token_revoke(api_token=token) for token in queryset)
+        revoked = 0
+        for token in queryset:
+            if tokens.api_token_revoke(api_token=token):
+                services.audit_record(
+                    action=AuditEntry.Action.TOKEN_REVOKED, target=token, request=request
+                )
+                revoked += 1
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -645,7 +645,7 @@ def product_create(*, name: str, code: str = "") -> Product:
     return product
 
 
-def _check_limits(
+def check_entitlement_limits(
     seats: int, hard_limit: int | None, used: int, *, seats_before: int | None = None
 ) -> None:
     """Refuse limits that make no sense or that the seats in use already break.
@@ -687,7 +687,7 @@ def entitlement_create(
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
 ) -> Entitlement:
-    _check_limits(seats, hard_limit, 0)
+    check_entitlement_limits(seats, hard_limit, 0)
     now = timezone.now()
     entitlement = Entitlement(
         customer=customer,
@@ -762,7 +762,7 @@ def entitlement_update(
         for name, value in requested.items():
             if not isinstance(value, _Unset):
                 setattr(current, name, value)
-        _check_limits(
+        check_entitlement_limits(
             current.seats, current.hard_limit, current.seats_used, seats_before=before.entitled
         )
         current.full_clean()

@@ -19,6 +19,7 @@ urlpatterns = [
     path("team/", include("portal.team_urls")),
     path("invitations/<str:token>/", member_views.accept, name="invitation_accept"),
     path("api/v1/", include(("licensing.api.urls", "api"), namespace="api")),
+    path("api/v1/", include(("webhooks.api_urls", "webhooks_api"), namespace="webhooks_api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("team/tokens/", include("portal.token_urls", namespace="tokens")),

@@ -319,3 +319,70 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class AuditEntry(models.Model):
+    """Who changed which entitlement, seat, member, token or endpoint, when, and from where.
+
+    Written by the views right after the change, in the same transaction; never updated.
+    Labels are copied at write time so an entry still reads right after its target or actor
+    is renamed or deleted.
+    """
+
+    class Action(models.TextChoices):
+        CUSTOMER_CREATED = "customer.created"
+        ENTITLEMENT_CREATED = "entitlement.created"
+        ENTITLEMENT_UPDATED = "entitlement.updated"
+        ENTITLEMENT_SUSPENDED = "entitlement.suspended"
+        ENTITLEMENT_RESUMED = "entitlement.resumed"
+        SEAT_REVOKED = "seat.revoked"
+        MEMBER_INVITED = "member.invited"
+        MEMBER_JOINED = "member.joined"
+        TOKEN_CREATED = "token.created"
+        TOKEN_REVOKED = "token.revoked"
+        WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
+        WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
+        WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
+        WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    occurred_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+        help_text="The person (or the owner of the API token); empty for the system.",
+    )
+    actor_label = models.CharField(
+        max_length=255, help_text='Email, "token <prefix> (<owner>)" or "system".'
+    )
+    action = models.CharField(max_length=64, choices=Action.choices)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    target_label = models.CharField(max_length=255, blank=True)
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    changes = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            # The audit page, newest first, unfiltered.
+            models.Index(fields=["-occurred_at"], name="licensing_audit_recent"),
+            # The audit page filtered by customer.
+            models.Index(fields=["customer", "-occurred_at"], name="licensing_audit_customer"),
+            # The audit page filtered by action.
+            models.Index(fields=["action", "-occurred_at"], name="licensing_audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.target_label or self.target_id} by {self.actor_label}"

@@ -11,6 +11,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -28,7 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, CumeDist
 from django.utils import timezone
 
-from licensing.models import Customer, Entitlement, Event, Seat, UsageBucket
+from licensing.models import AuditEntry, Customer, Entitlement, Event, Seat, UsageBucket
 
 # --- usage series, figures and seats (customer pages) -----------------------------------------
 
@@ -78,7 +79,8 @@ def usage_series(
     forward as their peak and closing. A day's peak is the highest hourly peak, its closing
     the last hour's, its counts the sums; `overdraft_hours` counts hours whose peak was above
     the entitled seats (today's entitled count: limits are not versioned). Two queries,
-    whatever the range.
+    whatever the range; daily buckets are aggregated in the database, so a year reads 365
+    rows, not 8,760.
     """
     floor = _floor_day if bucket == "day" else _floor_hour
     start, end = floor(start), floor(end)
@@ -86,32 +88,130 @@ def usage_series(
         return []
     rows = UsageBucket.objects.filter(entitlement_id=entitlement.pk)
     before = rows.filter(hour__lt=start).order_by("-hour").values_list("closing_used").first()
-    by_hour = {row.hour: row for row in rows.filter(hour__gte=start, hour__lt=end).order_by("hour")}
-    entitled = entitlement.seats
-    step = timedelta(days=1) if bucket == "day" else timedelta(hours=1)
     closing = before[0] if before else 0
+    if bucket == "day":
+        return _daily_series(entitlement, start, end, closing)
+    by_hour = {
+        row[0]: row[1:]
+        for row in rows.filter(hour__gte=start, hour__lt=end)
+        .order_by("hour")
+        .values_list(
+            "hour",
+            "peak_used",
+            "closing_used",
+            "activations",
+            "overdraft_activations",
+            "denials",
+            "releases",
+        )
+    }
+    entitled = entitlement.seats
     points: list[UsagePoint] = []
-    bucket_start = start
-    while bucket_start < end:
-        peak = activations = overdraft_activations = denials = releases = overdraft_hours = 0
-        hour = bucket_start
-        bucket_end = min(bucket_start + step, end)
-        while hour < bucket_end:
-            row = by_hour.get(hour)
-            if row is None:
-                hour_peak = closing
-            else:
-                hour_peak, closing = row.peak_used, row.closing_used
-                activations += row.activations
-                overdraft_activations += row.overdraft_activations
-                denials += row.denials
-                releases += row.releases
-            peak = max(peak, hour_peak)
-            overdraft_hours += hour_peak > entitled
-            hour += timedelta(hours=1)
+    hour = start
+    while hour < end:
+        row = by_hour.get(hour)
+        if row is None:
+            peak = closing
+            activations = overdraft_activations = denials = releases = 0
+        else:
+            peak, closing, activations, overdraft_activations, denials, releases = row
         points.append(
             UsagePoint(
-                start=bucket_start,
+                start=hour,
+                peak=max(peak, 0),
+                closing=closing,
+                activations=activations,
+                overdraft_activations=overdraft_activations,
+                denials=denials,
+                releases=releases,
+                overdraft_hours=int(peak > entitled),
+            )
+        )
+        hour += timedelta(hours=1)
+    return points
+
+
+# Hours since the Unix epoch of UsageBucket.hour, per database: integer arithmetic on these
+# finds UTC days (hour // 24) and gaps between rows without backend-specific date functions.
+_EPOCH_HOUR_SQL: Final = {
+    "postgresql": "CAST(EXTRACT(EPOCH FROM hour) AS bigint) / 3600",
+    "sqlite": "CAST(strftime('%%s', hour) AS integer) / 3600",
+}
+
+# One row per UTC day that has bucket rows: the day's sums and highest peak, the closing of
+# its last row, and what the carried-forward hours need. `gap` is the number of hours after
+# a row, within its day, that have no row and so carry that row's closing forward; hours
+# before a day's first row carry the previous day's closing (done in Python).
+_DAILY_SQL: Final = """
+SELECT h / 24,
+       MAX(peak_used), SUM(activations), SUM(overdraft_activations), SUM(denials),
+       SUM(releases), MIN(h),
+       SUM(CASE WHEN peak_used > %s THEN 1 ELSE 0 END),
+       SUM(CASE WHEN closing_used > %s THEN gap ELSE 0 END),
+       MAX(CASE WHEN gap > 0 THEN closing_used END),
+       MAX(CASE WHEN next_h IS NULL OR next_h >= (h / 24 + 1) * 24 THEN closing_used END)
+FROM (
+    SELECT *,
+           CASE WHEN next_h IS NULL OR next_h > (h / 24 + 1) * 24
+                THEN (h / 24 + 1) * 24 ELSE next_h END - h - 1 AS gap
+    FROM (
+        SELECT {epoch_hour} AS h, LEAD({epoch_hour}) OVER (ORDER BY hour) AS next_h,
+               peak_used, closing_used, activations, overdraft_activations, denials, releases
+        FROM {table}
+        WHERE entitlement_id = %s AND hour >= %s AND hour < %s
+    ) AS hourly
+) AS spans
+GROUP BY h / 24
+"""
+
+
+def _daily_series(
+    entitlement: Entitlement, start: datetime, end: datetime, closing: int
+) -> list[UsagePoint]:
+    """Daily points from `start` to `end` (whole UTC days); `closing` is the level before."""
+    hour_field = UsageBucket._meta.get_field("hour")
+    sql = _DAILY_SQL.format(
+        epoch_hour=_EPOCH_HOUR_SQL[connection.vendor], table=UsageBucket._meta.db_table
+    )
+    entitled = entitlement.seats
+    params = [
+        entitled,
+        entitled,
+        Entitlement._meta.pk.get_db_prep_value(entitlement.pk, connection),
+        hour_field.get_db_prep_value(start, connection),
+        hour_field.get_db_prep_value(end, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # SUM() may come back as Decimal; the only NULL is a day's gap peak when it has no gap.
+        by_day = {int(row[0]): [int(v or 0) for v in row[1:]] for row in cursor}
+    first_day = int(start.timestamp()) // 86400
+    points: list[UsagePoint] = []
+    for n in range(int((end - start).total_seconds()) // 86400):
+        row = by_day.get(first_day + n)
+        if row is None:
+            peak, overdraft_hours = max(closing, 0), 24 * (closing > entitled)
+            activations = overdraft_activations = denials = releases = 0
+        else:
+            (
+                peak,
+                activations,
+                overdraft_activations,
+                denials,
+                releases,
+                first_hour,
+                rows_over,
+                gap_over,
+                gap_peak,
+                day_closing,
+            ) = row
+            leading = first_hour - (first_day + n) * 24  # hours before the first row
+            peak = max(peak, gap_peak, closing if leading else 0, 0)
+            overdraft_hours = rows_over + gap_over + leading * (closing > entitled)
+            closing = day_closing
+        points.append(
+            UsagePoint(
+                start=start + timedelta(days=n),
                 peak=peak,
                 closing=closing,
                 activations=activations,
@@ -121,7 +221,6 @@ def usage_series(
                 overdraft_hours=overdraft_hours,
             )
         )
-        bucket_start = bucket_end
     return points
 
 
@@ -454,3 +553,24 @@ def events_log(
     if end is not None:
         events = events.filter(occurred_at__lt=end)
     return events.order_by("-occurred_at", "-seq")
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def audit_entries(
+    *, actor: str = "", action: str = "", customer: Customer | None = None
+) -> QuerySet[AuditEntry]:
+    """Audit entries newest first; `actor` matches part of the actor's label (email, token).
+
+    Paginate it: one query per page plus the count.
+    """
+    entries = AuditEntry.objects.select_related("customer")
+    actor = actor.strip()
+    if actor:
+        entries = entries.filter(actor_label__icontains=actor)
+    if action:
+        entries = entries.filter(action=action)
+    if customer is not None:
+        entries = entries.filter(customer_id=customer.pk)
+    return entries.order_by("-occurred_at", "-pk")

@@ -151,19 +151,26 @@ def _entitlement_pk(entitlement_id: Any) -> Any:
     return Entitlement._meta.pk.get_db_prep_value(entitlement_id, connection)
 
 
-def _take_seat(entitlement_id: Any) -> SeatCounts | None:
-    """Add one seat to the counter unless it is at the hard limit; None when it is full.
+def _take_seat(entitlement_id: Any, fingerprint: str) -> SeatCounts | None:
+    """Add one seat to the counter unless it is at the hard limit or `fingerprint` already
+    holds a seat; None then.
 
     A single conditional UPDATE: the database checks the limit and bumps the counter
     atomically, and the row lock it takes is held until commit, which orders every seat
-    change of one entitlement.
+    change of one entitlement. Checking for a held seat in the same statement saves a
+    new activation (the common case) a round trip; the caller looks the seat up only when
+    no seat was taken.
     """
     table = Entitlement._meta.db_table
+    seats = Seat._meta.db_table
+    pk = _entitlement_pk(entitlement_id)
     return _fetch_counts(
         f"UPDATE {table} SET seats_used = seats_used + 1"
         " WHERE id = %s AND (hard_limit IS NULL OR seats_used < hard_limit)"
+        f" AND NOT EXISTS (SELECT 1 FROM {seats} WHERE entitlement_id = %s"
+        " AND fingerprint = %s AND released_at IS NULL)"
         " RETURNING seats_used, seats, hard_limit",
-        [_entitlement_pk(entitlement_id)],
+        [pk, pk, fingerprint],
     )
 
 
@@ -379,28 +386,27 @@ def _activate_once(
     entitlement: Entitlement, fingerprint: str, label: str, now: datetime, *, may_reclaim: bool
 ) -> ActivationResult:
     with transaction.atomic():
-        seat = _seat_in_use(entitlement, fingerprint)
-        if seat is not None and _lease_expired(seat, now):
-            _release_seats(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
-            seat = None
-        if seat is not None:
-            return _renew(entitlement, seat, label, now)
-
-        counts = _take_seat(entitlement.pk)
+        counts = _take_seat(entitlement.pk, fingerprint)
         retries = 3
         while counts is None:
-            # The UPDATE judged the row as it was when the statement began, so it misses seats
-            # that a release or reclaim committing meanwhile gave back, and a concurrent request
-            # for this fingerprint may have taken the last seat. Deny only when a fresh read,
-            # taken after the stale-lease check, still finds the entitlement full.
+            # No seat taken: this fingerprint holds one (renew it, or release it as expired
+            # and try again), or the entitlement looked full. The UPDATE judged the row as it
+            # was when the statement began, so it misses seats that a release or reclaim
+            # committing meanwhile gave back, and a concurrent request for this fingerprint
+            # may have taken the last seat. Deny only when a fresh read, taken after the
+            # stale-lease check, still finds the entitlement full.
             seat = _seat_in_use(entitlement, fingerprint)
+            if seat is not None and _lease_expired(seat, now):
+                _release_seats(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
+                counts = _take_seat(entitlement.pk, fingerprint)
+                continue
             if seat is not None:
                 return _renew(entitlement, seat, label, now)
             stale = may_reclaim and entitlement.is_floating and _has_stale_seats(entitlement, now)
             entitlement.refresh_from_db(fields=["seats_used", "seats", "hard_limit"])
             if counts_of(entitlement).zone != "at_hard_limit" and retries:
                 retries -= 1
-                counts = _take_seat(entitlement.pk)
+                counts = _take_seat(entitlement.pk, fingerprint)
                 continue
             if stale:
                 raise _Reclaim

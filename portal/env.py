@@ -46,3 +46,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from `NAME`, or from the file named by `NAME_FILE` (Docker/Kubernetes secrets).
+
+    Setting both is refused: which one wins would be a guess. The file's trailing newline is
+    dropped; an unreadable or empty file is an error naming the variable.
+    """
+    file_name = os.environ.get(f"{name}_FILE", "").strip()
+    if not file_name:
+        return env_str(name, default)
+    if name in os.environ:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    try:
+        with open(file_name, encoding="utf-8") as secret_file:
+            value = secret_file.read().rstrip("\r\n")
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE names a file that cannot be read: {exc}") from None
+    if not value:
+        raise ImproperlyConfigured(f"{name}_FILE names an empty file: {file_name}")
+    return value

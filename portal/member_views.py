@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from licensing.models import Customer, Membership
-from portal import invitations
+from portal import invitations, security
 from portal.access import customer_for
 from portal.models import Invitation, User
 from portal.team_forms import AcceptNewUserForm, InvitationForm
@@ -38,6 +38,7 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            security.audit_invited(request, invitation)
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("customer_members", slug=customer.slug)
     return render(
@@ -94,6 +95,8 @@ def _accept_new_user(request: HttpRequest, invitation: Invitation) -> HttpRespon
             return redirect(request.path)
         else:
             login(request, user, backend=LOGIN_BACKEND)
+            membership = Membership.objects.get(user=user, customer=invitation.customer)
+            security.audit_joined(request, membership, invitation)
             messages.success(request, f"Welcome to {invitation.customer.name}.")
             return _dashboard(invitation.customer)
     return render(
@@ -108,9 +111,12 @@ def _accept_existing_user(
     signed_in_as_invitee = user.is_authenticated and user.pk == account.pk
     if request.method == "POST" and signed_in_as_invitee:
         try:
-            invitations.invitation_accept_existing_user(invitation=invitation, user=account)
+            membership = invitations.invitation_accept_existing_user(
+                invitation=invitation, user=account
+            )
         except invitations.InvitationUnusable:
             return redirect(request.path)
+        security.audit_joined(request, membership, invitation)
         messages.success(request, f"You joined {invitation.customer.name}.")
         return _dashboard(invitation.customer)
     login_url = reverse("account_login") + "?" + urlencode({"next": request.path})

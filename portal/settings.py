@@ -10,7 +10,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str
+from portal.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ if PORTAL_ENV not in {"development", "production"}:
 PRODUCTION = PORTAL_ENV == "production"
 DEBUG = env_bool("DEBUG", default=False)
 _INSECURE_KEY = "insecure-development-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY", _INSECURE_KEY)
+SECRET_KEY = env_secret("SECRET_KEY", _INSECURE_KEY)  # or SECRET_KEY_FILE
 if PRODUCTION and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
     raise ImproperlyConfigured("SECRET_KEY must be set to a random value of 32+ characters.")
 if PRODUCTION and DEBUG:
@@ -72,6 +72,40 @@ MIDDLEWARE = [
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Forms carry the CSRF token in a hidden field and no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+if PRODUCTION:
+    # HTTPS only: cookies never travel in clear, browsers remember to use HTTPS (HSTS), and
+    # plain HTTP is redirected, except the probes and /metrics that load balancers and
+    # Prometheus call by address (their middleware answers before this one anyway).
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+    # Turning these off is a deliberate choice (a proxy redirects to HTTPS; the domain stays
+    # off browsers' preload lists), so `check --deploy` need not warn about it.
+    SILENCED_SYSTEM_CHECKS = [
+        *([] if SECURE_SSL_REDIRECT else ["security.W008"]),
+        *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+    ]
+# Behind a TLS-terminating proxy: the header it sets, e.g. "X-Forwarded-Proto" (value https)
+# or "X-Forwarded-Proto=https". Only set it when the proxy always overwrites that header.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER").strip()
+if _proxy_ssl_header:
+    _header, _, _value = _proxy_ssl_header.partition("=")
+    if not _header.strip() or any(c in _header for c in " :"):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must look like X-Forwarded-Proto or "
+            f"X-Forwarded-Proto=https, got {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _header.strip().upper().replace("-", "_"),
+        _value.strip() or "https",
+    )
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -93,7 +127,7 @@ TEMPLATES = [
 
 # Database: DATABASE_URL in the usual URL form, e.g. postgres://user@host:5432/name or
 # sqlite:///path/to/file. Unset: a SQLite file in the project folder.
-_database_url = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+_database_url = env_secret("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 try:
     _database = dj_database_url.parse(_database_url)
 except Exception as exc:  # dj-database-url raises several types for a malformed URL
@@ -162,6 +196,10 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
+# Login brute force: after 5 failed logins for one address in 5 minutes (or 10 a minute from
+# one IP, the peer address: X-Forwarded-For is not trusted) further logins are refused, even
+# with the right password, until the window passes. Counted in the default cache (Redis).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip"}
 
 # Email: console by default; EMAIL_URL may name smtp://user:pass@host:port.
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Overdraft Portal <portal@localhost>")
@@ -237,7 +275,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["licensing.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "licensing.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -267,7 +305,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {"SeatReleaseReasonEnum": "licensing.models.Seat.ReleaseReason"},
+    "ENUM_NAME_OVERRIDES": {
+        "SeatReleaseReasonEnum": "licensing.models.Seat.ReleaseReason",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "licensing.api.schema.close_request_bodies",

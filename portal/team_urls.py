@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import team_views
+from portal import audit_views, team_views
 
 app_name = "team"
 
@@ -34,4 +34,5 @@ urlpatterns = [
     ),
     path("leads/", team_views.leads, name="leads"),
     path("events/", team_views.events, name="events"),
+    path("audit/", audit_views.audit_log, name="audit"),
 ]

@@ -17,8 +17,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from licensing import selectors, services
-from licensing.models import Customer, Entitlement, Membership, Product
-from portal import invitations
+from licensing.models import AuditEntry, Customer, Entitlement, Membership, Product
+from portal import invitations, security
 from portal.access import staff_required
 from portal.team_forms import CustomerForm, EntitlementForm, EventFilterForm, InvitationForm
 
@@ -82,10 +82,14 @@ def customer_new(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None, initial={"account_manager": request.user.pk})
     if request.method == "POST" and form.is_valid():
         try:
-            customer = services.customer_create(
-                name=form.cleaned_data["name"],
-                account_manager=form.cleaned_data["account_manager"],
-            )
+            with transaction.atomic():
+                customer = services.customer_create(
+                    name=form.cleaned_data["name"],
+                    account_manager=form.cleaned_data["account_manager"],
+                )
+                services.audit_record(
+                    action=AuditEntry.Action.CUSTOMER_CREATED, target=customer, request=request
+                )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -140,6 +144,7 @@ def customer_invite(request: HttpRequest, slug: str) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            security.audit_invited(request, invitation)
             messages.success(request, f"Invitation sent to {invitation.email} ({invitation.role}).")
             return redirect("team:customer", slug=customer.slug)
     return _customer_page(request, customer, invite_form=form)
@@ -166,6 +171,12 @@ def entitlement_new(request: HttpRequest, slug: str) -> HttpResponse:
                     lease_seconds=data["lease_seconds"],
                     starts_at=data["starts_at"],
                     ends_at=data["ends_at"],
+                )
+                services.audit_record(
+                    action=AuditEntry.Action.ENTITLEMENT_CREATED,
+                    target=entitlement,
+                    changes=services.audit_diff({}, services.audit_snapshot(entitlement)),
+                    request=request,
                 )
         except ValidationError as exc:
             form.add_service_errors(exc)
@@ -196,15 +207,18 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     form = EntitlementForm(request.POST or None, entitlement=entitlement)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        before = services.audit_snapshot(entitlement)
         try:
-            services.entitlement_update(
-                entitlement=entitlement,
-                seats=data["seats"],
-                hard_limit=form.hard_limit,
-                lease_seconds=data["lease_seconds"],
-                starts_at=data["starts_at"],
-                ends_at=data["ends_at"],
-            )
+            with transaction.atomic():
+                services.entitlement_update(
+                    entitlement=entitlement,
+                    seats=data["seats"],
+                    hard_limit=form.hard_limit,
+                    lease_seconds=data["lease_seconds"],
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
+                )
+                _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_UPDATED)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -222,11 +236,23 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     )
 
 
+def _audit(
+    request: HttpRequest, entitlement: Entitlement, before: dict[str, Any], action: str
+) -> None:
+    """Record a change of an entitlement; a save that changed nothing is not recorded."""
+    changes = services.audit_diff(before, services.audit_snapshot(entitlement))
+    if changes:
+        services.audit_record(action=action, target=entitlement, changes=changes, request=request)
+
+
 @staff_required
 @require_POST
 def entitlement_suspend(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     entitlement = _entitlement(entitlement_id)
-    services.entitlement_suspend(entitlement=entitlement)
+    before = services.audit_snapshot(entitlement)
+    with transaction.atomic():
+        services.entitlement_suspend(entitlement=entitlement)
+        _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_SUSPENDED)
     messages.success(request, f"{entitlement.product} suspended: activations are refused.")
     return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
 
@@ -235,7 +261,10 @@ def entitlement_suspend(request: HttpRequest, entitlement_id: Any) -> HttpRespon
 @require_POST
 def entitlement_resume(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     entitlement = _entitlement(entitlement_id)
-    services.entitlement_resume(entitlement=entitlement)
+    before = services.audit_snapshot(entitlement)
+    with transaction.atomic():
+        services.entitlement_resume(entitlement=entitlement)
+        _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_RESUMED)
     messages.success(request, f"{entitlement.product} resumed.")
     return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -226,7 +227,11 @@ def seat_release(
     if seat is None:
         raise Http404
     seat.entitlement = entitlement
-    if services.seat_revoke(seat=seat):
+    with transaction.atomic():
+        revoked = services.seat_revoke(seat=seat)
+        if revoked:
+            services.audit_seat_revoked(seat=seat, request=request)
+    if revoked:
         messages.success(request, f"Released the seat held by {seat.fingerprint}.")
     else:
         messages.info(request, f"The seat held by {seat.fingerprint} was already released.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -22,7 +23,9 @@ from rest_framework.response import Response
 from licensing.api.schema import RETRY_AFTER, responses
 from licensing.api.serializers import BodySerializer, CustomerRefSerializer, TextField
 from licensing.api.vendor import VendorAPIView, _body, _query
-from licensing.models import Customer, Event
+from licensing.models import AuditEntry, Customer, Event
+from licensing.services import audit_record
+from portal.security import audit_endpoint, endpoint_fields
 from webhooks import services
 from webhooks.delivery import TEST_EVENT_TYPE
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
@@ -274,14 +277,16 @@ class WebhookEndpointCollectionView(VendorAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _body(WebhookEndpointCreateSerializer, request)
-        endpoint = services.endpoint_create(
-            customer=data.get("customer"),
-            url=data["url"],
-            description=data.get("description", ""),
-            event_types=data.get("event_types", []),
-            enabled=data["enabled"],
-            created_by=request.user,
-        )
+        with transaction.atomic():
+            endpoint = services.endpoint_create(
+                customer=data.get("customer"),
+                url=data["url"],
+                description=data.get("description", ""),
+                event_types=data.get("event_types", []),
+                enabled=data["enabled"],
+                created_by=request.user,
+            )
+            audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_CREATED, endpoint, {})
         return _with_secret(endpoint, status.HTTP_201_CREATED)
 
 
@@ -310,13 +315,16 @@ class WebhookEndpointDetailView(VendorAPIView):
     def patch(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = _endpoint(endpoint_id)
         data = _body(WebhookEndpointUpdateSerializer, request)
-        services.endpoint_update(
-            endpoint=endpoint,
-            url=data.get("url", endpoint.url),
-            description=data.get("description", endpoint.description),
-            event_types=data.get("event_types", endpoint.event_types),
-            enabled=data.get("enabled", endpoint.enabled),
-        )
+        before = endpoint_fields(endpoint)
+        with transaction.atomic():
+            services.endpoint_update(
+                endpoint=endpoint,
+                url=data.get("url", endpoint.url),
+                description=data.get("description", endpoint.description),
+                event_types=data.get("event_types", endpoint.event_types),
+                enabled=data.get("enabled", endpoint.enabled),
+            )
+            audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_UPDATED, endpoint, before)
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(
@@ -328,7 +336,11 @@ class WebhookEndpointDetailView(VendorAPIView):
         responses=responses({204: OpenApiResponse(description="Deleted.")}, 404, write=True),
     )
     def delete(self, request: Request, endpoint_id: Any) -> Response:
-        services.endpoint_delete(endpoint=_endpoint(endpoint_id))
+        endpoint = _endpoint(endpoint_id)
+        with transaction.atomic():
+            # Recorded first: the deleted row no longer has an id.
+            audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_DELETED, endpoint, None)
+            services.endpoint_delete(endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -365,7 +377,13 @@ class WebhookEndpointRotateSecretView(VendorAPIView):
     )
     def post(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = _endpoint(endpoint_id)
-        services.endpoint_rotate_secret(endpoint=endpoint)
+        with transaction.atomic():
+            services.endpoint_rotate_secret(endpoint=endpoint)
+            audit_record(
+                action=AuditEntry.Action.WEBHOOK_ENDPOINT_SECRET_ROTATED,
+                target=endpoint,
+                request=request,
+            )
         return _with_secret(endpoint, status.HTTP_200_OK)
 
 

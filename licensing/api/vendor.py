@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,7 +23,7 @@ from licensing.api import serializers as s
 from licensing.api.schema import RETRY_AFTER, Pagination, responses
 from licensing.api.throttling import AuthFailureThrottleMixin, TokenThrottle
 from licensing.api.tokens import BearerTokenAuthentication, TokenPermission
-from licensing.models import Customer, Entitlement, Product, Seat
+from licensing.models import AuditEntry, Customer, Entitlement, Product, Seat
 
 
 class VendorAPIView(AuthFailureThrottleMixin, generics.GenericAPIView):
@@ -88,9 +89,13 @@ class CustomerCollectionView(VendorAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _body(s.CustomerCreateSerializer, request)
-        customer = services.customer_create(
-            name=data["name"], account_manager=data.get("account_manager")
-        )
+        with transaction.atomic():
+            customer = services.customer_create(
+                name=data["name"], account_manager=data.get("account_manager")
+            )
+            services.audit_record(
+                action=AuditEntry.Action.CUSTOMER_CREATED, target=customer, request=request
+            )
         return Response(s.CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -168,6 +173,13 @@ def _zone_filter(zone: str) -> Q:
     return ~over & ~at_limit
 
 
+def _audit(request: Request, entitlement: Entitlement, before: dict[str, Any], action: str) -> None:
+    """Record a change of an entitlement; a request that changed nothing is not recorded."""
+    changes = services.audit_diff(before, services.audit_snapshot(entitlement))
+    if changes:
+        services.audit_record(action=action, target=entitlement, changes=changes, request=request)
+
+
 class EntitlementCollectionView(VendorAPIView):
     """Entitlements, filtered and ordered; create one."""
 
@@ -200,15 +212,22 @@ class EntitlementCollectionView(VendorAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _body(s.EntitlementCreateSerializer, request)
-        entitlement = services.entitlement_create(
-            customer=data["customer"],
-            product=data["product"],
-            seats=data["seats"],
-            hard_limit=data["hard_limit"],
-            lease_seconds=data.get("lease_seconds"),
-            starts_at=data.get("starts_at"),
-            ends_at=data.get("ends_at"),
-        )
+        with transaction.atomic():
+            entitlement = services.entitlement_create(
+                customer=data["customer"],
+                product=data["product"],
+                seats=data["seats"],
+                hard_limit=data["hard_limit"],
+                lease_seconds=data.get("lease_seconds"),
+                starts_at=data.get("starts_at"),
+                ends_at=data.get("ends_at"),
+            )
+            services.audit_record(
+                action=AuditEntry.Action.ENTITLEMENT_CREATED,
+                target=entitlement,
+                changes=services.audit_diff({}, services.audit_snapshot(entitlement)),
+                request=request,
+            )
         entitlement = _entitlement(entitlement.pk)
         return Response(s.EntitlementSerializer(entitlement).data, status=status.HTTP_201_CREATED)
 
@@ -239,7 +258,10 @@ class EntitlementDetailView(VendorAPIView):
     def patch(self, request: Request, entitlement_id: Any) -> Response:
         entitlement = _entitlement(entitlement_id)
         data = _body(s.EntitlementUpdateSerializer, request)
-        services.entitlement_update(entitlement=entitlement, **data)
+        before = services.audit_snapshot(entitlement)
+        with transaction.atomic():
+            services.entitlement_update(entitlement=entitlement, **data)
+            _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_UPDATED)
         return Response(s.EntitlementSerializer(entitlement).data)
 
 
@@ -257,7 +279,11 @@ class EntitlementSuspendView(VendorAPIView):
         responses=responses({200: s.EntitlementSerializer}, 404, write=True),
     )
     def post(self, request: Request, entitlement_id: Any) -> Response:
-        entitlement = services.entitlement_suspend(entitlement=_entitlement(entitlement_id))
+        entitlement = _entitlement(entitlement_id)
+        before = services.audit_snapshot(entitlement)
+        with transaction.atomic():
+            services.entitlement_suspend(entitlement=entitlement)
+            _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_SUSPENDED)
         return Response(s.EntitlementSerializer(entitlement).data)
 
 
@@ -273,7 +299,11 @@ class EntitlementResumeView(VendorAPIView):
         responses=responses({200: s.EntitlementSerializer}, 404, write=True),
     )
     def post(self, request: Request, entitlement_id: Any) -> Response:
-        entitlement = services.entitlement_resume(entitlement=_entitlement(entitlement_id))
+        entitlement = _entitlement(entitlement_id)
+        before = services.audit_snapshot(entitlement)
+        with transaction.atomic():
+            services.entitlement_resume(entitlement=entitlement)
+            _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_RESUMED)
         return Response(s.EntitlementSerializer(entitlement).data)
 
 
@@ -285,6 +315,12 @@ def _seat(entitlement_id: Any, seat_id: Any) -> Seat:
     seat = get_object_or_404(Seat, pk=seat_id, entitlement_id=entitlement.pk)
     seat.entitlement = entitlement
     return seat
+
+
+def _revoke(request: Request, seat: Seat) -> None:
+    with transaction.atomic():
+        if services.seat_revoke(seat=seat):
+            services.audit_seat_revoked(seat=seat, request=request)
 
 
 class SeatCollectionView(VendorAPIView):
@@ -332,7 +368,7 @@ class SeatDetailView(VendorAPIView):
         responses=responses({204: OpenApiResponse(description="Revoked.")}, 404, write=True),
     )
     def delete(self, request: Request, entitlement_id: Any, seat_id: Any) -> Response:
-        services.seat_revoke(seat=_seat(entitlement_id, seat_id))
+        _revoke(request, _seat(entitlement_id, seat_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -351,7 +387,7 @@ class SeatRevokeView(VendorAPIView):
     )
     def post(self, request: Request, entitlement_id: Any, seat_id: Any) -> Response:
         seat = _seat(entitlement_id, seat_id)
-        services.seat_revoke(seat=seat)
+        _revoke(request, seat)
         return Response(s.SeatSerializer(seat).data)
 
 

@@ -59,7 +59,9 @@ class Command(BaseCommand):
         except ValidationError as exc:
             messages = [
                 f"{field}: {message}" if field != "__all__" else message
-                for field, problems in getattr(exc, "message_dict", {"__all__": exc.messages}).items()
+                for field, problems in getattr(
+                    exc, "message_dict", {"__all__": exc.messages}
+                ).items()
                 for message in problems
             ]
             raise CommandError("; ".join(messages)) from None

@@ -243,6 +243,9 @@ def django_env(db: str, **extra: str) -> dict[str, str]:
         REDIS_URL=REDIS_URL.replace("/0", "/1"),
         LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="portal.settings",
+        # Plain HTTP on loopback: in production a TLS-terminating proxy sits in front, so the
+        # HTTPS redirect would only send the load generator to a port that speaks no TLS.
+        SECURE_SSL_REDIRECT="0",
     )
     env.update(extra)
     return env

@@ -166,12 +166,10 @@ SELECT id, customer_id, product_id, license_key, seats, hard_limit, lease_second
   starts_at, ends_at, seats_used, created_at, updated_at
   FROM licensing_entitlement WHERE license_key = {key_expr} LIMIT 1 \\gset
 BEGIN;
-SELECT id, entitlement_id, fingerprint, label, activated_at, last_heartbeat_at,
-  lease_expires_at, released_at, release_reason, overdraft
-  FROM licensing_seat WHERE entitlement_id = :id AND fingerprint = :f::text
-  AND released_at IS NULL ORDER BY activated_at DESC LIMIT 1;
 UPDATE licensing_entitlement SET seats_used = seats_used + 1
   WHERE id = :id AND (hard_limit IS NULL OR seats_used < hard_limit)
+  AND NOT EXISTS (SELECT 1 FROM licensing_seat WHERE entitlement_id = :id
+  AND fingerprint = :f::text AND released_at IS NULL)
   RETURNING seats_used AS used, seats AS entitled, hard_limit AS hard \\gset
 INSERT INTO licensing_seat (id, entitlement_id, fingerprint, label, activated_at,
   last_heartbeat_at, lease_expires_at, released_at, release_reason, overdraft)

@@ -1,3 +1,4 @@
+import os
 import time
 from typing import Any
 
@@ -36,8 +37,10 @@ class Command(BaseCommand):
                 f"Kept existing demo customers: {', '.join(summary.kept_customers)}"
                 " (--reset rebuilds them with history up to now)."
             )
+        # scripts/demo serves on $PORT; say the address it will really answer on.
+        base = f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}"
         write("")
-        write(f'Open http://127.0.0.1:8000/ and log in with the password "{demo.DEMO_PASSWORD}":')
+        write(f'Open {base}/ and log in with the password "{demo.DEMO_PASSWORD}":')
         width = max(len(login.email) for login in summary.logins)
         for login in summary.logins:
             write(f"  {login.email:<{width}}  {login.description}")
@@ -46,7 +49,7 @@ class Command(BaseCommand):
             write("")
             write(f"Acme Corp's license key (100 seats, hard limit 120): {key}")
             write(
-                "  curl -X POST http://127.0.0.1:8000/api/v1/activations"
+                f"  curl -X POST {base}/api/v1/activations"
                 f' -H "Authorization: License {key}"'
                 ' -H "Content-Type: application/json" -d \'{"fingerprint": "my-laptop"}\''
             )

@@ -1,4 +1,3 @@
-import os
 import time
 from typing import Any
 
@@ -19,6 +18,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Delete the demo customers' data and build it again, with history up to now.",
         )
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="Where the portal will be served, for the printed instructions.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
@@ -37,8 +41,7 @@ class Command(BaseCommand):
                 f"Kept existing demo customers: {', '.join(summary.kept_customers)}"
                 " (--reset rebuilds them with history up to now)."
             )
-        # scripts/demo serves on $PORT; say the address it will really answer on.
-        base = f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}"
+        base = options["url"].rstrip("/")
         write("")
         write(f'Open {base}/ and log in with the password "{demo.DEMO_PASSWORD}":')
         width = max(len(login.email) for login in summary.logins)

@@ -13,15 +13,18 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from allauth.account.models import EmailAddress
+from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from licensing.models import Customer, Membership
+from portal import security
 from portal.models import Invitation, User
 
 INVITATION_LIFETIME: Final = timedelta(days=7)
@@ -79,6 +82,31 @@ def invitation_create(
         invitation.save(force_insert=True)
     _send_invitation_email(invitation, token, site_url)
     return invitation, token
+
+
+def invite_from_form(
+    request: HttpRequest, form: forms.Form, *, customer: Customer, role: str
+) -> Invitation | None:
+    """Invite the address in a valid invitation form, as the requesting user, and audit it.
+
+    Shared by the account team's customer page and a customer admin's members page, which
+    differ only in the roles they offer and where they go next. Returns None when the
+    invitation is refused; the reasons are then on the form.
+    """
+    try:
+        invitation, _ = invitation_create(
+            customer=customer,
+            email=form.cleaned_data["email"],
+            role=role,
+            invited_by=request.user,  # type: ignore[arg-type]
+            site_url=request.build_absolute_uri("/"),
+        )
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return None
+    security.audit_invited(request, invitation)
+    return invitation
 
 
 def invitation_url(token: str, site_url: str) -> str:

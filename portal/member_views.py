@@ -26,19 +26,10 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
     customer = customer_for(request, slug, admin=True)
     form = InvitationForm(request.POST or None, roles=[Invitation.Role.VIEWER])
     if request.method == "POST" and form.is_valid():
-        try:
-            invitation, _ = invitations.invitation_create(
-                customer=customer,
-                email=form.cleaned_data["email"],
-                role=Invitation.Role.VIEWER,
-                invited_by=request.user,  # type: ignore[arg-type]
-                site_url=request.build_absolute_uri("/"),
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            security.audit_invited(request, invitation)
+        invitation = invitations.invite_from_form(
+            request, form, customer=customer, role=Invitation.Role.VIEWER
+        )
+        if invitation is not None:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("customer_members", slug=customer.slug)
     return render(

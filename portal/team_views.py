@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from licensing import selectors, services
 from licensing.models import AuditEntry, Customer, Entitlement, Membership, Product
-from portal import invitations, security
+from portal import invitations
 from portal.access import staff_required
 from portal.team_forms import CustomerForm, EntitlementForm, EventFilterForm, InvitationForm
 
@@ -132,19 +132,10 @@ def customer_invite(request: HttpRequest, slug: str) -> HttpResponse:
     customer = get_object_or_404(Customer, slug=slug)
     form = InvitationForm(request.POST, roles=["admin", "viewer"])
     if form.is_valid():
-        try:
-            invitation, _ = invitations.invitation_create(
-                customer=customer,
-                email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"],
-                invited_by=request.user,  # type: ignore[arg-type]
-                site_url=request.build_absolute_uri("/"),
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            security.audit_invited(request, invitation)
+        invitation = invitations.invite_from_form(
+            request, form, customer=customer, role=form.cleaned_data["role"]
+        )
+        if invitation is not None:
             messages.success(request, f"Invitation sent to {invitation.email} ({invitation.role}).")
             return redirect("team:customer", slug=customer.slug)
     return _customer_page(request, customer, invite_form=form)

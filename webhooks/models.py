@@ -91,6 +91,10 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", "Failed"
         PERMANENT_FAILURE = "permanent_failure", "Permanent failure"
 
+    # "Failed" on the endpoint pages and what "redeliver failed" sends again: one definition,
+    # so the count shown is the number a redelivery picks up.
+    FAILED_STATUSES = (Status.FAILED, Status.PERMANENT_FAILURE)
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"

@@ -130,6 +130,6 @@ def endpoint_redeliver_failed(*, endpoint: WebhookEndpoint) -> int:
     """Send every failed delivery of the endpoint again; returns how many."""
     failed = WebhookDelivery.objects.filter(
         endpoint=endpoint,
-        status__in=[WebhookDelivery.Status.FAILED, WebhookDelivery.Status.PERMANENT_FAILURE],
+        status__in=WebhookDelivery.FAILED_STATUSES,
     )
     return len(_restart(failed))

@@ -93,13 +93,7 @@ def endpoint_list(request: HttpRequest, slug: str | None = None) -> HttpResponse
     scope = _scope(request, slug)
     endpoints = scope.endpoints().annotate(
         failed_count=Count(
-            "deliveries",
-            filter=Q(
-                deliveries__status__in=[
-                    WebhookDelivery.Status.FAILED,
-                    WebhookDelivery.Status.PERMANENT_FAILURE,
-                ]
-            ),
+            "deliveries", filter=Q(deliveries__status__in=WebhookDelivery.FAILED_STATUSES)
         )
     )
     customer_endpoints = None
@@ -145,9 +139,7 @@ def endpoint_detail(
     if status in WebhookDelivery.Status.values:
         deliveries = deliveries.filter(status=status)
     page = Paginator(deliveries, DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
-    failed = endpoint.deliveries.filter(
-        status__in=[WebhookDelivery.Status.FAILED, WebhookDelivery.Status.PERMANENT_FAILURE]
-    ).count()
+    failed = endpoint.deliveries.filter(status__in=WebhookDelivery.FAILED_STATUSES).count()
     return _render(
         request,
         "endpoint_detail.html",

@@ -1,5 +1,6 @@
 """Vendor API fixtures: tokens of the account manager and API clients that carry them."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -8,6 +9,15 @@ from rest_framework.test import APIClient
 from licensing.api.tokens import api_token_create, hash_token
 from licensing.models import ApiToken
 from portal.models import User
+from tests.webhooks.conftest import Receiver, running_receiver
+
+
+@pytest.fixture
+def receiver(settings: Any) -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 (so private URLs are allowed)."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
+    with running_receiver() as found:
+        yield found
 
 
 def bearer(token: str) -> APIClient:

@@ -1,10 +1,7 @@
 """Webhook deliveries over the vendor API: list and filter, attempts, redeliver."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import ThreadingHTTPServer
-from threading import Thread
 
 import pytest
 from django.utils import timezone
@@ -12,7 +9,6 @@ from django.utils import timezone
 from licensing import services as licensing_services
 from licensing.models import Event
 from tests.api.conftest import bearer
-from tests.webhooks.conftest import Receiver, _handler
 from webhooks import delivery as webhook_delivery
 from webhooks import outbox, services
 from webhooks.models import WebhookDelivery
@@ -20,20 +16,6 @@ from webhooks.models import WebhookDelivery
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/webhook-deliveries"
-
-
-@pytest.fixture
-def receiver(settings) -> Iterator[Receiver]:
-    """A real HTTP receiver on 127.0.0.1 (so private URLs are allowed)."""
-    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
-    found = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
-    server.daemon_threads = True
-    found.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield found
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

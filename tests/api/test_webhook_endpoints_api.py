@@ -1,34 +1,16 @@
 """Webhook endpoints over the vendor API: CRUD, the secret shown once, rotation, test pings."""
 
 import uuid
-from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
-from threading import Thread
 
 import pytest
 
 from tests.api.conftest import bearer
-from tests.webhooks.conftest import Receiver, _handler
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/webhook-endpoints"
-
-
-@pytest.fixture
-def receiver(settings) -> Iterator[Receiver]:
-    """A real HTTP receiver on 127.0.0.1 (so private URLs are allowed)."""
-    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
-    found = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
-    server.daemon_threads = True
-    found.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield found
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

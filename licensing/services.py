@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -24,7 +25,7 @@ from django.db.models import Min
 from django.utils import timezone
 from django.utils.text import slugify
 
-from licensing import errors, hooks
+from licensing import errors, hooks, statements
 from licensing.models import (
     ApiToken,
     AuditEntry,
@@ -382,9 +383,58 @@ def seat_activate(
         )
 
 
+def _activate_new_seat(
+    entitlement: Entitlement, fingerprint: str, label: str, now: datetime
+) -> ActivationResult | None:
+    """The common case in one statement on PostgreSQL (`licensing.statements`): a seat is free
+    and `fingerprint` holds none. None when that is not so (or on SQLite)."""
+    if not statements.available():
+        return None
+    seat_id = uuid.uuid4()
+    lease_expires_at = _lease_end(entitlement, now)
+    taken = statements.activate(
+        entitlement_id=entitlement.pk,
+        customer_id=entitlement.customer_id,
+        product_id=entitlement.product_id,
+        seat_id=seat_id,
+        fingerprint=fingerprint,
+        label=label,
+        now=now,
+        hour=_hour(now),
+        lease_expires_at=lease_expires_at,
+    )
+    if taken is None:
+        return None
+    used, entitled, hard_limit, overdraft, seqs = taken
+    hooks.events_written(seqs)
+    seat = Seat(
+        id=seat_id,
+        entitlement_id=entitlement.pk,
+        fingerprint=fingerprint,
+        label=label,
+        activated_at=now,
+        last_heartbeat_at=now,
+        lease_expires_at=lease_expires_at,
+        overdraft=overdraft,
+    )
+    seat._state.adding, seat._state.db = False, connection.alias
+    counts = SeatCounts(used=used, entitled=entitled, hard_limit=hard_limit)
+    return ActivationResult(
+        status="overdraft" if overdraft else "ok",
+        counts=counts,
+        message=_granted_message(counts),
+        seat=seat,
+        created=True,
+    )
+
+
 def _activate_once(
     entitlement: Entitlement, fingerprint: str, label: str, now: datetime, *, may_reclaim: bool
 ) -> ActivationResult:
+    if may_reclaim:  # the first attempt
+        result = _activate_new_seat(entitlement, fingerprint, label, now)
+        if result is not None:
+            return result
     with transaction.atomic():
         counts = _take_seat(entitlement.pk, fingerprint)
         retries = 3
@@ -504,6 +554,57 @@ def seat_get(*, entitlement: Entitlement, seat_id: Any) -> Seat:
         raise errors.SeatNotFound("No activation with this id exists for this license key.")
     seat.entitlement = entitlement  # already loaded: saves heartbeat and release a query
     return seat
+
+
+def seat_heartbeat_by_id(
+    *, entitlement: Entitlement, seat_id: Any, now: datetime | None = None
+) -> Seat:
+    """`seat_get` then `seat_heartbeat`; one statement on PostgreSQL when the seat is held."""
+    now = now or timezone.now()
+    if statements.available():
+        lease_expires_at = _lease_end(entitlement, now)
+        renewed = statements.heartbeat(
+            entitlement_id=entitlement.pk,
+            seat_id=seat_id,
+            now=now,
+            lease_expires_at=lease_expires_at,
+        )
+        if renewed is not None:
+            fingerprint, label, activated_at, overdraft = renewed
+            seat = Seat(
+                id=seat_id,
+                entitlement=entitlement,
+                fingerprint=fingerprint,
+                label=label,
+                activated_at=activated_at,
+                last_heartbeat_at=now,
+                lease_expires_at=lease_expires_at,
+                overdraft=overdraft,
+            )
+            seat._state.adding, seat._state.db = False, connection.alias
+            return seat
+    return seat_heartbeat(seat=seat_get(entitlement=entitlement, seat_id=seat_id), now=now)
+
+
+def seat_release_by_id(
+    *, entitlement: Entitlement, seat_id: Any, now: datetime | None = None
+) -> bool:
+    """`seat_get` then `seat_release`; one statement on PostgreSQL when the seat is held."""
+    now = now or timezone.now()
+    if statements.available():
+        released = statements.release(
+            entitlement_id=entitlement.pk,
+            customer_id=entitlement.customer_id,
+            product_id=entitlement.product_id,
+            seat_id=seat_id,
+            reason=Seat.ReleaseReason.RELEASED.value,
+            now=now,
+            hour=_hour(now),
+        )
+        if released is not None:
+            hooks.events_written(released[3])
+            return True
+    return seat_release(seat=seat_get(entitlement=entitlement, seat_id=seat_id), now=now)
 
 
 def seat_heartbeat(*, seat: Seat, now: datetime | None = None) -> Seat:

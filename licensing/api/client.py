@@ -126,10 +126,9 @@ class ActivationHeartbeatView(ClientAPIView):
 
     @extend_schema(**schema.ACTIVATION_HEARTBEAT)
     def post(self, request: Request, activation_id: str) -> Response:
-        seat = services.seat_get(
+        seat = services.seat_heartbeat_by_id(
             entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
         )
-        seat = services.seat_heartbeat(seat=seat)
         counts = services.counts_of(self.entitlement)
         message = (
             f"Lease extended until {seat.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC."
@@ -144,10 +143,9 @@ class ActivationReleaseView(ClientAPIView):
 
     @extend_schema(**schema.ACTIVATION_RELEASE)
     def delete(self, request: Request, activation_id: str) -> Response:
-        seat = services.seat_get(
+        services.seat_release_by_id(
             entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
         )
-        services.seat_release(seat=seat)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -185,7 +185,7 @@ def heartbeat(
         HEARTBEAT,
         {"eid": entitlement_id, "sid": seat_id, "now": now, "lease": lease_expires_at},
     )
-    return rows[0] if rows else None  # type: ignore[return-value]
+    return rows[0] if rows else None
 
 
 def release(

@@ -35,9 +35,8 @@ def _story(entitlement: Entitlement) -> list[Any]:
                 answers.append((result.seat.fingerprint, result.seat.overdraft))
     with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
         again = services.seat_activate(entitlement=entitlement, fingerprint="fp-1", label="x")
-        answers.append(
-            (again.status, again.counts, again.created, str(again.seat.pk) == str(seats[1].pk))
-        )  # type: ignore[union-attr]
+        assert again.seat is not None
+        answers.append((again.status, again.counts, again.created, again.seat.pk == seats[1].pk))
         beat = services.seat_heartbeat_by_id(entitlement=entitlement, seat_id=seats[0].pk)
         answers.append((beat.fingerprint, beat.label, beat.overdraft, beat.lease_expires_at))
     with time_machine.travel(T0 + timedelta(hours=1, minutes=2), tick=False):
@@ -85,7 +84,7 @@ def _written(entitlement: Entitlement) -> dict[str, Any]:
                 s.overdraft,
             )
             for s in seats
-        ],  # fmt: skip
+        ],
         "events": events,
         "buckets": list(
             UsageBucket.objects.filter(entitlement=entitlement)
@@ -98,7 +97,7 @@ def _written(entitlement: Entitlement) -> dict[str, Any]:
                 "overdraft_activations",
                 "denials",
                 "releases",
-            )  # fmt: skip
+            )
         ),
     }
 
@@ -112,9 +111,12 @@ def test_statements_write_what_the_general_path_writes(
 
     calls: list[str] = []
     real_run = statements.run
-    monkeypatch.setattr(
-        statements, "run", lambda sql, params: calls.append(sql) or real_run(sql, params)
-    )
+
+    def counting_run(sql: str, params: dict[str, Any]) -> Any:
+        calls.append(sql)
+        return real_run(sql, params)
+
+    monkeypatch.setattr(statements, "run", counting_run)
     fast_answers = _story(fast)
     # Three new seats, one heartbeat, one release went through a single statement each.
     assert calls.count(statements.ACTIVATE) >= 3

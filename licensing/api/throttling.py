@@ -117,6 +117,29 @@ def count(setting: str, ident: str) -> tuple[int, float]:
     return int(backend.get(key, 0)), left
 
 
+def count_and_hit(
+    count_setting: str, count_ident: str, hit_setting: str, hit_ident: str
+) -> tuple[tuple[int, float], tuple[int, float]]:
+    """`count(count_setting, count_ident)` and `hit(hit_setting, hit_ident)` in one Redis
+    round trip (two on other caches)."""
+    backend = caches["default"]
+    client = _redis(backend)
+    if client is None:
+        return count(count_setting, count_ident), hit(hit_setting, hit_ident)
+    _, count_window, count_left = _window(count_setting)
+    _, hit_window, hit_left = _window(hit_setting)
+    count_key = backend.make_and_validate_key(
+        f"throttle:{count_setting}:{count_ident}:{count_window}"
+    )
+    hit_key = backend.make_and_validate_key(f"throttle:{hit_setting}:{hit_ident}:{hit_window}")
+    pipe = client.pipeline(transaction=False)
+    pipe.get(count_key)
+    pipe.incr(hit_key)
+    pipe.expire(hit_key, int(hit_left) + 2)
+    counted, hits, _ = pipe.execute()
+    return (int(counted or 0), count_left), (int(hits), hit_left)
+
+
 class TokenThrottle(FixedWindowThrottle):
     setting = "API_THROTTLE_TOKEN"
 
@@ -125,10 +148,20 @@ class TokenThrottle(FixedWindowThrottle):
 
 
 class LicenseKeyThrottle(FixedWindowThrottle):
+    """Per license key, counted by the key the client sent (normalised), so that the count
+    can ride in the failed-auth check's round trip (`AuthFailureThrottleMixin`)."""
+
     setting = "API_THROTTLE_LICENSE"
 
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        counted = getattr(request, "pre_auth_hits", None)
+        if counted is None or not isinstance(request.auth, Entitlement):
+            return super().allow_request(request, view)
+        hits, self._wait = counted
+        return hits <= parse_rate(self.setting, getattr(settings, self.setting))[0]
+
     def identity(self, request: Request, view: APIView) -> str | None:
-        return str(request.auth.pk) if isinstance(request.auth, Entitlement) else None
+        return request.auth.license_key if isinstance(request.auth, Entitlement) else None
 
 
 def client_ip(request: Request) -> str:
@@ -145,10 +178,21 @@ class AuthFailureThrottleMixin:
 
     AUTH_FAILURES_SETTING = "API_THROTTLE_AUTH_FAILURES"
 
+    def pre_auth_hit(self, request: Request) -> tuple[str, str] | None:
+        """(setting, identity) of a rate limit to count in the same round trip as the
+        failed-auth check, before authentication; None for none."""
+        return None
+
     def perform_authentication(self, request: Request) -> None:
         setting = self.AUTH_FAILURES_SETTING
         limit = parse_rate(setting, getattr(settings, setting))[0]
-        failures, left = count(setting, client_ip(request))
+        also = self.pre_auth_hit(request)
+        if also is None:
+            failures, left = count(setting, client_ip(request))
+        else:
+            (failures, left), request.pre_auth_hits = count_and_hit(  # type: ignore[attr-defined]
+                setting, client_ip(request), *also
+            )
         if failures >= limit:
             raise exceptions.Throttled(
                 wait=left, detail="Too many failed authentication attempts from this address."

@@ -40,6 +40,18 @@ def test_license_key_over_its_rate_gets_429(throttle_rates, license_client, make
     assert fresh.get("/api/v1/entitlement").status_code == 200
 
 
+def test_every_spelling_of_a_license_key_counts_against_one_limit(
+    throttle_rates, api_client, entitlement
+):
+    key = entitlement.license_key
+    spellings = [key, key.lower(), key.replace("-", ""), f" {key.lower().replace('-', '')} "]
+    for i in range(5):
+        api_client.credentials(HTTP_AUTHORIZATION=f"License {spellings[i % len(spellings)]}")
+        assert api_client.get("/api/v1/entitlement").status_code == 200
+    api_client.credentials(HTTP_AUTHORIZATION=f"License {spellings[1]}")
+    _assert_throttled(api_client.get("/api/v1/entitlement"))
+
+
 def test_guessing_license_keys_is_throttled_per_ip(throttle_rates, api_client, entitlement):
     api_client.credentials(HTTP_AUTHORIZATION="License AAAAA-BBBBB-CCCCC-DDDDD-EEEEE")
     for _ in range(3):

@@ -45,6 +45,8 @@ FINGERPRINT_MAX_LENGTH: Final = 255
 LABEL_MAX_LENGTH: Final = 255
 # Control characters (NUL above all, which PostgreSQL refuses in text) never belong in an id.
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Unpaired surrogates (JSON allows "\ud800") cannot be encoded as UTF-8, so never stored.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +117,8 @@ def clean_fingerprint(value: object) -> str:
         )
     if _CONTROL_CHARS.search(value):
         raise ValidationError("Fingerprint must not contain control characters.", code="invalid")
+    if _SURROGATES.search(value):
+        raise ValidationError("Fingerprint must not contain unpaired surrogates.", code="invalid")
     return value
 
 
@@ -131,6 +135,8 @@ def clean_label(value: object) -> str:
         )
     if _CONTROL_CHARS.search(value):
         raise ValidationError("Label must not contain control characters.", code="invalid")
+    if _SURROGATES.search(value):
+        raise ValidationError("Label must not contain unpaired surrogates.", code="invalid")
     return value
 
 

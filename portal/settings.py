@@ -67,6 +67,19 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
 ]
 
+# The client API (software clients calling /api/v1/activations and /api/v1/entitlement with a
+# license key) is served by portal.wsgi through this shorter list: no static files, sessions,
+# CSRF, users or messages, none of which a license-key call uses; ids, metrics, security
+# headers and host validation (CommonMiddleware) stay. docs/performance.md has the measurement.
+CLIENT_API_MIDDLEWARE = [
+    "portal.logging.RequestIdMiddleware",
+    "portal.metrics.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 # Security headers on every response (SecurityMiddleware, XFrameOptionsMiddleware; the CSP
 # comes from portal.middleware).
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -53,6 +53,22 @@ def _domain_clean(cleaner: Any, value: str) -> str:
         raise serializers.ValidationError(exc.messages) from None
 
 
+def _activation_input(data: Any) -> tuple[str, str]:
+    """(fingerprint, label) from the body. A well-formed body is checked by the domain's own
+    cleaners alone; anything else goes through the serializer for its field-by-field errors
+    (the same rules: `validate_fingerprint` and `validate_label` call those cleaners)."""
+    if isinstance(data, dict):
+        fingerprint, label = data.get("fingerprint"), data.get("label", "")
+        if isinstance(fingerprint, str) and isinstance(label, str):
+            try:
+                return services.clean_fingerprint(fingerprint), services.clean_label(label)
+            except DjangoValidationError:
+                pass
+    serializer = ActivationInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["fingerprint"], serializer.validated_data["label"]
+
+
 def _seats_body(counts: services.SeatCounts) -> dict[str, int | None]:
     return counts.as_dict()
 
@@ -99,12 +115,9 @@ class ActivationCreateView(ClientAPIView):
 
     @extend_schema(request=ActivationInputSerializer, **schema.ACTIVATION_CREATE)
     def post(self, request: Request) -> Response:
-        data = ActivationInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        fingerprint, label = _activation_input(request.data)
         result = services.seat_activate(
-            entitlement=self.entitlement,
-            fingerprint=data.validated_data["fingerprint"],
-            label=data.validated_data["label"],
+            entitlement=self.entitlement, fingerprint=fingerprint, label=label
         )
         if result.seat is None:
             headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}

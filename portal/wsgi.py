@@ -34,7 +34,7 @@ def is_client_api(path: str) -> bool:
     """`/api/v1/activations[/...]` and `/api/v1/entitlement` (not the vendor's
     `/api/v1/entitlements`)."""
     activations, entitlement = CLIENT_API_PATHS
-    return path == entitlement or path == activations or path.startswith(activations + "/")
+    return path in (entitlement, activations) or path.startswith(activations + "/")
 
 
 portal = get_wsgi_application()

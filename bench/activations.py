@@ -157,55 +157,24 @@ def run_wrk(
     }
 
 
-# The statements one activation performs (Django's SQL for the hot path, see
-# licensing/services.py): the license-key lookup, then one transaction.
-PGBENCH_SCRIPT = """
-\\set n random(0, {nmax})
-\\set f random(1, 2000000000)
-SELECT id, customer_id, product_id, license_key, seats, hard_limit, lease_seconds, status,
-  starts_at, ends_at, seats_used, created_at, updated_at
-  FROM licensing_entitlement WHERE license_key = {key_expr} LIMIT 1 \\gset
-BEGIN;
-UPDATE licensing_entitlement SET seats_used = seats_used + 1
-  WHERE id = :id AND (hard_limit IS NULL OR seats_used < hard_limit)
-  AND NOT EXISTS (SELECT 1 FROM licensing_seat WHERE entitlement_id = :id
-  AND fingerprint = :f::text AND released_at IS NULL)
-  RETURNING seats_used AS used, seats AS entitled, hard_limit AS hard \\gset
-INSERT INTO licensing_seat (id, entitlement_id, fingerprint, label, activated_at,
-  last_heartbeat_at, lease_expires_at, released_at, release_reason, overdraft)
-  VALUES (gen_random_uuid(), :id, :f::text, 'bench', now(), now(),
-  now() + interval '{lease} seconds', NULL, '', false);
-INSERT INTO licensing_event (public_id, type, entitlement_id, customer_id, occurred_at, data,
-  dispatched_at)
-  VALUES (gen_random_uuid(), 'seat.activated', :id, :customer_id, now(),
-  '{event_json}'::jsonb, NULL) RETURNING seq;
-INSERT INTO licensing_usagebucket (entitlement_id, hour, peak_used, closing_used, activations,
-  overdraft_activations, denials, releases)
-  VALUES (:id, date_trunc('hour', now()), :used, :used, 1, 0, 0, 0)
-  ON CONFLICT (entitlement_id, hour) DO UPDATE SET
-  peak_used = GREATEST(licensing_usagebucket.peak_used, excluded.peak_used),
-  closing_used = excluded.closing_used,
-  activations = licensing_usagebucket.activations + excluded.activations,
-  overdraft_activations = licensing_usagebucket.overdraft_activations
-    + excluded.overdraft_activations,
-  denials = licensing_usagebucket.denials + excluded.denials,
-  releases = licensing_usagebucket.releases + excluded.releases;
-COMMIT;
-"""
+# The statements one activation performs: the license-key lookup (licensing/api/auth.py), then
+# the single statement of licensing/statements.py, its text taken from there with pgbench
+# variables for the parameters. The lookup also hands out what the application computes in
+# Python (seat id, now, the hour, the lease end, the label), so the second statement is the
+# application's own, executed prepared (-M prepared) as the application prepares it.
+def pgbench_script(key_expr: str, nmax: int) -> str:
+    from licensing.api.auth import _FIELDS
+    from licensing.statements import ACTIVATE
 
-# The size and shape of a real seat.activated event's data.
-EVENT_JSON = json.dumps(
-    {
-        "entitlement_id": "00000000-0000-4000-8000-000000000000",
-        "customer_id": "00000000-0000-4000-8000-000000000000",
-        "product_id": "00000000-0000-4000-8000-000000000000",
-        "seats": {"used": 1, "entitled": 100000, "hard_limit": 120000, "available": 119999},
-        "activation_id": "00000000-0000-4000-8000-000000000000",
-        "fingerprint": "k1-1-123456789",
-        "label": "bench",
-        "overdraft": False,
-    }
-)
+    activate = re.sub(r"%\((\w+)\)s", r":\1", ACTIVATE).strip()
+    return f"""\\set n random(0, {nmax})
+\\set fp random(1, 2000000000)
+SELECT {", ".join(_FIELDS)}, id AS eid, customer_id AS cid, product_id AS pid,
+  gen_random_uuid() AS sid, 'bench' AS label, now() AS now, date_trunc('hour', now()) AS hour,
+  now() + interval '{LEASE_SECONDS} seconds' AS lease
+  FROM licensing_entitlement WHERE license_key = {key_expr} \\gset
+{activate};
+"""
 
 
 def run_pgbench(*, hot: bool, nkeys: int, clients: int, seconds: int) -> dict[str, Any]:
@@ -214,9 +183,7 @@ def run_pgbench(*, hot: bool, nkeys: int, clients: int, seconds: int) -> dict[st
     else:
         key_expr = "'10000-00000-00000-00000-' || lpad(:n::text, 5, '0')"
         nmax = nkeys - 1
-    script = PGBENCH_SCRIPT.format(
-        nmax=nmax, key_expr=key_expr, lease=LEASE_SECONDS, event_json=EVENT_JSON
-    )
+    script = pgbench_script(key_expr, nmax)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
         handle.write(script)
     os.chmod(handle.name, 0o644)

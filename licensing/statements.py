@@ -129,6 +129,7 @@ def run(sql: str, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
     through Django's cursor, which binds parameters client-side and so cannot prepare; Django's
     error wrapping still applies, so a unique violation is an IntegrityError.
     """
+    connection.close_if_health_check_failed()  # what Django's cursor() does first
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     if connection.in_atomic_block:

@@ -172,6 +172,11 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database.setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
     )
+    # Django turns psycopg's prepared statements off (its own cursors bind client-side and never
+    # prepare anyway); licensing/statements.py prepares the client API's hot statements, once
+    # per connection. Behind PgBouncer in transaction mode that needs PgBouncer 1.21+ with
+    # max_prepared_statements set (docs/operations.md).
+    _database["OPTIONS"]["prepare_threshold"] = 5
 DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -154,3 +154,16 @@ def test_both_transitions_of_one_activation_come_in_order(make_entitlement: Any)
         "entitlement.overdraft_started",
         "entitlement.hard_limit_reached",
     ]
+
+
+def test_hot_statements_are_prepared_once_per_connection(make_entitlement: Any) -> None:
+    """Django turns psycopg's prepared statements off unless OPTIONS names a threshold."""
+    from django.db import connection
+
+    entitlement = make_entitlement(seats=10, hard_limit=12)
+    for n in range(3):
+        services.seat_activate(entitlement=entitlement, fingerprint=f"prep-{n}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert sum("WITH took AS" in text and "licensing_seat" in text for text in prepared) == 1

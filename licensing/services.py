@@ -389,33 +389,37 @@ def seat_activate(
         )
 
 
-def _activate_new_seat(
-    entitlement: Entitlement, fingerprint: str, label: str, now: datetime
+def seat_activate_common(
+    *, license_key: str, fingerprint: str, label: str, now: datetime | None = None
 ) -> ActivationResult | None:
-    """The common case in one statement on PostgreSQL (`licensing.statements`): a seat is free
-    and `fingerprint` holds none. None when that is not so (or on SQLite)."""
+    """The common case of `seat_activate` by license key alone, in one statement on PostgreSQL
+    (`licensing.statements`): a usable entitlement below its hard limit, a fingerprint that
+    holds no seat. `fingerprint` and `label` must be cleaned already (`clean_*`).
+
+    None when that is not the case (or on SQLite): `seat_activate` then decides.
+    """
     if not statements.available():
         return None
+    now = now or timezone.now()
     seat_id = uuid.uuid4()
-    lease_expires_at = _lease_end(entitlement, now)
-    taken = statements.activate(
-        entitlement_id=entitlement.pk,
-        customer_id=entitlement.customer_id,
-        product_id=entitlement.product_id,
-        seat_id=seat_id,
-        fingerprint=fingerprint,
-        label=label,
-        now=now,
-        hour=_hour(now),
-        lease_expires_at=lease_expires_at,
-    )
+    try:
+        taken = statements.activate(
+            license_key=license_key,
+            seat_id=seat_id,
+            fingerprint=fingerprint,
+            label=label,
+            now=now,
+            hour=_hour(now),
+        )
+    except IntegrityError:
+        return None  # the same fingerprint's seat was committed first: it holds a seat now
     if taken is None:
         return None
-    used, entitled, hard_limit, overdraft, seqs = taken
+    entitlement_id, used, entitled, hard_limit, overdraft, lease_expires_at, seqs = taken
     hooks.events_written(seqs)
     seat = Seat(
         id=seat_id,
-        entitlement_id=entitlement.pk,
+        entitlement_id=entitlement_id,
         fingerprint=fingerprint,
         label=label,
         activated_at=now,
@@ -438,7 +442,9 @@ def _activate_once(
     entitlement: Entitlement, fingerprint: str, label: str, now: datetime, *, may_reclaim: bool
 ) -> ActivationResult:
     if may_reclaim:  # the first attempt
-        result = _activate_new_seat(entitlement, fingerprint, label, now)
+        result = seat_activate_common(
+            license_key=entitlement.license_key, fingerprint=fingerprint, label=label, now=now
+        )
         if result is not None:
             return result
     with transaction.atomic():
@@ -562,34 +568,62 @@ def seat_get(*, entitlement: Entitlement, seat_id: Any) -> Seat:
     return seat
 
 
+def seat_heartbeat_common(
+    *, license_key: str, seat_id: Any, now: datetime | None = None
+) -> tuple[Seat, SeatCounts] | None:
+    """Renew a held seat whose lease has not run out, by license key alone, in one statement
+    on PostgreSQL; the seat and its entitlement's counts. None otherwise (or on SQLite):
+    `seat_heartbeat` then decides."""
+    if not statements.available():
+        return None
+    now = now or timezone.now()
+    renewed = statements.heartbeat(license_key=license_key, seat_id=seat_id, now=now)
+    if renewed is None:
+        return None
+    fingerprint, label, activated_at, overdraft, lease_expires_at, used, entitled, hard = renewed
+    seat = Seat(
+        id=seat_id,
+        fingerprint=fingerprint,
+        label=label,
+        activated_at=activated_at,
+        last_heartbeat_at=now,
+        lease_expires_at=lease_expires_at,
+        overdraft=overdraft,
+    )
+    seat._state.adding, seat._state.db = False, connection.alias
+    return seat, SeatCounts(used=used, entitled=entitled, hard_limit=hard)
+
+
 def seat_heartbeat_by_id(
     *, entitlement: Entitlement, seat_id: Any, now: datetime | None = None
 ) -> Seat:
     """`seat_get` then `seat_heartbeat`; one statement on PostgreSQL when the seat is held."""
     now = now or timezone.now()
-    if statements.available():
-        lease_expires_at = _lease_end(entitlement, now)
-        renewed = statements.heartbeat(
-            entitlement_id=entitlement.pk,
-            seat_id=seat_id,
-            now=now,
-            lease_expires_at=lease_expires_at,
-        )
-        if renewed is not None:
-            fingerprint, label, activated_at, overdraft = renewed
-            seat = Seat(
-                id=seat_id,
-                entitlement=entitlement,
-                fingerprint=fingerprint,
-                label=label,
-                activated_at=activated_at,
-                last_heartbeat_at=now,
-                lease_expires_at=lease_expires_at,
-                overdraft=overdraft,
-            )
-            seat._state.adding, seat._state.db = False, connection.alias
-            return seat
+    renewed = seat_heartbeat_common(license_key=entitlement.license_key, seat_id=seat_id, now=now)
+    if renewed is not None:
+        seat = renewed[0]
+        seat.entitlement = entitlement
+        return seat
     return seat_heartbeat(seat=seat_get(entitlement=entitlement, seat_id=seat_id), now=now)
+
+
+def seat_release_common(*, license_key: str, seat_id: Any, now: datetime | None = None) -> bool:
+    """Release a held seat by license key alone, in one statement on PostgreSQL. False when
+    it released nothing (seat not held, unknown, or SQLite): `seat_release` then decides."""
+    if not statements.available():
+        return False
+    now = now or timezone.now()
+    released = statements.release(
+        license_key=license_key,
+        seat_id=seat_id,
+        reason=Seat.ReleaseReason.RELEASED.value,
+        now=now,
+        hour=_hour(now),
+    )
+    if released is None:
+        return False
+    hooks.events_written(released[3])
+    return True
 
 
 def seat_release_by_id(
@@ -597,19 +631,8 @@ def seat_release_by_id(
 ) -> bool:
     """`seat_get` then `seat_release`; one statement on PostgreSQL when the seat is held."""
     now = now or timezone.now()
-    if statements.available():
-        released = statements.release(
-            entitlement_id=entitlement.pk,
-            customer_id=entitlement.customer_id,
-            product_id=entitlement.product_id,
-            seat_id=seat_id,
-            reason=Seat.ReleaseReason.RELEASED.value,
-            now=now,
-            hour=_hour(now),
-        )
-        if released is not None:
-            hooks.events_written(released[3])
-            return True
+    if seat_release_common(license_key=entitlement.license_key, seat_id=seat_id, now=now):
+        return True
     return seat_release(seat=seat_get(entitlement=entitlement, seat_id=seat_id), now=now)
 
 

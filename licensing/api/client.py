@@ -85,6 +85,12 @@ def granted_body(seat: Seat, counts: services.SeatCounts, message: str) -> dict[
     }
 
 
+def heartbeat_message(seat: Seat) -> str:
+    if seat.lease_expires_at:
+        return f"Lease extended until {seat.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC."
+    return "Seat is held; named seats need no heartbeat."
+
+
 def _parse_seat_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
@@ -147,12 +153,7 @@ class ActivationHeartbeatView(ClientAPIView):
             entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
         )
         counts = services.counts_of(self.entitlement)
-        message = (
-            f"Lease extended until {seat.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC."
-            if seat.lease_expires_at
-            else "Seat is held; named seats need no heartbeat."
-        )
-        return Response(granted_body(seat, counts, message))
+        return Response(granted_body(seat, counts, heartbeat_message(seat)))
 
 
 class ActivationReleaseView(ClientAPIView):

@@ -154,10 +154,10 @@ class LicenseKeyThrottle(FixedWindowThrottle):
     setting = "API_THROTTLE_LICENSE"
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        counted = getattr(request, "pre_auth_hits", None)
+        counted = getattr(request, "pre_auth_counts", None)
         if counted is None or not isinstance(request.auth, Entitlement):
             return super().allow_request(request, view)
-        hits, self._wait = counted
+        hits, self._wait = counted[1]
         return hits <= parse_rate(self.setting, getattr(settings, self.setting))[0]
 
     def identity(self, request: Request, view: APIView) -> str | None:
@@ -186,13 +186,16 @@ class AuthFailureThrottleMixin:
     def perform_authentication(self, request: Request) -> None:
         setting = self.AUTH_FAILURES_SETTING
         limit = parse_rate(setting, getattr(settings, setting))[0]
+        counted = getattr(request, "pre_auth_counts", None)  # by licensing.api.lane
         also = self.pre_auth_hit(request)
-        if also is None:
+        if counted is not None:
+            failures, left = counted[0]
+        elif also is None:
             failures, left = count(setting, client_ip(request))
         else:
-            (failures, left), request.pre_auth_hits = count_and_hit(  # type: ignore[attr-defined]
-                setting, client_ip(request), *also
-            )
+            counted = count_and_hit(setting, client_ip(request), *also)
+            failures, left = counted[0]
+        request.pre_auth_counts = counted  # type: ignore[attr-defined]
         if failures >= limit:
             raise exceptions.Throttled(
                 wait=left, detail="Too many failed authentication attempts from this address."

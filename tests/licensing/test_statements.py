@@ -167,3 +167,34 @@ def test_hot_statements_are_prepared_once_per_connection(make_entitlement: Any) 
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert sum("WITH took AS" in text and "licensing_seat" in text for text in prepared) == 1
+
+
+@pytest.mark.parametrize("state", ["suspended", "not_started", "ended", "full", "held"])
+def test_common_case_statement_leaves_every_other_case_to_the_general_path(
+    make_entitlement: Any, state: str
+) -> None:
+    entitlement = make_entitlement(seats=1, hard_limit=1)
+    if state == "suspended":
+        Entitlement.objects.filter(pk=entitlement.pk).update(status="suspended")
+    elif state == "not_started":
+        Entitlement.objects.filter(pk=entitlement.pk).update(starts_at=T0 + timedelta(days=9999))
+    elif state == "ended":
+        Entitlement.objects.filter(pk=entitlement.pk).update(
+            starts_at=T0 - timedelta(days=2), ends_at=T0
+        )
+    else:
+        services.seat_activate(entitlement=entitlement, fingerprint="first")
+    before = (Seat.objects.count(), Event.objects.count(), UsageBucket.objects.count())
+    fingerprint = "first" if state == "held" else "second"
+    assert (
+        services.seat_activate_common(
+            license_key=entitlement.license_key, fingerprint=fingerprint, label=""
+        )
+        is None
+    )
+    assert (
+        services.seat_activate_common(license_key="NO-SUCH-KEY", fingerprint="x", label="") is None
+    )
+    assert (Seat.objects.count(), Event.objects.count(), UsageBucket.objects.count()) == before
+    entitlement.refresh_from_db()
+    assert entitlement.seats_used == (0 if state in {"suspended", "not_started", "ended"} else 1)

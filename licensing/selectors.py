@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from django.db import connection
 from django.db.models import (
@@ -79,8 +79,8 @@ def usage_series(
     forward as their peak and closing. A day's peak is the highest hourly peak, its closing
     the last hour's, its counts the sums; `overdraft_hours` counts hours whose peak was above
     the entitled seats (today's entitled count: limits are not versioned). Two queries,
-    whatever the range; daily buckets are aggregated in the database, so a year reads 365
-    rows, not 8,760.
+    whatever the range (see _carried_peaks for the one exception); daily buckets are
+    aggregated in the database, so a year reads 365 rows, not 8,760.
     """
     floor = _floor_day if bucket == "day" else _floor_hour
     start, end = floor(start), floor(end)
@@ -132,37 +132,80 @@ def usage_series(
 
 
 # Hours since the Unix epoch of UsageBucket.hour, per database: integer arithmetic on these
-# finds UTC days (hour // 24) and gaps between rows without backend-specific date functions.
+# finds UTC days (h / 24) and hours of the day (h % 24) without backend-specific date
+# functions. On PostgreSQL date_part() (a float) is cheaper than EXTRACT() (a numeric), and an
+# integer rather than a bigint h keeps the sums below bigints rather than numerics.
 _EPOCH_HOUR_SQL: Final = {
-    "postgresql": "CAST(EXTRACT(EPOCH FROM hour) AS bigint) / 3600",
+    "postgresql": "CAST(CAST(date_part('epoch', hour) AS bigint) / 3600 AS integer)",
     "sqlite": "CAST(strftime('%%s', hour) AS integer) / 3600",
 }
 
-# One row per UTC day that has bucket rows: the day's sums and highest peak, the closing of
-# its last row, and what the carried-forward hours need. `gap` is the number of hours after
-# a row, within its day, that have no row and so carry that row's closing forward; hours
-# before a day's first row carry the previous day's closing (done in Python).
+# One row per UTC day that has bucket rows, in a single pass over the rows (no window
+# function): see _Day. `hours` and `closed_over` are bit sets (bit n = hour n of the day;
+# an hour has at most one row, so SUM is a bitwise OR); `last` packs the hour of the day
+# above the closing, so its maximum is the last row's.
 _DAILY_SQL: Final = """
 SELECT h / 24,
        MAX(peak_used), SUM(activations), SUM(overdraft_activations), SUM(denials),
-       SUM(releases), MIN(h),
+       SUM(releases),
        SUM(CASE WHEN peak_used > %s THEN 1 ELSE 0 END),
-       SUM(CASE WHEN closing_used > %s THEN gap ELSE 0 END),
-       MAX(CASE WHEN gap > 0 THEN closing_used END),
-       MAX(CASE WHEN next_h IS NULL OR next_h >= (h / 24 + 1) * 24 THEN closing_used END)
+       SUM(1 << (h %% 24)),
+       SUM(CASE WHEN closing_used > %s THEN 1 << (h %% 24) ELSE 0 END),
+       MAX(closing_used),
+       MAX((h %% 24) * 4294967296 + closing_used)
 FROM (
-    SELECT *,
-           CASE WHEN next_h IS NULL OR next_h > (h / 24 + 1) * 24
-                THEN (h / 24 + 1) * 24 ELSE next_h END - h - 1 AS gap
-    FROM (
-        SELECT {epoch_hour} AS h, LEAD({epoch_hour}) OVER (ORDER BY hour) AS next_h,
-               peak_used, closing_used, activations, overdraft_activations, denials, releases
-        FROM {table}
-        WHERE entitlement_id = %s AND hour >= %s AND hour < %s
-    ) AS hourly
-) AS spans
+    SELECT {epoch_hour} AS h,
+           peak_used, closing_used, activations, overdraft_activations, denials, releases
+    FROM {table}
+    WHERE entitlement_id = %s AND hour >= %s AND hour < %s
+) AS hourly
 GROUP BY h / 24
 """
+
+_WHOLE_DAY: Final = (1 << 24) - 1
+
+
+class _Day(NamedTuple):
+    """A UTC day's bucket rows, aggregated by _DAILY_SQL."""
+
+    peak: int  # the highest peak_used
+    activations: int
+    overdraft_activations: int
+    denials: int
+    releases: int
+    rows_over: int  # rows whose peak_used is above the entitled seats
+    hours: int  # bit set of the hours that have a row
+    closed_over: int  # bit set of the rows whose closing_used is above the entitled seats
+    top_closing: int  # the highest closing_used
+    last: int  # (hour of the day << 32) + closing_used of the last row
+
+    @property
+    def first_hour(self) -> int:
+        return (self.hours & -self.hours).bit_length() - 1
+
+    @property
+    def closing(self) -> int:
+        return self.last & 0xFFFFFFFF
+
+    def carried_over(self) -> int:
+        """Hours without a row that carry forward a closing above the entitled seats.
+
+        An hour without a row carries the closing of the latest row before it that day
+        (hours before the first row carry the previous day's: not counted here).
+        """
+        if self.hours == _WHOLE_DAY:
+            return 0
+        count = carrying = 0
+        for n in range(self.first_hour, 24):
+            if self.hours >> n & 1:
+                carrying = self.closed_over >> n & 1
+            else:
+                count += carrying
+        return count
+
+    def carrying_rows(self) -> int:
+        """Bit set of the rows followed by an hour without a row the same day."""
+        return self.hours & ~(self.hours >> 1) & (_WHOLE_DAY >> 1)
 
 
 def _daily_series(
@@ -183,32 +226,22 @@ def _daily_series(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        # SUM() may come back as Decimal; the only NULL is a day's gap peak when it has no gap.
-        by_day = {int(row[0]): [int(v or 0) for v in row[1:]] for row in cursor}
+        by_day = {row[0]: _Day(*row[1:]) for row in cursor.fetchall()}
+    carried_peaks = _carried_peaks(entitlement, start, end, by_day)
     first_day = int(start.timestamp()) // 86400
     points: list[UsagePoint] = []
     for n in range(int((end - start).total_seconds()) // 86400):
-        row = by_day.get(first_day + n)
-        if row is None:
+        day = by_day.get(first_day + n)
+        if day is None:
             peak, overdraft_hours = max(closing, 0), 24 * (closing > entitled)
             activations = overdraft_activations = denials = releases = 0
         else:
-            (
-                peak,
-                activations,
-                overdraft_activations,
-                denials,
-                releases,
-                first_hour,
-                rows_over,
-                gap_over,
-                gap_peak,
-                day_closing,
-            ) = row
-            leading = first_hour - (first_day + n) * 24  # hours before the first row
-            peak = max(peak, gap_peak, closing if leading else 0, 0)
-            overdraft_hours = rows_over + gap_over + leading * (closing > entitled)
-            closing = day_closing
+            leading = day.first_hour  # hours before the first row carry `closing` forward
+            peak = max(day.peak, carried_peaks.get(first_day + n, 0), closing if leading else 0, 0)
+            overdraft_hours = day.rows_over + day.carried_over() + leading * (closing > entitled)
+            activations, overdraft_activations = day.activations, day.overdraft_activations
+            denials, releases = day.denials, day.releases
+            closing = day.closing
         points.append(
             UsagePoint(
                 start=start + timedelta(days=n),
@@ -222,6 +255,36 @@ def _daily_series(
             )
         )
     return points
+
+
+def _carried_peaks(
+    entitlement: Entitlement, start: datetime, end: datetime, by_day: dict[int, _Day]
+) -> dict[int, int]:
+    """The highest closing carried into an hour without a row, per day where it matters.
+
+    A carried closing is that hour's peak. It can only top a day's highest row peak if some
+    row closed above its own peak, which seat changes never write (the peak is the highest
+    level in the hour, the closing its last); only then are those rows read, in a third query.
+    """
+    suspect = {
+        number
+        for number, day in by_day.items()
+        if day.top_closing > day.peak and day.carrying_rows()
+    }
+    if not suspect:
+        return {}
+    rows = UsageBucket.objects.filter(
+        entitlement_id=entitlement.pk,
+        hour__gte=start,
+        hour__lt=end,
+        closing_used__gt=F("peak_used"),
+    ).values_list("hour", "closing_used")
+    peaks: dict[int, int] = {}
+    for hour, closing in rows:
+        number, n = divmod(int(hour.timestamp()) // 3600, 24)
+        if number in suspect and by_day[number].carrying_rows() >> n & 1:
+            peaks[number] = max(peaks.get(number, 0), closing)
+    return peaks
 
 
 @dataclasses.dataclass(frozen=True)

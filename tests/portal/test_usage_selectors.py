@@ -1,5 +1,6 @@
 """The usage-series selector and the capacity note built on it."""
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,6 +65,46 @@ def test_daily_buckets_take_the_highest_hourly_peak_and_sum_the_counts(
         60,
         0,
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(12))
+def test_daily_buckets_are_the_hourly_series_summed_by_day(
+    entitlement: Entitlement, seed: int
+) -> None:
+    # Sparse and dense histories; every third one with rows that close above their own peak
+    # (no service writes those) followed by hours without a row, whose carried-forward
+    # closing is then the day's peak.
+    rng = random.Random(seed)
+    density = [0.03, 0.3, 0.8, 1.0][seed % 4]
+    for hour in range(-30, 24 * 8):
+        if rng.random() < density:
+            peak = rng.randint(0, 125)
+            closing = rng.randint(0, 130) if seed % 3 == 0 else rng.randint(0, peak)
+            bucket(
+                entitlement,
+                T0 + timedelta(hours=hour),
+                peak=peak,
+                closing=closing,
+                activations=rng.randint(0, 9),
+                overdraft_activations=rng.randint(0, 3),
+                denials=rng.randint(0, 5),
+                releases=rng.randint(0, 9),
+            )
+    end = T0 + timedelta(days=7)
+
+    days = selectors.usage_series(entitlement, start=T0, end=end, bucket="day")
+    hours = selectors.usage_series(entitlement, start=T0, end=end)
+
+    assert len(days) == 7
+    for n, day in enumerate(days):
+        in_day = hours[24 * n : 24 * n + 24]
+        assert day.start == in_day[0].start
+        assert day.peak == max(p.peak for p in in_day)
+        assert day.closing == in_day[-1].closing
+        assert day.overdraft_hours == sum(p.overdraft_hours for p in in_day)
+        for count in ("activations", "overdraft_activations", "denials", "releases"):
+            assert getattr(day, count) == sum(getattr(p, count) for p in in_day)
 
 
 @pytest.mark.django_db

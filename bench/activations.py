@@ -157,22 +157,26 @@ def run_wrk(
     }
 
 
-# The statements one activation performs: the license-key lookup (licensing/api/auth.py), then
-# the single statement of licensing/statements.py, its text taken from there with pgbench
-# variables for the parameters. The lookup also hands out what the application computes in
-# Python (seat id, now, the hour, the lease end, the label), so the second statement is the
-# application's own, executed prepared (-M prepared) as the application prepares it.
+# The statement one activation performs (licensing/api/lane.py: no lookup, one statement keyed
+# by license key, licensing/statements.py), its text taken from there. pgbench variables carry
+# integers only, so the parameters the application computes in Python become the same values
+# computed in SQL: the key from the entitlement's number, the seat id by gen_random_uuid() (two
+# different ids where the application passes one twice), now() and its hour. Executed prepared
+# (-M prepared), as the application prepares it.
 def pgbench_script(key_expr: str, nmax: int) -> str:
-    from licensing.api.auth import _FIELDS
     from licensing.statements import ACTIVATE
 
-    activate = re.sub(r"%\((\w+)\)s", r":\1", ACTIVATE).strip()
+    values = {
+        "key": f"({key_expr})",
+        "sid": "gen_random_uuid()",
+        "fp": ":fp",
+        "label": "'bench'",
+        "now": "now()",
+        "hour": "date_trunc('hour', now())",
+    }
+    activate = re.sub(r"%\((\w+)\)s", lambda m: values[m.group(1)], ACTIVATE).strip()
     return f"""\\set n random(0, {nmax})
 \\set fp random(1, 2000000000)
-SELECT {", ".join(_FIELDS)}, id AS eid, customer_id AS cid, product_id AS pid,
-  gen_random_uuid() AS sid, 'bench' AS label, now() AS now, date_trunc('hour', now()) AS hour,
-  now() + interval '{LEASE_SECONDS} seconds' AS lease
-  FROM licensing_entitlement WHERE license_key = {key_expr} \\gset
 {activate};
 """
 

@@ -37,7 +37,7 @@ _COMMON_JSON = """jsonb_build_object('entitlement_id', id::text, 'customer_id', 
 
 # services._lease_end: floating seats get `lease_seconds` from now, named seats no lease.
 _LEASE_END = """CASE WHEN lease_seconds IS NULL THEN NULL
-    ELSE %(now)s + lease_seconds * interval '1 second' END"""
+    ELSE %(now)s::timestamptz + lease_seconds * interval '1 second' END"""
 
 _EVENTS_INSERT = """
     INSERT INTO licensing_event (public_id, type, entitlement_id, customer_id, occurred_at,

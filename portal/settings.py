@@ -156,9 +156,12 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     # DATABASE_POOL=N: the threads of each web process share a pool of at most N connections
     # (psycopg_pool), which caps the requests queueing on one hot row; 0: a persistent
-    # connection per thread. docs/performance.md has the measurements.
-    _pool_size = env_int("DATABASE_POOL", 0, minimum=0)
+    # connection per thread. Production default 2 (docs/performance.md has the measurements);
+    # development and the tests keep persistent connections.
+    _pool_size = env_int("DATABASE_POOL", 2 if PRODUCTION else 0, minimum=0)
     if _pool_size:
+        # With CONN_HEALTH_CHECKS (below) Django has the pool check each connection as it
+        # hands it out, so one broken while idle (database restart) is replaced, not used.
         _database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": _pool_size,
             "max_size": _pool_size,

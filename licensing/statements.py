@@ -64,13 +64,19 @@ _BUCKET_UPSERT = """
 
 # A new seat on a usable entitlement (services._check_usable) below its hard limit, for a
 # fingerprint that holds none; then seat.activated and the zone changes it caused.
+# The entitlement's id comes from a sub-select evaluated once (`keyed`), so that both the
+# UPDATE and the held-seat check look their rows up by it: correlated on `e.id` instead, the
+# planner may check the fingerprint across every entitlement's seats (seen: 319 pages).
 ACTIVATE = f"""
-WITH took AS (
+WITH keyed AS (
+    SELECT id FROM licensing_entitlement WHERE license_key = %(key)s::text
+), took AS (
     UPDATE licensing_entitlement e SET seats_used = seats_used + 1
-     WHERE license_key = %(key)s::text AND status <> 'suspended' AND starts_at <= %(now)s
+     WHERE id = (SELECT id FROM keyed) AND status <> 'suspended' AND starts_at <= %(now)s
        AND (ends_at IS NULL OR ends_at > %(now)s)
        AND (hard_limit IS NULL OR seats_used < hard_limit)
-       AND NOT EXISTS (SELECT 1 FROM licensing_seat s WHERE s.entitlement_id = e.id
+       AND NOT EXISTS (SELECT 1 FROM licensing_seat s
+                       WHERE s.entitlement_id = (SELECT id FROM keyed)
                        AND s.fingerprint = %(fp)s::text AND s.released_at IS NULL)
     RETURNING id, customer_id, product_id, seats_used AS used, seats AS entitled,
               hard_limit AS hard, seats_used > seats AS overdraft, {_LEASE_END} AS lease

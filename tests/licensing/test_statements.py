@@ -166,7 +166,7 @@ def test_hot_statements_are_prepared_once_per_connection(make_entitlement: Any) 
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
-    assert sum("WITH took AS" in text and "licensing_seat" in text for text in prepared) == 1
+    assert sum("seats_used + 1" in text and "licensing_seat" in text for text in prepared) == 1
 
 
 @pytest.mark.parametrize("state", ["suspended", "not_started", "ended", "full", "held"])

@@ -375,9 +375,24 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
-def postgres_pids() -> list[int]:
+def postgres_pids(kind: str = "all") -> list[int]:
+    """PostgreSQL's processes: "all", "client" (backends serving a connection) or
+    "background" (autovacuum, checkpointer, WAL writer, ...)."""
     out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True, check=False)
-    return [int(pid) for pid in out.stdout.split()]
+    pids = [int(pid) for pid in out.stdout.split()]
+    if kind == "all":
+        return pids
+    chosen = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                title = handle.read().decode(errors="replace")
+        except OSError:
+            continue
+        # a backend's title: "postgres: <user> <database> <host>(<port>) <state>"
+        if ("(" in title and ")" in title) == (kind == "client"):
+            chosen.append(pid)
+    return chosen
 
 
 def rss_mb(pid: int) -> float:

@@ -113,6 +113,7 @@ def run_wrk(
     threads = min(2, connections)
     workers = server.worker_pids()
     web_cpu, db_cpu = cpu_times(workers), cpu_times(postgres_pids())
+    client_cpu = cpu_times(postgres_pids("client"))
     out = subprocess.run(
         [
             "wrk",
@@ -135,6 +136,7 @@ def run_wrk(
     )
     web_cpu_s = cpu_used(web_cpu, cpu_times(workers))
     db_cpu_s = cpu_used(db_cpu, cpu_times(postgres_pids()))
+    client_cpu_s = cpu_used(client_cpu, cpu_times(postgres_pids("client")))
     lines = [line for line in out.stdout.splitlines() if line.startswith('{"wrk"')]
     if not lines:
         raise SystemExit(f"wrk printed no summary:\n{out.stdout}\n{out.stderr}")
@@ -154,6 +156,9 @@ def run_wrk(
         # CPU per request is steadier than throughput on a shared, noisy machine.
         "web_cpu_ms_per_request": round(web_cpu_s * 1000 / max(raw["requests"], 1), 2),
         "db_cpu_ms_per_request": round(db_cpu_s * 1000 / max(raw["requests"], 1), 2),
+        # of which the backends serving the web tier's connections (the rest: autovacuum,
+        # checkpointer, WAL writer)
+        "db_client_cpu_ms_per_request": round(client_cpu_s * 1000 / max(raw["requests"], 1), 2),
     }
 
 
@@ -290,6 +295,14 @@ def run_race(count: int) -> dict[str, Any]:
     }
 
 
+def analyze() -> None:
+    """Statistics as autovacuum keeps them on a live database. Taken right after the data set
+    was created, they describe empty seat and event tables, and the plans the web tier's
+    connections prepare then (and keep) scan those tables in full once they have grown: the
+    hot-row scenario fell from about 700 to 130 activations/s (docs/performance.md)."""
+    psql("ANALYZE", DB)
+
+
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -341,6 +354,7 @@ def main() -> None:
                 if args.warmup:
                     run_wrk(server, keyfmt=keyfmt, nkeys=n, connections=args.connections,
                             seconds=args.warmup, seed=1)  # fmt: skip
+                    analyze()
                 log("bench: spread over HTTP")
                 http = run_wrk(server, keyfmt=keyfmt, nkeys=n, connections=args.connections,
                                seconds=args.seconds, seed=2)  # fmt: skip
@@ -360,6 +374,7 @@ def main() -> None:
                 if args.warmup:
                     run_wrk(server, keyfmt=HOT_KEY, nkeys=1, connections=args.hot_connections,
                             seconds=args.warmup, seed=3)  # fmt: skip
+                    analyze()
                 log("bench: hot row over HTTP")
                 http = run_wrk(server, keyfmt=HOT_KEY, nkeys=1,
                                connections=args.hot_connections, seconds=args.seconds,

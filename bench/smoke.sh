@@ -9,3 +9,4 @@ check() {  # the last line must be the JSON figures
 bench/activations --entitlements 20 --seconds 1 --warmup 0 --connections 8 \
   --hot-connections 16 --race 200 | check
 bench/usage --small 500 --large 5000 --runs 3 --rebuild | check
+bench/calls --calls 5 | check

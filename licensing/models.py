@@ -233,7 +233,14 @@ class Event(models.Model):
     entitlement = models.ForeignKey(
         Entitlement, on_delete=models.CASCADE, related_name="events", null=True, blank=True
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    # No database constraint: its check would take a KEY SHARE lock on the customer row at
+    # every commit that writes an event, and with many concurrent writers for one customer
+    # PostgreSQL records those shared locks as MultiXacts, which collapsed the activation
+    # benchmark (docs/performance.md). The customer is the entitlement's, set by the services;
+    # deleting a customer still deletes its events (Django's CASCADE).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     occurred_at = models.DateTimeField(default=timezone.now)
     data = models.JSONField(default=dict, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)

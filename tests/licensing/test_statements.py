@@ -199,12 +199,3 @@ def test_common_case_statement_leaves_every_other_case_to_the_general_path(
     entitlement.refresh_from_db()
     assert entitlement.seats_used == (0 if state in {"suspended", "not_started", "ended"} else 1)
 
-
-def test_entitlement_pages_keep_room_for_hot_updates() -> None:
-    """Migration 0005: a busy entitlement's row is rewritten on its own page (HOT)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'licensing_entitlement'")
-        (options,) = cursor.fetchone()
-    assert "fillfactor=50" in (options or [])

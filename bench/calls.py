@@ -1,0 +1,115 @@
+"""CPU per client API call in one process: the steadiest figure on a shared, noisy machine.
+
+Run as `bench/calls` (see --help). Against the benchmark's PostgreSQL and Redis (started if
+needed) and a fresh database, it drives portal.wsgi.application directly, as gunicorn would,
+without a server or a network: N activations (a new fingerprint each), N heartbeats and N
+releases, in 5 batches each, and prints the median CPU milliseconds per call of this process
+(web) and of PostgreSQL's backends (database). Figures: JSON on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    cpu_times,
+    cpu_used,
+    emit,
+    fresh_migrated_database,
+    pg_start,
+    postgres_pids,
+    redis_start,
+    setup_django,
+)
+
+DB = "bench_calls"
+KEY = "40000-00000-00000-00000-00000"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per batch")
+    args = parser.parse_args()
+
+    pg_start()
+    redis_start()
+    fresh_migrated_database(DB)
+    setup_django(DB, API_THROTTLE_LICENSE="100000000/min")
+
+    from licensing import services
+    from licensing.models import Entitlement
+    from portal.wsgi import application
+
+    customer = services.customer_create(name="Calls Customer")
+    product = services.product_create(name="Calls Product")
+    entitlement = services.entitlement_create(
+        customer=customer, product=product, seats=10**8, hard_limit=12 * 10**7, lease_seconds=3600
+    )
+    Entitlement.objects.filter(pk=entitlement.pk).update(license_key=KEY)
+
+    def call(method: str, path: str, body: bytes = b"") -> tuple[str, bytes]:
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_AUTHORIZATION": f"License {KEY}", "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        }  # fmt: skip
+        status: list[str] = []
+        chunks = application(environ, lambda s, h, e=None: status.append(s))
+        content = b"".join(chunks)
+        getattr(chunks, "close", lambda: None)()
+        return status[0], content
+
+    def activate() -> str:
+        fingerprint = f"calls-{random.randrange(1 << 48)}"
+        status, content = call(
+            "POST", "/api/v1/activations", json.dumps({"fingerprint": fingerprint}).encode()
+        )
+        assert status.startswith("201"), (status, content)
+        return str(json.loads(content)["id"])
+
+    def batch(fn: Callable[[], Any]) -> tuple[float, float]:
+        pids = postgres_pids("client")
+        db_before, web_before = cpu_times(pids), time.process_time()
+        for _ in range(args.calls):
+            fn()
+        web = time.process_time() - web_before
+        db = cpu_used(db_before, cpu_times(postgres_pids("client")))
+        return web * 1000 / args.calls, db * 1000 / args.calls
+
+    for _ in range(50):  # warm up: connections, prepared statements, caches
+        activate()
+    held = [activate() for _ in range(5 * args.calls)]
+    beats, releases = iter(held), iter(held)
+    figures: dict[str, Any] = {"benchmark": "calls", "calls_per_batch": args.calls, "batches": 5}
+    for name, fn in (
+        ("activation", activate),
+        ("heartbeat", lambda: call("POST", f"/api/v1/activations/{next(beats)}/heartbeat")),
+        ("release", lambda: call("DELETE", f"/api/v1/activations/{next(releases)}")),
+    ):
+        runs = [batch(fn) for _ in range(5)]
+        figures[name] = {
+            "web_cpu_ms": round(statistics.median(r[0] for r in runs), 3),
+            "db_cpu_ms": round(statistics.median(r[1] for r in runs), 3),
+        }
+    figures["machine"] = {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

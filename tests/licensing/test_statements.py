@@ -199,3 +199,25 @@ def test_common_case_statement_leaves_every_other_case_to_the_general_path(
     entitlement.refresh_from_db()
     assert entitlement.seats_used == (0 if state in {"suspended", "not_started", "ended"} else 1)
 
+
+def test_writing_events_takes_no_lock_on_the_customer_row(make_entitlement: Any) -> None:
+    """Migration 0005: no foreign-key check on events' customer, whose KEY SHARE locks became
+    MultiXacts under concurrent activations of one customer's entitlements."""
+    import psycopg
+    from django.db import connection
+
+    entitlement = make_entitlement(seats=5, hard_limit=6)
+    params = {**connection.get_connection_params()}
+    params.pop("context", None)
+    with psycopg.connect(**params) as other:
+        other.execute(
+            "SELECT 1 FROM licensing_customer WHERE id = %s FOR UPDATE", [entitlement.customer_id]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        try:
+            result = services.seat_activate(entitlement=entitlement, fingerprint="while-locked")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    assert result.status == "ok"

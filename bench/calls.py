@@ -29,9 +29,11 @@ from _common import (
     emit,
     fresh_migrated_database,
     pg_start,
+    pg_stop,
     postgres_pids,
     psql,
     redis_start,
+    redis_stop,
     setup_django,
 )
 
@@ -42,10 +44,20 @@ KEY = "40000-00000-00000-00000-00000"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="calls per batch")
+    parser.add_argument("--keep", action="store_true", help="leave PostgreSQL and Redis running")
     args = parser.parse_args()
 
     pg_start()
     redis_start()
+    try:
+        measure(args)
+    finally:
+        if not args.keep:
+            pg_stop()  # fast shutdown: disconnects this process too
+            redis_stop()
+
+
+def measure(args: argparse.Namespace) -> None:
     fresh_migrated_database(DB)
     setup_django(DB, API_THROTTLE_LICENSE="100000000/min")
 

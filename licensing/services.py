@@ -102,6 +102,13 @@ def counts_of(entitlement: Entitlement) -> SeatCounts:
 # --- validation shared by the APIs and the portal ------------------------------------------
 
 
+def _check_characters(name: str, value: str) -> None:
+    if _CONTROL_CHARS.search(value):
+        raise ValidationError(f"{name} must not contain control characters.", code="invalid")
+    if _SURROGATES.search(value):
+        raise ValidationError(f"{name} must not contain unpaired surrogates.", code="invalid")
+
+
 def clean_fingerprint(value: object) -> str:
     """Return the fingerprint, stripped, or raise ValidationError with a clear message."""
     if not isinstance(value, str):
@@ -115,10 +122,7 @@ def clean_fingerprint(value: object) -> str:
             f" (it has {len(value)}).",
             code="max_length",
         )
-    if _CONTROL_CHARS.search(value):
-        raise ValidationError("Fingerprint must not contain control characters.", code="invalid")
-    if _SURROGATES.search(value):
-        raise ValidationError("Fingerprint must not contain unpaired surrogates.", code="invalid")
+    _check_characters("Fingerprint", value)
     return value
 
 
@@ -133,10 +137,7 @@ def clean_label(value: object) -> str:
             f"Label must be at most {LABEL_MAX_LENGTH} characters (it has {len(value)}).",
             code="max_length",
         )
-    if _CONTROL_CHARS.search(value):
-        raise ValidationError("Label must not contain control characters.", code="invalid")
-    if _SURROGATES.search(value):
-        raise ValidationError("Label must not contain unpaired surrogates.", code="invalid")
+    _check_characters("Label", value)
     return value
 
 
@@ -389,6 +390,13 @@ def seat_activate(
         )
 
 
+def _written_seat(**fields: Any) -> Seat:
+    """A Seat for a row a statement just wrote, without reading it back."""
+    seat = Seat(**fields)
+    seat._state.adding, seat._state.db = False, connection.alias
+    return seat
+
+
 def seat_activate_common(
     *, license_key: str, fingerprint: str, label: str, now: datetime | None = None
 ) -> ActivationResult | None:
@@ -417,7 +425,7 @@ def seat_activate_common(
         return None
     entitlement_id, used, entitled, hard_limit, overdraft, lease_expires_at, seqs = taken
     hooks.events_written(seqs)
-    seat = Seat(
+    seat = _written_seat(
         id=seat_id,
         entitlement_id=entitlement_id,
         fingerprint=fingerprint,
@@ -427,7 +435,6 @@ def seat_activate_common(
         lease_expires_at=lease_expires_at,
         overdraft=overdraft,
     )
-    seat._state.adding, seat._state.db = False, connection.alias
     counts = SeatCounts(used=used, entitled=entitled, hard_limit=hard_limit)
     return ActivationResult(
         status="overdraft" if overdraft else "ok",
@@ -581,7 +588,7 @@ def seat_heartbeat_common(
     if renewed is None:
         return None
     fingerprint, label, activated_at, overdraft, lease_expires_at, used, entitled, hard = renewed
-    seat = Seat(
+    seat = _written_seat(
         id=seat_id,
         fingerprint=fingerprint,
         label=label,
@@ -590,7 +597,6 @@ def seat_heartbeat_common(
         lease_expires_at=lease_expires_at,
         overdraft=overdraft,
     )
-    seat._state.adding, seat._state.db = False, connection.alias
     return seat, SeatCounts(used=used, entitled=entitled, hard_limit=hard)
 
 
@@ -613,16 +619,16 @@ def seat_release_common(*, license_key: str, seat_id: Any, now: datetime | None 
     if not statements.available():
         return False
     now = now or timezone.now()
-    released = statements.release(
+    seqs = statements.release(
         license_key=license_key,
         seat_id=seat_id,
         reason=Seat.ReleaseReason.RELEASED.value,
         now=now,
         hour=_hour(now),
     )
-    if released is None:
+    if seqs is None:
         return False
-    hooks.events_written(released[3])
+    hooks.events_written(seqs)
     return True
 
 

@@ -145,7 +145,7 @@ WITH gone AS (
     SELECT id, used + 1 AS peak, used, 0 AS activations, 0 AS overdraft_activations,
            1 AS releases FROM took
 ), bucket AS ({_BUCKET_UPSERT})
-SELECT used, entitled, hard, (SELECT array_agg(seq ORDER BY seq) FROM events) FROM took
+SELECT (SELECT array_agg(seq ORDER BY seq) FROM events) FROM took
 """
 
 
@@ -202,14 +202,11 @@ def heartbeat(
 
 def release(
     *, license_key: str, seat_id: UUID, reason: str, now: datetime, hour: datetime
-) -> tuple[int, int, int | None, list[int]] | None:
-    """Release a held seat: (used, entitled, hard limit, event seqs), or None when it was not
-    held (or does not exist)."""
+) -> list[int] | None:
+    """Release a held seat: the seqs of the events written, or None when it was not held (or
+    does not exist)."""
     rows = run(
         RELEASE,
         {"key": license_key, "sid": seat_id, "reason": reason, "now": now, "hour": hour},
     )
-    if not rows:
-        return None
-    used, entitled, hard, seqs = rows[0]
-    return used, entitled, hard, list(seqs or [])
+    return list(rows[0][0] or []) if rows else None

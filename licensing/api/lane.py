@@ -15,20 +15,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from licensing import services
 from licensing.api import client
 from licensing.api.auth import license_key_from_header
-from licensing.api.throttling import (
-    AuthFailureThrottleMixin,
-    LicenseKeyThrottle,
-    client_ip,
-    count_and_hit,
-    parse_rate,
-)
+from licensing.api.throttling import license_call_allowed
 
 JSON = "application/json"
 Handler = Callable[..., HttpResponse | None]
@@ -56,20 +49,6 @@ def _license_key(request: HttpRequest) -> str | None:
     return license_key_from_header(request)  # type: ignore[arg-type]
 
 
-def _within_limits(request: HttpRequest, key: str) -> bool:
-    """Count this request as DRF's throttles would, and leave the counts on the request so
-    the DRF view, if it gets the request, does not count it again."""
-    failures_setting = AuthFailureThrottleMixin.AUTH_FAILURES_SETTING
-    license_setting = LicenseKeyThrottle.setting
-    counted = count_and_hit(failures_setting, client_ip(request), license_setting, key)  # type: ignore[arg-type]
-    request.pre_auth_counts = counted  # type: ignore[attr-defined]
-    (failures, _), (hits, _) = counted
-    return (
-        failures < parse_rate(failures_setting, getattr(settings, failures_setting))[0]
-        and hits <= parse_rate(license_setting, getattr(settings, license_setting))[0]
-    )
-
-
 def _activate(request: HttpRequest) -> HttpResponse | None:
     if request.content_type != JSON:
         return None
@@ -89,7 +68,7 @@ def _activate(request: HttpRequest) -> HttpResponse | None:
         fingerprint, label = services.clean_fingerprint(fingerprint), services.clean_label(label)
     except ValidationError:
         return None
-    if not _within_limits(request, key):
+    if not license_call_allowed(request, key):
         return None
     result = services.seat_activate_common(license_key=key, fingerprint=fingerprint, label=label)
     if result is None or result.seat is None:
@@ -106,7 +85,7 @@ def _seat_call(request: HttpRequest, activation_id: str) -> tuple[str, uuid.UUID
         seat_id = uuid.UUID(activation_id)
     except ValueError:
         return None
-    if not _within_limits(request, key):
+    if not license_call_allowed(request, key):
         return None
     return key, seat_id
 

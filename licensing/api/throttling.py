@@ -23,6 +23,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -57,17 +58,23 @@ class FixedWindowThrottle(BaseThrottle):
         if ident is None:
             return True
         count, self._wait = hit(self.setting, ident)
-        return count <= parse_rate(self.setting, getattr(settings, self.setting))[0]
+        return count <= limit_of(self.setting)
 
     def wait(self) -> float | None:
         return self._wait
 
 
-def _window(setting: str) -> tuple[int, int, float]:
-    num, period = parse_rate(setting, getattr(settings, setting))
+def limit_of(setting: str) -> int:
+    """Requests allowed per window by the rate `setting` names."""
+    return parse_rate(setting, getattr(settings, setting))[0]
+
+
+def _window_key(setting: str, ident: str) -> tuple[str, float]:
+    """The cache key counting `ident` in this window of `setting`, and seconds left in it."""
+    _, period = parse_rate(setting, getattr(settings, setting))
     now = time.time()
     window = int(now // period)
-    return num, window, (window + 1) * period - now
+    return f"throttle:{setting}:{ident}:{window}", (window + 1) * period - now
 
 
 def _redis(backend: BaseCache) -> Any | None:
@@ -87,9 +94,8 @@ def _redis(backend: BaseCache) -> Any | None:
 
 def hit(setting: str, ident: str) -> tuple[int, float]:
     """Count one request for `ident`; returns the count in this window and seconds left."""
-    _, window, left = _window(setting)
+    key, left = _window_key(setting, ident)
     backend = caches["default"]
-    key = f"throttle:{setting}:{ident}:{window}"
     timeout = int(left) + 2
     client = _redis(backend)
     if client is not None:
@@ -108,9 +114,8 @@ def hit(setting: str, ident: str) -> tuple[int, float]:
 
 
 def count(setting: str, ident: str) -> tuple[int, float]:
-    _, window, left = _window(setting)
+    key, left = _window_key(setting, ident)
     backend = caches["default"]
-    key = f"throttle:{setting}:{ident}:{window}"
     client = _redis(backend)
     if client is not None:
         return int(client.get(backend.make_and_validate_key(key)) or 0), left
@@ -126,12 +131,10 @@ def count_and_hit(
     client = _redis(backend)
     if client is None:
         return count(count_setting, count_ident), hit(hit_setting, hit_ident)
-    _, count_window, count_left = _window(count_setting)
-    _, hit_window, hit_left = _window(hit_setting)
-    count_key = backend.make_and_validate_key(
-        f"throttle:{count_setting}:{count_ident}:{count_window}"
-    )
-    hit_key = backend.make_and_validate_key(f"throttle:{hit_setting}:{hit_ident}:{hit_window}")
+    count_key, count_left = _window_key(count_setting, count_ident)
+    hit_key, hit_left = _window_key(hit_setting, hit_ident)
+    count_key = backend.make_and_validate_key(count_key)
+    hit_key = backend.make_and_validate_key(hit_key)
     pipe = client.pipeline(transaction=False)
     pipe.get(count_key)
     pipe.incr(hit_key)
@@ -158,13 +161,13 @@ class LicenseKeyThrottle(FixedWindowThrottle):
         if counted is None or not isinstance(request.auth, Entitlement):
             return super().allow_request(request, view)
         hits, self._wait = counted[1]
-        return hits <= parse_rate(self.setting, getattr(settings, self.setting))[0]
+        return hits <= limit_of(self.setting)
 
     def identity(self, request: Request, view: APIView) -> str | None:
         return request.auth.license_key if isinstance(request.auth, Entitlement) else None
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: Request | HttpRequest) -> str:
     """The peer address; behind a proxy, its last hop must set REMOTE_ADDR (not trusting XFF)."""
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
@@ -185,7 +188,6 @@ class AuthFailureThrottleMixin:
 
     def perform_authentication(self, request: Request) -> None:
         setting = self.AUTH_FAILURES_SETTING
-        limit = parse_rate(setting, getattr(settings, setting))[0]
         counted = getattr(request, "pre_auth_counts", None)  # by licensing.api.lane
         also = self.pre_auth_hit(request)
         if counted is not None:
@@ -196,7 +198,7 @@ class AuthFailureThrottleMixin:
             counted = count_and_hit(setting, client_ip(request), *also)
             failures, left = counted[0]
         request.pre_auth_counts = counted  # type: ignore[attr-defined]
-        if failures >= limit:
+        if failures >= limit_of(setting):
             raise exceptions.Throttled(
                 wait=left, detail="Too many failed authentication attempts from this address."
             )
@@ -205,3 +207,16 @@ class AuthFailureThrottleMixin:
         except exceptions.AuthenticationFailed:  # a wrong key or token, not a missing one
             hit(setting, client_ip(request))
             raise
+
+
+def license_call_allowed(request: HttpRequest, key: str) -> bool:
+    """What the client API's throttles would decide for a call with license `key`: the
+    caller's failed authentications and one more call of the key, counted in one round trip.
+    The counts stay on the request (`pre_auth_counts`), so a DRF view that gets the call
+    afterwards does not count it again."""
+    failures_setting = AuthFailureThrottleMixin.AUTH_FAILURES_SETTING
+    license_setting = LicenseKeyThrottle.setting
+    counted = count_and_hit(failures_setting, client_ip(request), license_setting, key)
+    request.pre_auth_counts = counted  # type: ignore[attr-defined]
+    (failures, _), (hits, _) = counted
+    return failures < limit_of(failures_setting) and hits <= limit_of(license_setting)

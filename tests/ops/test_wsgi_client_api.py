@@ -4,13 +4,12 @@ These call the WSGI application itself, as gunicorn does (the test client builds
 handler with the full list and would not notice).
 """
 
-import io
 import json
-import sys
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import RequestFactory
 
 from licensing.models import Entitlement
 from portal import wsgi
@@ -22,28 +21,15 @@ def _call(
     method: str, path: str, *, key: str = "", body: Any = None, host: str = "127.0.0.1"
 ) -> tuple[int, dict[str, str], bytes]:
     raw = b"" if body is None else json.dumps(body).encode()
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": host,
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(raw)),
-        "wsgi.input": io.BytesIO(raw),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "https",
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-    if key:
-        environ["HTTP_AUTHORIZATION"] = f"License {key}"
+    headers = {"Authorization": f"License {key}"} if key else {}
+    # The environ Django's test client would hand its own handler, handed to ours instead.
+    environ = (
+        RequestFactory()
+        .generic(
+            method, path, raw, "application/json", secure=True, headers=headers, HTTP_HOST=host
+        )
+        .environ
+    )
     answer: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from licensing import services
@@ -109,8 +110,20 @@ def api_client() -> APIClient:
     return APIClient()
 
 
-@pytest.fixture
-def license_client(entitlement: Entitlement) -> APIClient:
+def client_for(entitlement: Entitlement) -> APIClient:
+    """An API client sending `entitlement`'s license key."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"License {entitlement.license_key}")
     return client
+
+
+@pytest.fixture
+def license_client(entitlement: Entitlement) -> APIClient:
+    return client_for(entitlement)
+
+
+@pytest.fixture
+def frozen(time_machine: Any) -> Any:
+    """Time stands still at now until the test moves it."""
+    time_machine.move_to(timezone.now(), tick=False)
+    return time_machine

@@ -3,10 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
-from rest_framework.test import APIClient
 
 from licensing.models import Event, Seat
+from tests.conftest import client_for
 
 LEASE = 300
 
@@ -19,15 +18,7 @@ def full_pool(make_entitlement):
 
 @pytest.fixture
 def client(full_pool):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"License {full_pool.license_key}")
-    return client
-
-
-@pytest.fixture
-def frozen(time_machine):
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
+    return client_for(full_pool)
 
 
 def _activate(client, fingerprint):

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from rest_framework.test import APIClient
 
 from licensing.models import Event, Seat, UsageBucket
+from tests.conftest import client_for
 
 LEASE = 300
 
@@ -19,15 +19,7 @@ def floating(make_entitlement):
 
 @pytest.fixture
 def client(floating):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"License {floating.license_key}")
-    return client
-
-
-@pytest.fixture
-def frozen(time_machine):
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
+    return client_for(floating)
 
 
 def _activate(client, fingerprint):

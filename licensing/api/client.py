@@ -53,17 +53,27 @@ def _domain_clean(cleaner: Any, value: str) -> str:
         raise serializers.ValidationError(exc.messages) from None
 
 
+def well_formed_activation(data: Any) -> tuple[str, str] | None:
+    """(fingerprint, label), cleaned, from a well-formed activation body; None for any other
+    body, which only the serializer can answer field by field."""
+    if not isinstance(data, dict):
+        return None
+    fingerprint, label = data.get("fingerprint"), data.get("label", "")
+    if not (isinstance(fingerprint, str) and isinstance(label, str)):
+        return None
+    try:
+        return services.clean_fingerprint(fingerprint), services.clean_label(label)
+    except DjangoValidationError:
+        return None
+
+
 def _activation_input(data: Any) -> tuple[str, str]:
     """(fingerprint, label) from the body. A well-formed body is checked by the domain's own
     cleaners alone; anything else goes through the serializer for its field-by-field errors
     (the same rules: `validate_fingerprint` and `validate_label` call those cleaners)."""
-    if isinstance(data, dict):
-        fingerprint, label = data.get("fingerprint"), data.get("label", "")
-        if isinstance(fingerprint, str) and isinstance(label, str):
-            try:
-                return services.clean_fingerprint(fingerprint), services.clean_label(label)
-            except DjangoValidationError:
-                pass
+    cleaned = well_formed_activation(data)
+    if cleaned is not None:
+        return cleaned
     serializer = ActivationInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["fingerprint"], serializer.validated_data["label"]

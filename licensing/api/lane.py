@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from licensing import services
@@ -59,17 +58,10 @@ def _activate(request: HttpRequest) -> HttpResponse | None:
         data = json.loads(request.body.decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict):
+    cleaned = client.well_formed_activation(data)
+    if cleaned is None or not license_call_allowed(request, key):
         return None
-    fingerprint, label = data.get("fingerprint"), data.get("label", "")
-    if not (isinstance(fingerprint, str) and isinstance(label, str)):
-        return None
-    try:
-        fingerprint, label = services.clean_fingerprint(fingerprint), services.clean_label(label)
-    except ValidationError:
-        return None
-    if not license_call_allowed(request, key):
-        return None
+    fingerprint, label = cleaned
     result = services.seat_activate_common(license_key=key, fingerprint=fingerprint, label=label)
     if result is None or result.seat is None:
         return None

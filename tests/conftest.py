@@ -17,9 +17,9 @@ PASSWORD = "correct-horse-battery-staple"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `postgres` need DATABASE_URL to name a PostgreSQL server."""
-    from django.conf import settings
+    from django.db import connection
 
-    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    on_postgres = connection.vendor == "postgresql"
     skip = pytest.mark.skip(reason="needs PostgreSQL: run scripts/test (sets DATABASE_URL)")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:

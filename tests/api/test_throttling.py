@@ -76,3 +76,27 @@ def test_successful_requests_do_not_count_as_failures(throttle_rates, license_cl
         assert license_client.get("/api/v1/entitlement").status_code == 200
     license_client.credentials(HTTP_AUTHORIZATION="License nope")
     assert license_client.get("/api/v1/entitlement").status_code == 401
+
+
+def test_the_redis_counting_script_works_after_redis_forgot_it():
+    """The per-call count is one EVALSHA; a restarted Redis has no scripts (NOSCRIPT), and the
+    first call then sends the script whole."""
+    from django.core.cache import caches
+
+    from licensing.api import throttling
+
+    backend = caches["default"]
+    client = throttling._redis(backend)
+    if client is None:
+        pytest.skip("the default cache is not Redis (REDIS_URL unset)")
+    client.script_flush()
+    setting = "API_THROTTLE_LICENSE"
+    first = throttling.count_and_hit("API_THROTTLE_AUTH_FAILURES", "10.0.0.9", setting, "K")
+    second = throttling.count_and_hit("API_THROTTLE_AUTH_FAILURES", "10.0.0.9", setting, "K")
+    assert (first[0][0], first[1][0]) == (0, 1)
+    assert (second[0][0], second[1][0]) == (0, 2)
+    throttling.hit("API_THROTTLE_AUTH_FAILURES", "10.0.0.9")
+    third = throttling.count_and_hit("API_THROTTLE_AUTH_FAILURES", "10.0.0.9", setting, "K")
+    assert (third[0][0], third[1][0]) == (1, 3)
+    key = backend.make_key(throttling._window_key(setting, "K")[0])
+    assert 0 < client.ttl(key) <= 62

@@ -296,7 +296,9 @@ def fresh_migrated_database(name: str) -> None:
 
 
 class WebServer:
-    """gunicorn with portal/gunicorn.conf.py, as production runs it."""
+    """gunicorn with portal/gunicorn.conf.py, as production runs it; or the command in
+    BENCH_WEB_CMD (`{port}` and `{bin}`, the virtualenv's bin folder, filled in), whose worker
+    processes must be children of the process it starts."""
 
     def __init__(self, db: str, **env: str) -> None:
         self.db = db
@@ -307,13 +309,16 @@ class WebServer:
     def start(self) -> None:
         VAR.mkdir(parents=True, exist_ok=True)
         self.log = open(VAR / "gunicorn.log", "ab")  # noqa: SIM115
+        cmd = [
+            str(VENV_BIN / "gunicorn"),
+            "-c",
+            "portal/gunicorn.conf.py",
+            "portal.wsgi:application",
+        ]
+        if os.environ.get("BENCH_WEB_CMD"):  # another server, to compare (docs/performance.md)
+            cmd = os.environ["BENCH_WEB_CMD"].format(port=WEB_PORT, bin=VENV_BIN).split()
         self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "gunicorn"),
-                "-c",
-                "portal/gunicorn.conf.py",
-                "portal.wsgi:application",
-            ],
+            cmd,
             cwd=ROOT,
             env=self.env,
             stdout=self.log,

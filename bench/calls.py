@@ -4,7 +4,9 @@ Run as `bench/calls` (see --help). Against the benchmark's PostgreSQL and Redis 
 needed) and a fresh database, it drives portal.wsgi.application directly, as gunicorn would,
 without a server or a network: N activations (a new fingerprint each), N heartbeats and N
 releases, in 5 batches each, and prints the median CPU milliseconds per call of this process
-(web) and of PostgreSQL's backends (database). Figures: JSON on the last line.
+(web) and of PostgreSQL's backends (database); then the web CPU of the parts of a call
+(`parts_us`: the pooled connection's check, the throttle, Django's handler). Figures: JSON on
+the last line.
 """
 
 from __future__ import annotations
@@ -73,7 +75,10 @@ def measure(args: argparse.Namespace) -> None:
     Entitlement.objects.filter(pk=entitlement.pk).update(license_key=KEY)
 
     def call(method: str, path: str, body: bytes = b"") -> tuple[str, bytes]:
-        environ = {
+        return call_with(environ_for(method, path, body))
+
+    def environ_for(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
+        return {
             "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
             "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1",
             "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
@@ -82,17 +87,21 @@ def measure(args: argparse.Namespace) -> None:
             "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
             "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
         }  # fmt: skip
+
+    def call_with(environ: dict[str, Any]) -> tuple[str, bytes]:
         status: list[str] = []
         chunks = application(environ, lambda s, h, e=None: status.append(s))
         content = b"".join(chunks)
         getattr(chunks, "close", lambda: None)()
         return status[0], content
 
-    def activate() -> str:
+    def activation_environ() -> dict[str, Any]:
         fingerprint = f"calls-{random.randrange(1 << 48)}"
-        status, content = call(
-            "POST", "/api/v1/activations", json.dumps({"fingerprint": fingerprint}).encode()
-        )
+        body = json.dumps({"fingerprint": fingerprint}).encode()
+        return environ_for("POST", "/api/v1/activations", body)
+
+    def activate() -> str:
+        status, content = call_with(activation_environ())
         assert status.startswith("201"), (status, content)
         return str(json.loads(content)["id"])
 
@@ -121,8 +130,59 @@ def measure(args: argparse.Namespace) -> None:
             "web_cpu_ms": round(statistics.median(r[0] for r in runs), 3),
             "db_cpu_ms": round(statistics.median(r[1] for r in runs), 3),
         }
+    figures["parts_us"] = parts(args.calls * 5, call_with, activation_environ)
     figures["machine"] = {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
     emit(figures)
+
+
+def parts(
+    n: int,
+    call_with: Callable[[dict[str, Any]], tuple[str, bytes]],
+    activation_environ: Callable[[], dict[str, Any]],
+) -> dict[str, float]:
+    """Web CPU in microseconds of the parts of a client API call, each the median of 5 rounds
+    of `n`, the two ways of a comparison alternating round by round (docs/performance.md)."""
+    from django.core.handlers.wsgi import WSGIRequest
+    from django.db import connection
+    from psycopg_pool import ConnectionPool
+
+    import portal.postgres.base as pooled
+    from licensing.api import lane, throttling
+
+    def cpu_us(fn: Callable[[], Any]) -> float:
+        started = time.process_time()
+        for _ in range(n):
+            fn()
+        return (time.process_time() - started) * 1e6 / n
+
+    def checkout() -> None:  # what a request does with its pooled connection
+        connection.ensure_connection()
+        connection.close()
+
+    request = WSGIRequest(activation_environ())
+    rounds: dict[str, list[float]] = {}
+    cheap_check = pooled.check_idle_connection
+    for _ in range(5):
+        for name, fn in (
+            ("pool_checkout_socket_check", checkout),
+            ("pool_checkout_round_trip_check", checkout),
+            ("throttle_round_trip", lambda: throttling.license_call_allowed(request, KEY)),
+            ("redis_ping_floor", lambda: throttling._redis(throttling.caches["default"]).ping()),
+            ("activation_whole_call", lambda: call_with(activation_environ())),
+            ("activation_lane_view_alone", lambda: lane.activation_create(
+                WSGIRequest(activation_environ()))),
+        ):  # fmt: skip
+            round_trip = name == "pool_checkout_round_trip_check"
+            pooled.check_idle_connection = (  # type: ignore[assignment]
+                ConnectionPool.check_connection if round_trip else cheap_check
+            )
+            rounds.setdefault(name, []).append(cpu_us(fn))
+    pooled.check_idle_connection = cheap_check  # type: ignore[assignment]
+    figures = {name: round(statistics.median(r), 1) for name, r in rounds.items()}
+    figures["handler_middleware_and_checkout"] = round(
+        figures["activation_whole_call"] - figures["activation_lane_view_alone"], 1
+    )
+    return figures
 
 
 if __name__ == "__main__":

@@ -36,14 +36,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
         pool = self.pool
         if pool is None:
             return connection
-        for _ in range(pool.max_size):  # each pooled connection may have died with the server
+        retries = pool.max_size  # each pooled connection may have died with the server
+        while True:
             try:
                 check_idle_connection(connection)
+                return connection
             except psycopg.Error:
                 connection.close()
                 pool.putconn(connection)  # a closed connection is discarded and replaced
-                connection = super().get_new_connection(conn_params)
-            else:
-                return connection
-        check_idle_connection(connection)  # a new one: if it fails, the server is down
-        return connection
+                if not retries:
+                    raise  # a new connection failed too: the server is down
+                retries -= 1
+            connection = super().get_new_connection(conn_params)

@@ -88,3 +88,20 @@ def test_a_connection_the_server_closed_gets_the_full_check_and_fails_it(pooled,
     finally:
         pooled.pool.putconn(conn)
     assert checked == [pid]
+
+
+def test_a_check_that_keeps_failing_gives_every_connection_back(pooled, monkeypatch):
+    pooled.ensure_connection()  # opens the pool
+    pooled.close()
+
+    def always_fails(conn: psycopg.Connection) -> None:
+        raise psycopg.OperationalError("the server is down")
+
+    monkeypatch.setattr("portal.postgres.base.check_idle_connection", always_fails)
+    with pytest.raises(Exception, match="the server is down"):
+        pooled.ensure_connection()
+    monkeypatch.undo()
+
+    lent = [pooled.pool.getconn(timeout=5), pooled.pool.getconn(timeout=5)]  # both free again
+    for conn in lent:
+        pooled.pool.putconn(conn)

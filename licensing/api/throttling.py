@@ -96,6 +96,12 @@ def _redis(backend: BaseCache) -> Any | None:
     return client
 
 
+def _redis_key(backend: BaseCache, key: str) -> str:
+    # make_key, not make_and_validate_key: validation only warns about keys memcached would
+    # refuse, and Redis takes any key.
+    return backend.make_key(key)
+
+
 def hit(setting: str, ident: str) -> tuple[int, float]:
     """Count one request for `ident`; returns the count in this window and seconds left."""
     key, left = _window_key(setting, ident)
@@ -105,9 +111,10 @@ def hit(setting: str, ident: str) -> tuple[int, float]:
     if client is not None:
         # One round trip: INCR creates the counter at 1. The key names its window, so
         # renewing the expiry on every hit still lets it die just after the window ends.
+        redis_key = _redis_key(backend, key)
         pipe = client.pipeline(transaction=False)
-        pipe.incr(backend.make_and_validate_key(key))
-        pipe.expire(backend.make_and_validate_key(key), timeout)
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, timeout)
         return int(pipe.execute()[0]), left
     # Other caches: incr first (the common case once a window has started), add on a miss.
     with contextlib.suppress(ValueError):
@@ -122,7 +129,7 @@ def count(setting: str, ident: str) -> tuple[int, float]:
     backend = caches["default"]
     client = _redis(backend)
     if client is not None:
-        return int(client.get(backend.make_and_validate_key(key)) or 0), left
+        return int(client.get(_redis_key(backend, key)) or 0), left
     return int(backend.get(key, 0)), left
 
 
@@ -134,20 +141,7 @@ local hits = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return {counted or 0, hits}
 """
-
-
-def _script(client: Any, script: str, *keys_then_arg: Any) -> Any:
-    """Run a Lua `script` taking two keys and one argument: by its SHA1 once Redis knows it
-    (EVALSHA), else sent whole (EVAL, which also teaches Redis the SHA1)."""
-    try:
-        return client.evalsha(_sha1(script), 2, *keys_then_arg)
-    except NoScriptError:
-        return client.eval(script, 2, *keys_then_arg)
-
-
-@functools.cache
-def _sha1(script: str) -> str:
-    return hashlib.sha1(script.encode()).hexdigest()
+_COUNT_AND_HIT_SHA1 = hashlib.sha1(_COUNT_AND_HIT.encode()).hexdigest()
 
 
 def count_and_hit(
@@ -161,15 +155,15 @@ def count_and_hit(
         return count(count_setting, count_ident), hit(hit_setting, hit_ident)
     count_key, count_left = _window_key(count_setting, count_ident)
     hit_key, hit_left = _window_key(hit_setting, hit_ident)
-    # make_key, not make_and_validate_key: validation only warns about keys memcached would
-    # refuse, and Redis takes any key.
-    counted, hits = _script(
-        client,
-        _COUNT_AND_HIT,
-        backend.make_key(count_key),
-        backend.make_key(hit_key),
+    keys_and_expiry = (
+        _redis_key(backend, count_key),
+        _redis_key(backend, hit_key),
         int(hit_left) + 2,
     )
+    try:  # by its SHA1 once Redis knows the script; else sent whole, which teaches Redis the SHA1
+        counted, hits = client.evalsha(_COUNT_AND_HIT_SHA1, 2, *keys_and_expiry)
+    except NoScriptError:
+        counted, hits = client.eval(_COUNT_AND_HIT, 2, *keys_and_expiry)
     return (int(counted or 0), count_left), (int(hits), hit_left)
 
 

@@ -5,16 +5,27 @@
 --   BENCH_NKEYS   how many entitlements (indexes 0 .. n-1)
 --   BENCH_MIX     "activate,heartbeat,release" percentages, e.g. "70,20,10"
 --   BENCH_SEED    random seed base
+--   BENCH_RATE    if set, requests per second for the whole run (open loop, below)
+--   BENCH_THREADS wrk's thread count (-t), which shares BENCH_RATE
 --
 -- Each request picks a random entitlement and a new random fingerprint `k<index>-<random>`;
 -- a granted answer (201) is remembered (entitlement index and seat id, which the fingerprint
 -- carries back) so later heartbeats and releases name a seat this thread holds.
 -- The summary is one JSON line on standard output, read by bench/activations.
+--
+-- With BENCH_RATE the load is paced rather than closed-loop: each wrk thread keeps a schedule
+-- of send times (its share of the rate, evenly spaced) and each connection, once free, waits
+-- for the next slot (wrk's delay()). A slot that comes due while every connection is still
+-- waiting for an answer is sent late; those sends are counted (`late`, more than 10 ms behind
+-- the schedule), since wrk times a request from its actual send and so would hide that wait
+-- (coordinated omission). A run with late sends did not sustain the rate.
 
 local keyfmt = os.getenv("BENCH_KEYFMT")
 local nkeys = tonumber(os.getenv("BENCH_NKEYS") or "1")
 local mix = os.getenv("BENCH_MIX") or "70,20,10"
 local seed = tonumber(os.getenv("BENCH_SEED") or "1")
+local rate = tonumber(os.getenv("BENCH_RATE") or "0")
+local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local p_act, p_hb = mix:match("(%d+),(%d+),%d+")
 p_act, p_hb = tonumber(p_act), tonumber(p_hb)
 
@@ -37,7 +48,38 @@ function init(args)
   end
   held_key, held_id, nheld = {}, {}, 0
   n_act, n_hb, n_rel = 0, 0, 0
+  n_late, next_slot = 0, nil
   s_201, s_200, s_204, s_409, s_410, s_other = 0, 0, 0, 0, 0, 0
+end
+
+-- Monotonic milliseconds (wrk's Lua is LuaJIT: clock_gettime through its FFI).
+local ffi = require("ffi")
+ffi.cdef([[
+  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clk_id, bench_timespec *tp);
+]])
+local ts = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+local LATE_MS = 10
+
+if rate > 0 then
+  function delay()
+    local now = now_ms()
+    if next_slot == nil then
+      next_slot = now
+    end
+    local slot = next_slot
+    next_slot = next_slot + 1000 * nthreads / rate -- this thread's share, evenly spaced
+    local wait = slot - now
+    if wait < -LATE_MS then
+      n_late = n_late + 1
+    end
+    return math.max(0, math.floor(wait))
+  end
 end
 
 local function headers(key)
@@ -96,7 +138,7 @@ end
 function done(summary, latency, requests)
   local t = {
     act = 0, hb = 0, rel = 0,
-    s201 = 0, s200 = 0, s204 = 0, s409 = 0, s410 = 0, other = 0,
+    s201 = 0, s200 = 0, s204 = 0, s409 = 0, s410 = 0, other = 0, late = 0,
   }
   for _, thread in ipairs(threads) do
     t.act = t.act + thread:get("n_act")
@@ -108,15 +150,16 @@ function done(summary, latency, requests)
     t.s409 = t.s409 + thread:get("s_409")
     t.s410 = t.s410 + thread:get("s_410")
     t.other = t.other + thread:get("s_other")
+    t.late = t.late + thread:get("n_late")
   end
   local e = summary.errors
   io.write(string.format(
     '{"wrk": true, "duration_us": %d, "requests": %d, "activations": %d, "heartbeats": %d,'
-      .. ' "releases": %d, "status": {"201": %d, "200": %d, "204": %d, "409": %d, "410": %d,'
+      .. ' "releases": %d, "late": %d, "status": {"201": %d, "200": %d, "204": %d, "409": %d, "410": %d,'
       .. ' "other": %d}, "errors": {"connect": %d, "read": %d, "write": %d, "status": %d,'
       .. ' "timeout": %d}, "latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d,'
       .. ' "mean": %.1f}}\n',
-    summary.duration, summary.requests, t.act, t.hb, t.rel,
+    summary.duration, summary.requests, t.act, t.hb, t.rel, t.late,
     t.s201, t.s200, t.s204, t.s409, t.s410, t.other,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,

@@ -7,7 +7,10 @@ with portal/gunicorn.conf.py in production mode, then:
    releases (wrk + bench/activations.lua); then pgbench running the statements one activation
    performs, same concurrency: the floor.
 2. hot row: 256 connections on one entitlement with a huge hard limit; its pgbench floor.
-3. race: 1,000 concurrent activations against a 100/120 entitlement; exactly 120 granted.
+3. paced: the spread's load sent at fixed rates (open loop: each request at its scheduled
+   time, whether or not earlier ones were answered), by default 400 to 1,000 activations/s;
+   the latency at each rate, and the highest rate sustained with p99 under 50 ms.
+4. race: 1,000 concurrent activations against a 100/120 entitlement; exactly 120 granted.
 
 The web workers' resident memory is sampled throughout. Figures: JSON on the last line.
 """
@@ -57,6 +60,7 @@ SPREAD_KEYFMT = "10000-00000-00000-00000-%05d"  # up to 100,000 entitlements
 HOT_KEY = "20000-00000-00000-00000-00000"
 RACE_KEY = "30000-00000-00000-00000-00000"
 LEASE_SECONDS = 3600
+SCENARIOS = ["spread", "paced", "hot", "race"]
 
 
 def spread_key(i: int) -> str:
@@ -100,17 +104,34 @@ def create_entitlements(count: int) -> None:
 # --- load generators ------------------------------------------------------------------------
 
 
+# Percentages of activations, heartbeats and releases in the load.
+MIX = (70, 20, 10)
+# The latency target: at the offered rate, 99% of requests answered within this (issue 6).
+P99_TARGET_MS = 50
+
+
 def run_wrk(
-    server: WebServer, *, keyfmt: str, nkeys: int, connections: int, seconds: float, seed: int
+    server: WebServer,
+    *,
+    keyfmt: str,
+    nkeys: int,
+    connections: int,
+    seconds: float,
+    seed: int,
+    rate: float = 0,
 ) -> dict[str, Any]:
+    """Closed loop (each connection sends as soon as it has its answer), or, with `rate`
+    requests/s, paced (bench/activations.lua)."""
+    threads = min(2, connections)
     env = {
         **os.environ,
         "BENCH_KEYFMT": keyfmt,
         "BENCH_NKEYS": str(nkeys),
-        "BENCH_MIX": "70,20,10",
+        "BENCH_MIX": ",".join(map(str, MIX)),
         "BENCH_SEED": str(seed),
+        "BENCH_RATE": str(rate),
+        "BENCH_THREADS": str(threads),
     }
-    threads = min(2, connections)
     workers = server.worker_pids()
     web_cpu, db_cpu = cpu_times(workers), cpu_times(postgres_pids())
     client_cpu = cpu_times(postgres_pids("client"))
@@ -151,6 +172,8 @@ def run_wrk(
         "p99_ms": raw["latency_us"]["p99"] / 1000,
         "max_ms": raw["latency_us"]["max"] / 1000,
         "status": raw["status"],
+        # paced runs: requests sent more than 10 ms after their scheduled time
+        "late_sends": raw["late"],
         "socket_errors": {k: v for k, v in raw["errors"].items() if v},
         "seconds": round(secs, 2),
         # CPU per request is steadier than throughput on a shared, noisy machine.
@@ -159,6 +182,42 @@ def run_wrk(
         # of which the backends serving the web tier's connections (the rest: autovacuum,
         # checkpointer, WAL writer)
         "db_client_cpu_ms_per_request": round(client_cpu_s * 1000 / max(raw["requests"], 1), 2),
+    }
+
+
+def run_paced(
+    server: WebServer, *, nkeys: int, connections: int, seconds: float, rates: list[int]
+) -> dict[str, Any]:
+    """The spread's load at each offered rate of activations/s (requests/s = rate / the mix's
+    activation share). A rate is sustained when nearly every request went out on schedule
+    (at most 1% late) and nearly all were sent (95%); only then is wrk's p99 the latency a
+    client sees at that rate, since a late send's wait is not in it."""
+    levels = []
+    for seed, offered in enumerate(rates, start=10):
+        request_rate = offered * 100 / MIX[0]
+        log(f"bench: paced at {offered} activations/s ({request_rate:.0f} requests/s)")
+        http = run_wrk(server, keyfmt=SPREAD_KEYFMT, nkeys=nkeys, connections=connections,
+                       seconds=seconds, seed=seed, rate=request_rate)  # fmt: skip
+        requests = http["requests_per_s"] * http["seconds"]
+        late_pct = round(100 * http["late_sends"] / max(requests, 1), 2)
+        sustained = late_pct <= 1 and http["requests_per_s"] >= 0.95 * request_rate
+        levels.append({
+            "offered_activations_per_s": offered,
+            "offered_requests_per_s": round(request_rate, 1),
+            **{k: http[k] for k in (
+                "activations_per_s", "requests_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+                "status", "socket_errors", "web_cpu_ms_per_request", "db_cpu_ms_per_request",
+            )},
+            "late_sends_pct": late_pct,
+            "sustained": sustained,
+            "meets_target": sustained and http["p99_ms"] < P99_TARGET_MS,
+        })  # fmt: skip
+    met = [level["offered_activations_per_s"] for level in levels if level["meets_target"]]
+    return {
+        "connections": connections,
+        "p99_target_ms": P99_TARGET_MS,
+        "levels": levels,
+        "highest_rate_meeting_target": max(met, default=None),
     }
 
 
@@ -318,12 +377,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--hot-connections", type=int, default=256)
     parser.add_argument("--race", type=int, default=1000, help="concurrent race activations")
+    parser.add_argument("--only", choices=SCENARIOS, action="append", help="scenarios to run")
     parser.add_argument(
-        "--only", choices=["spread", "hot", "race"], action="append", help="scenarios to run"
+        "--rates",
+        default="400,600,800,1000",
+        help="paced scenario: offered activations/s, comma-separated",
     )
     parser.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
     args = parser.parse_args()
-    scenarios = args.only or ["spread", "hot", "race"]
+    scenarios = args.only or SCENARIOS
+    rates = [int(r) for r in args.rates.split(",") if r.strip()]
 
     pg_start()
     redis_start()
@@ -370,6 +433,18 @@ def main() -> None:
                     "pgbench": floor,
                     "ratio": round(http["activations_per_s"] / floor["tps"], 3),
                 }
+            if "paced" in scenarios:
+                if args.warmup and "spread" not in scenarios:
+                    run_wrk(server, keyfmt=SPREAD_KEYFMT, nkeys=args.entitlements,
+                            connections=args.connections, seconds=args.warmup, seed=1)  # fmt: skip
+                    analyze()
+                figures["paced"] = run_paced(
+                    server,
+                    nkeys=args.entitlements,
+                    connections=args.connections,
+                    seconds=args.seconds,
+                    rates=rates,
+                )
             if "hot" in scenarios:
                 if args.warmup:
                     run_wrk(server, keyfmt=HOT_KEY, nkeys=1, connections=args.hot_connections,

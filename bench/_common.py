@@ -31,6 +31,9 @@ REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "25579"))
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 VENV_BIN = ROOT / ".venv" / "bin"
 SECRET_KEY = "bench-secret-key-not-for-production-use-0123456789abcdef"
+# The client API load of bench/activations (and bench/calls' ceiling): percentages of
+# activations, heartbeats and releases.
+MIX = (70, 20, 10)
 
 # Tuned for a 2-core, 24 GB machine. fsync stays on (a real deployment keeps it); commits do
 # not wait for the WAL flush (synchronous_commit=off): a crash may lose the last ~0.6 s of

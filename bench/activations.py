@@ -32,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    MIX,
     PG_BIN,
     PGPORT,
     REDIS_PORT,
@@ -104,8 +105,6 @@ def create_entitlements(count: int) -> None:
 # --- load generators ------------------------------------------------------------------------
 
 
-# Percentages of activations, heartbeats and releases in the load.
-MIX = (70, 20, 10)
 # The latency target: at the offered rate, 99% of requests answered within this (issue 6).
 P99_TARGET_MS = 50
 

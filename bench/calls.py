@@ -4,9 +4,10 @@ Run as `bench/calls` (see --help). Against the benchmark's PostgreSQL and Redis 
 needed) and a fresh database, it drives portal.wsgi.application directly, as gunicorn would,
 without a server or a network: N activations (a new fingerprint each), N heartbeats and N
 releases, in 5 batches each, and prints the median CPU milliseconds per call of this process
-(web) and of PostgreSQL's backends (database); then the web CPU of the parts of a call
-(`parts_us`: the pooled connection's check, the throttle, Django's handler). Figures: JSON on
-the last line.
+(web) and of PostgreSQL's backends (database); the `ceiling` those give for this machine's cores (the
+most bench/activations could reach if HTTP, wrk and Redis were free); then the web CPU of the
+parts of a call (`parts_us`: the pooled connection's check, the throttle, Django's handler).
+Figures: JSON on the last line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    MIX,
     cpu_times,
     cpu_used,
     emit,
@@ -130,9 +132,31 @@ def measure(args: argparse.Namespace) -> None:
             "web_cpu_ms": round(statistics.median(r[0] for r in runs), 3),
             "db_cpu_ms": round(statistics.median(r[1] for r in runs), 3),
         }
+    figures["ceiling"] = ceiling(figures)
     figures["parts_us"] = parts(args.calls * 5, call_with, activation_environ)
     figures["machine"] = {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
     emit(figures)
+
+
+def ceiling(figures: dict[str, Any]) -> dict[str, Any]:
+    """The most two cores could serve of bench/activations' load (MIX) if the HTTP server, the
+    load generator and Redis cost nothing: all CPU to the calls' own web and database CPU
+    measured here (the database's background processes left out too). An upper bound for
+    the HTTP benchmark on the same machine, in the same minute."""
+    calls = ("activation", "heartbeat", "release")
+    per_request = sum(
+        share * (figures[c]["web_cpu_ms"] + figures[c]["db_cpu_ms"])
+        for share, c in zip(MIX, calls, strict=True)
+    ) / sum(MIX)
+    cpus = os.cpu_count() or 1
+    requests = cpus * 1000 / per_request
+    return {
+        "mix": list(MIX),
+        "cpu_ms_per_request": round(per_request, 3),
+        "cpus": cpus,
+        "requests_per_s": round(requests),
+        "activations_per_s": round(requests * MIX[0] / sum(MIX)),
+    }
 
 
 def parts(

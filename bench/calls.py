@@ -4,9 +4,10 @@ Run as `bench/calls` (see --help). Against the benchmark's PostgreSQL and Redis 
 needed) and a fresh database, it drives portal.wsgi.application directly, as gunicorn would,
 without a server or a network: N activations (a new fingerprint each), N heartbeats and N
 releases, in 5 batches each, and prints the median CPU milliseconds per call of this process
-(web) and of PostgreSQL's backends (database); the `ceiling` those give for this machine's cores (the
-most bench/activations could reach if HTTP, wrk and Redis were free); then the web CPU of the
-parts of a call (`parts_us`: the pooled connection's check, the throttle, Django's handler).
+(web) and of PostgreSQL's backends (database); the `ceiling` those give for this machine's
+cores (the most bench/activations could reach if HTTP, wrk and Redis were free); then the web
+CPU of the parts of a call (`parts_us`: the pooled connection's check, the throttle, Django's
+handler).
 Figures: JSON on the last line.
 """
 

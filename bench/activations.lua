@@ -18,7 +18,8 @@
 -- for the next slot (wrk's delay()). A slot that comes due while every connection is still
 -- waiting for an answer is sent late; those sends are counted (`late`, more than 10 ms behind
 -- the schedule), since wrk times a request from its actual send and so would hide that wait
--- (coordinated omission). A run with late sends did not sustain the rate.
+-- (coordinated omission). bench/activations counts a rate as sustained only if at most 1% of
+-- its sends were late.
 
 local keyfmt = os.getenv("BENCH_KEYFMT")
 local nkeys = tonumber(os.getenv("BENCH_NKEYS") or "1")

@@ -368,6 +368,17 @@ def loadavg() -> list[float]:
 # --- main ---------------------------------------------------------------------------------
 
 
+def rate_list(text: str) -> list[int]:
+    """`--rates`: positive whole numbers of activations/s, comma-separated."""
+    try:
+        rates = [int(part) for part in text.split(",")]
+    except ValueError:
+        rates = []
+    if not rates or min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 400,600,800")
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entitlements", type=int, default=1000)
@@ -379,13 +390,13 @@ def main() -> None:
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="scenarios to run")
     parser.add_argument(
         "--rates",
+        type=rate_list,
         default="400,600,800,1000",
         help="paced scenario: offered activations/s, comma-separated",
     )
     parser.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
     args = parser.parse_args()
     scenarios = args.only or SCENARIOS
-    rates = [int(r) for r in args.rates.split(",") if r.strip()]
 
     pg_start()
     redis_start()
@@ -442,7 +453,7 @@ def main() -> None:
                     nkeys=args.entitlements,
                     connections=args.connections,
                     seconds=args.seconds,
-                    rates=rates,
+                    rates=args.rates,
                 )
             if "hot" in scenarios:
                 if args.warmup:

@@ -170,6 +170,7 @@ def run_wrk(
         "p90_ms": raw["latency_us"]["p90"] / 1000,
         "p99_ms": raw["latency_us"]["p99"] / 1000,
         "max_ms": raw["latency_us"]["max"] / 1000,
+        "requests": raw["requests"],
         "status": raw["status"],
         # paced runs: requests sent more than 10 ms after their scheduled time
         "late_sends": raw["late"],
@@ -182,6 +183,14 @@ def run_wrk(
         # checkpointer, WAL writer)
         "db_client_cpu_ms_per_request": round(client_cpu_s * 1000 / max(raw["requests"], 1), 2),
     }
+
+
+def warm_up(server: WebServer, seconds: float, **load: Any) -> None:
+    """`seconds` of the load `run_wrk` would send (none for 0), then statistics as autovacuum
+    would have them by then (`analyze`)."""
+    if seconds:
+        run_wrk(server, seconds=seconds, **load)
+        analyze()
 
 
 def run_paced(
@@ -197,8 +206,7 @@ def run_paced(
         log(f"bench: paced at {offered} activations/s ({request_rate:.0f} requests/s)")
         http = run_wrk(server, keyfmt=SPREAD_KEYFMT, nkeys=nkeys, connections=connections,
                        seconds=seconds, seed=seed, rate=request_rate)  # fmt: skip
-        requests = http["requests_per_s"] * http["seconds"]
-        late_pct = round(100 * http["late_sends"] / max(requests, 1), 2)
+        late_pct = round(100 * http["late_sends"] / max(http["requests"], 1), 2)
         sustained = late_pct <= 1 and http["requests_per_s"] >= 0.95 * request_rate
         levels.append({
             "offered_activations_per_s": offered,
@@ -424,10 +432,8 @@ def main() -> None:
         with sampler.running():
             if "spread" in scenarios:
                 keyfmt, n = SPREAD_KEYFMT, args.entitlements
-                if args.warmup:
-                    run_wrk(server, keyfmt=keyfmt, nkeys=n, connections=args.connections,
-                            seconds=args.warmup, seed=1)  # fmt: skip
-                    analyze()
+                warm_up(server, args.warmup, keyfmt=keyfmt, nkeys=n, connections=args.connections,
+                        seed=1)  # fmt: skip
                 log("bench: spread over HTTP")
                 http = run_wrk(server, keyfmt=keyfmt, nkeys=n, connections=args.connections,
                                seconds=args.seconds, seed=2)  # fmt: skip
@@ -444,10 +450,9 @@ def main() -> None:
                     "ratio": round(http["activations_per_s"] / floor["tps"], 3),
                 }
             if "paced" in scenarios:
-                if args.warmup and "spread" not in scenarios:
-                    run_wrk(server, keyfmt=SPREAD_KEYFMT, nkeys=args.entitlements,
-                            connections=args.connections, seconds=args.warmup, seed=1)  # fmt: skip
-                    analyze()
+                if "spread" not in scenarios:  # else warm already
+                    warm_up(server, args.warmup, keyfmt=SPREAD_KEYFMT, nkeys=args.entitlements,
+                            connections=args.connections, seed=1)  # fmt: skip
                 figures["paced"] = run_paced(
                     server,
                     nkeys=args.entitlements,
@@ -456,10 +461,8 @@ def main() -> None:
                     rates=args.rates,
                 )
             if "hot" in scenarios:
-                if args.warmup:
-                    run_wrk(server, keyfmt=HOT_KEY, nkeys=1, connections=args.hot_connections,
-                            seconds=args.warmup, seed=3)  # fmt: skip
-                    analyze()
+                warm_up(server, args.warmup, keyfmt=HOT_KEY, nkeys=1,
+                        connections=args.hot_connections, seed=3)  # fmt: skip
                 log("bench: hot row over HTTP")
                 http = run_wrk(server, keyfmt=HOT_KEY, nkeys=1,
                                connections=args.hot_connections, seconds=args.seconds,

@@ -140,10 +140,10 @@ def measure(args: argparse.Namespace) -> None:
 
 
 def ceiling(figures: dict[str, Any]) -> dict[str, Any]:
-    """The most two cores could serve of bench/activations' load (MIX) if the HTTP server, the
-    load generator and Redis cost nothing: all CPU to the calls' own web and database CPU
-    measured here (the database's background processes left out too). An upper bound for
-    the HTTP benchmark on the same machine, in the same minute."""
+    """The most this machine's cores could serve of bench/activations' load (MIX) if the HTTP
+    server, the load generator and Redis cost nothing: all CPU to the calls' own web and
+    database CPU measured here (the database's background processes left out too). An upper
+    bound for the HTTP benchmark on the same machine, in the same minute."""
     calls = ("activation", "heartbeat", "release")
     per_request = sum(
         share * (figures[c]["web_cpu_ms"] + figures[c]["db_cpu_ms"])

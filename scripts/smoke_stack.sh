@@ -27,7 +27,7 @@ RECEIVER_PORT=$(free_port)
 BASE="http://127.0.0.1:$WEB_PORT"
 
 stop_stack() {
-  # SIGTERM to the stack script only: it must stop honcho's processes, Redis and PostgreSQL.
+  # SIGTERM to the stack script only: it must stop the supervised processes, Redis and PostgreSQL.
   [ -n "$STACK_PID" ] || return 0
   kill -TERM "$STACK_PID" 2>/dev/null || true
   for _ in $(seq 300); do kill -0 "$STACK_PID" 2>/dev/null || break; sleep 0.1; done
@@ -177,10 +177,30 @@ grep -q '^portal_webhook_deliveries{status="succeeded"} [1-9]' <<<"$metrics" || 
 grep -q '^portal_http_request_duration_seconds_count{method="POST",view="api:activation-create"} 4.0' <<<"$metrics" \
   || fail "request latency histogram does not count the 4 activations"
 
+# A worker that dies is restarted on its own, and gunicorn keeps answering meanwhile.
+worker_started() {  # the pid of the latest worker the supervisor started
+  grep -oE 'supervise \| worker started \(pid [0-9]+' "$WORK/stack.log" | tail -n 1 | grep -oE '[0-9]+$' || true
+}
+worker_ready() { grep -cE '^worker +\| .*celery@[^ ]* ready\.' "$WORK/stack.log" || true; }
+old_worker=$(worker_started)
+ready_before=$(worker_ready)
+[ -n "$old_worker" ] || fail "no 'worker started' line in the stack log"
+kill -KILL "$old_worker"
+restarted=0
+for _ in $(seq 60); do
+  curl -sf -m 2 "$BASE/healthz" >/dev/null || fail "/healthz failed after the worker was killed"
+  new_worker=$(worker_started)
+  if [ "$new_worker" != "$old_worker" ] && kill -0 "$new_worker" 2>/dev/null \
+    && [ "$(worker_ready)" -gt "$ready_before" ]; then restarted=1; break; fi
+  sleep 0.25
+done
+[ "$restarted" = 1 ] || fail "no new worker ready within 15 s of killing worker $old_worker"
+say "worker $old_worker killed with SIGKILL; worker $new_worker took over, /healthz kept answering"
+
 say "stopping the stack"
 stop_stack || fail "the stack did not stop cleanly"
-grep -q 'worker.1 stopped' "$WORK/stack.log" && grep -q 'web.1 stopped' "$WORK/stack.log" \
-  && grep -q 'beat.1 stopped' "$WORK/stack.log" && grep -q 'PostgreSQL stopped' "$WORK/stack.log" \
+grep -q 'supervise | worker stopped' "$WORK/stack.log" && grep -q 'supervise | web stopped' "$WORK/stack.log" \
+  && grep -q 'supervise | beat stopped' "$WORK/stack.log" && grep -q 'PostgreSQL stopped' "$WORK/stack.log" \
   && grep -q 'Redis stopped' "$WORK/stack.log" || fail "not every process reported stopping"
 if curl -s -m 1 "$BASE/healthz" >/dev/null 2>&1; then fail "gunicorn still answers after the stop"; fi
 RESULT=PASS

@@ -102,7 +102,12 @@ def counts_of(entitlement: Entitlement) -> SeatCounts:
 # --- validation shared by the APIs and the portal ------------------------------------------
 
 
-def _check_characters(name: str, value: str) -> None:
+def check_characters(name: str, value: str) -> None:
+    """Refuse text that cannot be stored or searched for: PostgreSQL refuses NUL in text.
+
+    Every text input shares this check, stored (fingerprints, labels) or only searched for
+    (the portal's search and filter boxes, `portal.team_forms.FilterTextField`).
+    """
     if _CONTROL_CHARS.search(value):
         raise ValidationError(f"{name} must not contain control characters.", code="invalid")
     if _SURROGATES.search(value):
@@ -122,7 +127,7 @@ def clean_fingerprint(value: object) -> str:
             f" (it has {len(value)}).",
             code="max_length",
         )
-    _check_characters("Fingerprint", value)
+    check_characters("Fingerprint", value)
     return value
 
 
@@ -137,7 +142,7 @@ def clean_label(value: object) -> str:
             f"Label must be at most {LABEL_MAX_LENGTH} characters (it has {len(value)}).",
             code="max_length",
         )
-    _check_characters("Label", value)
+    check_characters("Label", value)
     return value
 
 
@@ -761,6 +766,11 @@ def _release_seats(
 # --- customers, products, entitlements -------------------------------------------------------
 
 
+# Creates of one name that race each find the same free slug; each loser takes the next one.
+# Every loss is another create's win, so this many concurrent creates of one name all succeed.
+SLUG_ATTEMPTS: Final = 20
+
+
 def _unique_slug(model: type[Customer] | type[Product], field: str, name: str) -> str:
     base = slugify(name)[:90] or "item"
     slug, n = base, 2
@@ -769,21 +779,48 @@ def _unique_slug(model: type[Customer] | type[Product], field: str, name: str) -
     return slug
 
 
-def customer_create(*, name: str, account_manager: Any = None) -> Customer:
-    customer = Customer(
-        name=name.strip(),
-        slug=_unique_slug(Customer, "slug", name),
-        account_manager=account_manager,
+def _insert_with_slug(obj: Customer | Product, field: str, name: str, given: str = "") -> None:
+    """Insert `obj` with the slug `given`, or else the first free slug of `name`, in `field`.
+
+    Between looking for a free slug and inserting, a concurrent create may take it: the unique
+    constraint refuses the insert (in a savepoint, so a caller's transaction carries on) and a
+    generated slug is looked for again. A given slug that is taken is the ValidationError
+    `full_clean` gives when it is taken beforehand.
+    """
+    model = type(obj)
+    setattr(obj, field, given)
+    # The database judges a generated slug's uniqueness: checking here would only race again.
+    obj.full_clean(exclude=None if given else [field])
+    for _ in range(SLUG_ATTEMPTS):
+        slug = given or _unique_slug(model, field, name)
+        setattr(obj, field, slug)
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+        except IntegrityError:
+            # Read committed: the row that won is visible now. Anything else is not ours.
+            if not model.objects.filter(**{field: slug}).exists():
+                raise
+            if given:
+                raise ValidationError({field: obj.unique_error_message(model, (field,))}) from None
+        else:
+            return
+    raise ValidationError(
+        f"Too many {model._meta.verbose_name_plural} named “{name.strip()}” are being created"
+        " at once; try again.",
+        code="busy",
     )
-    customer.full_clean()
-    customer.save()
+
+
+def customer_create(*, name: str, account_manager: Any = None) -> Customer:
+    customer = Customer(name=name.strip(), account_manager=account_manager)
+    _insert_with_slug(customer, "slug", name)
     return customer
 
 
 def product_create(*, name: str, code: str = "") -> Product:
-    product = Product(name=name.strip(), code=code or _unique_slug(Product, "code", name))
-    product.full_clean()
-    product.save()
+    product = Product(name=name.strip())
+    _insert_with_slug(product, "code", name, given=code)
     return product
 
 

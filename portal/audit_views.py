@@ -12,13 +12,17 @@ from django.shortcuts import render
 from licensing import selectors
 from licensing.models import AuditEntry, Customer
 from portal.access import staff_required
+from portal.team_forms import FilterTextField
 
 PAGE_SIZE = 50
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(
-        required=False, max_length=255, help_text="Part of an email address or token prefix."
+    actor = FilterTextField(
+        label="Actor",
+        required=False,
+        max_length=255,
+        help_text="Part of an email address or token prefix.",
     )
     action = forms.ChoiceField(
         choices=[("", "Any action"), *AuditEntry.Action.choices], required=False

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from licensing import services
 from licensing.models import Customer, Entitlement, Event, Product
 from portal.models import Invitation, User
 
@@ -19,6 +20,23 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class FilterTextField(forms.CharField):
+    """Free text of a search or filter box (a GET parameter that reaches a query).
+
+    Refused, with the message every text input gets, when the database cannot compare it:
+    PostgreSQL refuses NUL in text, so the query would fail with a 500.
+    """
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value:
+            services.check_characters(str(self.label or "Text"), value)
+
+
+class CustomerSearchForm(forms.Form):
+    q = FilterTextField(label="Search", required=False)
 
 
 class CustomerForm(forms.Form):

@@ -20,7 +20,13 @@ from licensing import selectors, services
 from licensing.models import AuditEntry, Customer, Entitlement, Membership, Product
 from portal import invitations
 from portal.access import staff_required
-from portal.team_forms import CustomerForm, EntitlementForm, EventFilterForm, InvitationForm
+from portal.team_forms import (
+    CustomerForm,
+    CustomerSearchForm,
+    EntitlementForm,
+    EventFilterForm,
+    InvitationForm,
+)
 
 PAGE_SIZE = 25
 
@@ -41,17 +47,21 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def customers(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
+    form = CustomerSearchForm(request.GET)
     sort = request.GET.get("sort", "name")
     if sort not in selectors.CUSTOMER_SORTS:
         sort = "name"
-    page = _page(request, selectors.customers_overview(query=query, sort=sort))
-    for customer in page:
-        customer.zone = selectors.ZONE_RANKS[customer.zone_rank]
+    query, page = "", None  # a search the database cannot run shows its error, no rows
+    if form.is_valid():
+        query = form.cleaned_data["q"]
+        page = _page(request, selectors.customers_overview(query=query, sort=sort))
+        for customer in page:
+            customer.zone = selectors.ZONE_RANKS[customer.zone_rank]
     return render(
         request,
         "team/customers.html",
         {
+            "form": form,
             "page": page,
             "query": query,
             "sort": sort,

@@ -328,8 +328,9 @@ class UsageQuerySerializer(serializers.Serializer):
         hours = (attrs["end"] - attrs["start"]).total_seconds() / 3600
         limit = 24 * 400 if attrs["bucket"] == "hour" else 24 * 366 * 5
         if hours > limit:
+            buckets = "hourly" if attrs["bucket"] == "hour" else "daily"
             raise serializers.ValidationError(
-                {"end": [f"At most {limit // 24} days of {attrs['bucket']}ly buckets at once."]}
+                {"end": [f"At most {limit // 24} days of {buckets} buckets at once."]}
             )
         return attrs
 

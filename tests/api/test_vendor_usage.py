@@ -74,3 +74,20 @@ def test_bad_usage_queries_are_400(vendor, entitlement, query):
     response = vendor.get(f"/api/v1/entitlements/{entitlement.pk}/usage", query)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("bucket", "end", "message"),
+    [
+        ("hour", "2027-01-01T00:00:00Z", "At most 400 days of hourly buckets at once."),
+        ("day", "2031-01-01T00:00:00Z", "At most 1830 days of daily buckets at once."),
+    ],
+)
+def test_too_long_a_usage_range_says_how_long_it_may_be(vendor, entitlement, bucket, end, message):
+    response = vendor.get(
+        f"/api/v1/entitlements/{entitlement.pk}/usage",
+        {"start": "2025-01-01T00:00:00Z", "end": end, "bucket": bucket},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"end": [message]}
+    assert response.json()["message"] == f"end: {message}"

@@ -1,8 +1,14 @@
 """Probes for load balancers and orchestrators: `/healthz` and `/readyz`.
 
-`/healthz` says the process is alive and touches nothing else. `/readyz` says this process can
-serve: the database answers a trivial query and, when CELERY_BROKER_URL is set, the broker
-accepts a connection, each within a short timeout; otherwise 503 with the checks that failed.
+`/healthz` says the process is alive and touches nothing else. `/readyz` says whether this
+process can serve, and how well:
+- 200 `ok`: the database answers a trivial query, and the cache's Redis and the broker (when
+  configured) answer too;
+- 200 `degraded`: the database answers but Redis or the broker does not. License clients are
+  still served (throttles count in process memory, events wait in the outbox), so a load
+  balancer must keep sending traffic: every web process would be degraded alike;
+- 503 `unavailable`: the database does not answer (within DATABASE_CONNECT_TIMEOUT, or at once
+  while its breaker is open): requests would get 503s too.
 
 The middleware answers both before anything else runs, so probes that address the server by
 its IP (a Host header not in ALLOWED_HOSTS) or over plain HTTP behind a TLS-terminating proxy
@@ -16,13 +22,14 @@ from collections.abc import Callable
 from typing import Final
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from kombu import Connection
 
 logger = logging.getLogger(__name__)
 
-BROKER_TIMEOUT_SECONDS: Final = 2.0
+BROKER_TIMEOUT_SECONDS: Final = 1.0
 
 
 def check_database(alias: str = "default") -> None:
@@ -43,9 +50,20 @@ def check_broker(url: str) -> None:
         conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 
+def check_cache() -> None:
+    """Raise while the cache's Redis is unavailable (its breaker open after this call)."""
+    cache = caches["default"]
+    breaker = getattr(cache, "breaker", None)  # portal.cache.ResilientRedisCache
+    if breaker is not None:
+        cache.has_key("readyz")
+        if breaker.is_open:
+            raise ConnectionError("the cache's Redis is unavailable; answering from memory")
+
+
 def readiness() -> dict[str, str]:
-    """Each check's outcome: "ok", or "failed" (the reason is logged, not shown)."""
-    checks: dict[str, Callable[[], None]] = {"database": check_database}
+    """Each check's outcome: "ok", or "failed" for the database and "degraded" for the others
+    (the reason is logged, not shown)."""
+    checks: dict[str, Callable[[], None]] = {"database": check_database, "cache": check_cache}
     broker_url = getattr(settings, "CELERY_BROKER_URL", "")
     if broker_url:
         checks["broker"] = lambda: check_broker(broker_url)
@@ -55,7 +73,7 @@ def readiness() -> dict[str, str]:
             check()
         except Exception as exc:  # any failure means "not ready"; the probe must not crash
             logger.warning("readiness check %s failed: %s", name, exc, extra={"check": name})
-            results[name] = "failed"
+            results[name] = "failed" if name == "database" else "degraded"
         else:
             results[name] = "ok"
     return results
@@ -67,11 +85,14 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 def readyz(request: HttpRequest) -> HttpResponse:
     checks = readiness()
-    failed = [name for name, outcome in checks.items() if outcome != "ok"]
+    failed = [name for name, outcome in checks.items() if outcome == "failed"]
     if failed:
         return JsonResponse(
             {"status": "unavailable", "failed": failed, "checks": checks}, status=503
         )
+    degraded = [name for name, outcome in checks.items() if outcome == "degraded"]
+    if degraded:
+        return JsonResponse({"status": "degraded", "degraded": degraded, "checks": checks})
     return JsonResponse({"status": "ok", "checks": checks})
 
 

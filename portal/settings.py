@@ -10,7 +10,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_secret, env_str
+from portal.env import env_bool, env_int, env_list, env_networks, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,6 +29,10 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when PORTAL_ENV=production.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Proxies (addresses or networks) whose X-Forwarded-For is believed: from a request whose peer
+# is one of them, portal.proxy takes the client's address from that header (the nearest hop
+# that is not itself a trusted proxy). Unset: the header is ignored and the peer is the client.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -50,8 +54,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Request id first (every later log line carries it); probes and /metrics are answered
-    # before host validation, so load balancers and Prometheus can address servers by IP.
+    # The client's address first (everything after counts and logs it); then the request id
+    # (every later log line carries it); probes and /metrics are answered before host
+    # validation, so load balancers and Prometheus can address servers by IP.
+    "portal.proxy.TrustedProxyMiddleware",
     "portal.logging.RequestIdMiddleware",
     "portal.health.HealthCheckMiddleware",
     "portal.metrics.MetricsMiddleware",
@@ -65,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, so it sees the views' exceptions: a database outage is a 503, not a 500.
+    "portal.unavailable.ServiceUnavailableMiddleware",
 ]
 
 # The client API (software clients calling /api/v1/activations and /api/v1/entitlement with a
@@ -72,12 +80,14 @@ MIDDLEWARE = [
 # CSRF, users or messages, none of which a license-key call uses; ids, metrics, security
 # headers and host validation (CommonMiddleware) stay. docs/performance.md has the measurement.
 CLIENT_API_MIDDLEWARE = [
+    "portal.proxy.TrustedProxyMiddleware",
     "portal.logging.RequestIdMiddleware",
     "portal.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.unavailable.ServiceUnavailableMiddleware",
 ]
 
 # Security headers on every response (SecurityMiddleware, XFrameOptionsMiddleware; the CSP
@@ -159,15 +169,18 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     # connection per thread. Production default 2 (docs/performance.md has the measurements);
     # development and the tests keep persistent connections.
     _pool_size = env_int("DATABASE_POOL", 2 if PRODUCTION else 0, minimum=0)
+    # portal.postgres: Django's backend with a circuit breaker (a down server costs one bounded
+    # wait per DATABASE_RETRY_SECONDS, then requests get a 503 at once) and, with a pool, a
+    # cheaper check of pooled connections.
+    _database["ENGINE"] = "portal.postgres"
     if _pool_size:
         # The pool checks each connection it lends, so one broken while idle (database restart)
         # is replaced, not used; portal.postgres makes that check cheap, in place of Django's
         # round trip per request (CONN_HEALTH_CHECKS).
-        _database["ENGINE"] = "portal.postgres"
         _database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": _pool_size,
             "max_size": _pool_size,
-            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 3, minimum=1),
         }
         _database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
         _database["CONN_HEALTH_CHECKS"] = False
@@ -176,7 +189,7 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         _database["CONN_HEALTH_CHECKS"] = True
     # A database host that drops packets must fail a request (and /readyz) fast, not hang it.
     _database.setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 2, minimum=1)
     )
     # Django turns psycopg's prepared statements off (its own cursors bind client-side and never
     # prepare anyway); licensing/statements.py prepares the client API's hot statements, once
@@ -184,6 +197,9 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     # max_prepared_statements set (docs/operations.md).
     _database["OPTIONS"]["prepare_threshold"] = 5
 DATABASES = {"default": _database}
+# While the database is unavailable: seconds between tries (the breaker in portal.postgres),
+# and the Retry-After of the 503 that requests get meanwhile (portal.unavailable).
+DATABASE_RETRY_SECONDS = env_int("DATABASE_RETRY_SECONDS", 2, minimum=1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "portal.User"
@@ -218,6 +234,16 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
+# Accounts come from invitations: /accounts/signup/ shows "sign-up is closed" unless this is
+# on (portal.adapters.AccountAdapter.is_open_for_signup).
+ACCOUNT_ALLOW_SIGNUP = env_bool("ACCOUNT_ALLOW_SIGNUP", False)
+ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
+# No page tells whether an address has an account: password reset answers alike for any
+# address, login failures read alike. (allauth's default, stated because it is relied on.)
+ACCOUNT_PREVENT_ENUMERATION = True
+# A password reset for an unknown address emails nothing: the mail would invite a stranger
+# to sign up, which only makes sense when signup is open.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = ACCOUNT_ALLOW_SIGNUP
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
 # Login brute force: after 5 failed logins for one address in 5 minutes (or 10 a minute from
@@ -253,13 +279,19 @@ if _email_url:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
-# Cache (throttles, shared state): Redis when REDIS_URL is set, local memory otherwise.
+# Cache (throttles, login limits): Redis when REDIS_URL is set, local memory otherwise. On Redis
+# it degrades instead of failing (portal.cache): a call Redis does not answer within
+# REDIS_TIMEOUT_MS is answered from process memory, and the calls after it skip Redis for
+# REDIS_RETRY_SECONDS, when one call tries again.
 _redis_url = env_str("REDIS_URL")
 if _redis_url:
+    _redis_timeout = env_int("REDIS_TIMEOUT_MS", 250, minimum=1) / 1000
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": _redis_url,
+            "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
+            "RETRY_SECONDS": env_int("REDIS_RETRY_SECONDS", 5, minimum=1),
         }
     }
 else:

@@ -9,6 +9,7 @@ urlpatterns = [
     # First: the client API's calls are most of the traffic, and resolving tries in order.
     path("api/v1/", include(("licensing.api.urls", "api"), namespace="api")),
     path("", views.home, name="home"),
+    path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("team/webhooks/", include(("webhooks.urls", "webhooks"), namespace="team_webhooks")),
@@ -26,5 +27,6 @@ urlpatterns = [
     path("team/tokens/", include("portal.token_urls", namespace="tokens")),
 ]
 
+handler400 = "portal.views.bad_request"
 handler404 = "portal.views.not_found"
 handler500 = "portal.views.server_error"

@@ -5,10 +5,14 @@ Every customer page resolves its objects through `portal.access`, so outsiders g
 
 import csv
 import dataclasses
+import sys
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -19,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from licensing import selectors, services
 from licensing.models import Customer, Entitlement, Membership, Seat
-from portal import access
+from portal import access, unavailable
 from portal.forms import NotificationPreferencesForm
 
 SEATS_PER_PAGE = 25
@@ -52,6 +56,13 @@ def home(request: HttpRequest) -> HttpResponse:
     if len(memberships) == 1:
         return redirect("customer:dashboard", slug=memberships[0].customer.slug)
     return render(request, "portal/customer_list.html", {"memberships": memberships})
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The Django admin has no login form of its own: staff log in through the portal's, so
+    one set of brute-force limits (and two-factor authentication) covers every account."""
+    next_url = request.GET.get("next") or reverse("admin:index")
+    return redirect(reverse("account_login") + "?" + urlencode({"next": next_url}))
 
 
 # --- customer pages ---------------------------------------------------------------------------
@@ -278,7 +289,24 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "404.html", status=404)
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Requests Django refuses before any view: a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
+    many fields, a malformed multipart body."""
+    if _wants_json(request):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            message = f"The request body is larger than the limit of {limit} bytes."
+        else:
+            message = "The request could not be read."
+        return JsonResponse({"code": "invalid_request", "message": message}, status=400)
+    return render(request, "400.html", status=400)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    error = sys.exc_info()[1]
+    if unavailable.is_database_outage(error):
+        assert error is not None
+        return unavailable.response(request, error)
     if _wants_json(request):
         return JsonResponse(
             {"code": "server_error", "message": "Something went wrong on our side."}, status=500

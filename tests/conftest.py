@@ -35,6 +35,16 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _closed_breakers() -> None:
+    """Circuit breakers are per process: one a test opened must not fail the next test."""
+    from portal import cache
+    from portal.postgres import base
+
+    for breaker in [*cache._breakers.values(), *base._breakers.values()]:
+        breaker.succeeded()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     """PBKDF2 costs most of a second per persona; tests need no real password hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

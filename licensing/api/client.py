@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from licensing import errors, services
 from licensing.api import schema
-from licensing.api.auth import LicenseKeyAuthentication, license_key_from_header
+from licensing.api.auth import LicenseKeyAuthentication
 from licensing.api.parsers import JSONParser
 from licensing.api.throttling import AuthFailureThrottleMixin, LicenseKeyThrottle
 from licensing.models import Entitlement, Seat
@@ -115,10 +115,6 @@ class ClientAPIView(AuthFailureThrottleMixin, APIView):
     permission_classes: list[Any] = []
     throttle_classes = [LicenseKeyThrottle]
     parser_classes = [JSONParser]
-
-    def pre_auth_hit(self, request: Request) -> tuple[str, str] | None:
-        key = license_key_from_header(request)
-        return None if key is None else (LicenseKeyThrottle.setting, key)
 
     @property
     def entitlement(self) -> Entitlement:

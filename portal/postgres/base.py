@@ -1,13 +1,20 @@
-"""Django's PostgreSQL backend, with a cheaper check of pooled connections (DATABASE_POOL).
+"""Django's PostgreSQL backend with a circuit breaker and, with a pool (DATABASE_POOL), a
+cheaper check of pooled connections.
 
-Django's pool (CONN_HEALTH_CHECKS on) has psycopg_pool check every connection it lends with a
-round trip to the server: on the client API that was a tenth of a millisecond of web CPU and a
-database wake-up per call (docs/performance.md). A connection the server closed while it sat in
-the pool (a restart, an idle timeout, `pg_terminate_backend`) has a readable socket: the
-server's goodbye or the end of the stream is waiting. So this backend looks first, without
-waiting, and makes the round trip only when there is something to read; a connection that
-fails is dropped from the pool and the next one is tried. Without a pool it is Django's backend
-unchanged (settings.py keeps CONN_HEALTH_CHECKS for persistent connections).
+The breaker (portal.breaker): a connection that cannot be made (refused, timed out after
+DATABASE_CONNECT_TIMEOUT, no pooled connection within DATABASE_POOL_TIMEOUT) opens it, and for
+DATABASE_RETRY_SECONDS the requests of this process fail at once instead of each waiting as
+long; then one request tries again. Those failures are OperationalErrors, which
+portal.unavailable answers with a 503 and Retry-After.
+
+The check: Django's pool (CONN_HEALTH_CHECKS on) has psycopg_pool check every connection it
+lends with a round trip to the server: on the client API that was a tenth of a millisecond of
+web CPU and a database wake-up per call (docs/performance.md). A connection the server closed
+while it sat in the pool (a restart, an idle timeout, `pg_terminate_backend`) has a readable
+socket: the server's goodbye or the end of the stream is waiting. So this backend looks first,
+without waiting, and makes the round trip only when there is something to read; a connection
+that fails is dropped from the pool and the next one is tried. Without a pool, settings.py keeps
+Django's CONN_HEALTH_CHECKS for persistent connections.
 """
 
 from __future__ import annotations
@@ -16,9 +23,14 @@ import select
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db.backends.postgresql import base
 from psycopg import pq
 from psycopg_pool import ConnectionPool
+
+from portal.breaker import CircuitBreaker
+
+_breakers: dict[str, CircuitBreaker] = {}  # one per database server and process
 
 
 def check_idle_connection(conn: psycopg.Connection[Any]) -> None:
@@ -31,7 +43,28 @@ def check_idle_connection(conn: psycopg.Connection[Any]) -> None:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def breaker(self) -> CircuitBreaker:
+        server = "{HOST}:{PORT}/{NAME}".format(**self.settings_dict)
+        breaker = _breakers.get(server)
+        if breaker is None:
+            breaker = _breakers.setdefault(
+                server,
+                CircuitBreaker(f"database {server}", retry_seconds=settings.DATABASE_RETRY_SECONDS),
+            )
+        return breaker
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        breaker = self.breaker
+        if not breaker.allow():
+            raise psycopg.OperationalError(
+                f"the database was unavailable moments ago; trying again within "
+                f"{breaker.retry_seconds} s"
+            )
+        with breaker.attempt(psycopg.OperationalError):  # PoolTimeout is one
+            return self._checked_connection(conn_params)
+
+    def _checked_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
         pool = self.pool
         if pool is None:

@@ -101,6 +101,8 @@ def test_a_check_that_keeps_failing_gives_every_connection_back(pooled, monkeypa
     with pytest.raises(Exception, match="the server is down"):
         pooled.ensure_connection()
     monkeypatch.undo()
+    assert pooled.breaker.is_open  # the outage was simulated: close it for what follows
+    pooled.breaker.succeeded()
 
     lent = [pooled.pool.getconn(timeout=5), pooled.pool.getconn(timeout=5)]  # both free again
     for conn in lent:

@@ -65,7 +65,8 @@ def test_many_wrong_license_keys_from_one_ip_end_in_429(
     assert statuses[:limit] == [401] * limit
     assert set(statuses[limit:]) == {429}
 
-    # Even the right key from that address waits: the guesser learns nothing more.
+    # The right key from that address is served: only failures are refused (issue 13), and a
+    # key is 25 random characters, so being served teaches a guesser nothing it could use.
     right = api_client.post(
         "/api/v1/activations",
         {"fingerprint": "pc-1"},
@@ -73,11 +74,10 @@ def test_many_wrong_license_keys_from_one_ip_end_in_429(
         HTTP_AUTHORIZATION=f"License {entitlement.license_key}",
         REMOTE_ADDR="198.51.100.9",
     )
-    assert right.status_code == 429
-    assert right.json()["code"] == "throttled"
-    assert "Retry-After" in right.headers
+    assert right.status_code == 201
+    assert right.json()["status"] == "ok"
     entitlement.refresh_from_db()
-    assert entitlement.seats_used == 0
+    assert entitlement.seats_used == 1
 
     elsewhere = api_client.get(
         "/api/v1/entitlement",

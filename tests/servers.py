@@ -1,0 +1,241 @@
+"""Real servers of the tests' own, on free ports: Redis, a PostgreSQL cluster, gunicorn.
+
+Each belongs to the test that started it, so stopping, pausing or killing it never touches the
+suite's shared PostgreSQL and Redis (scripts/services.sh).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WSGI_APPLICATION = "portal.wsgi:application"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start listening on port {port}")
+
+
+class RedisServer:
+    """Our own redis-server: stop and start it again on the same port, or pause it (SIGSTOP:
+    connections are accepted by the kernel and never answered, as with a hung server)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, "redis-server")
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server cannot act on TERM
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+def pg_bin() -> Path | None:
+    """PostgreSQL's server binaries (scripts/services.sh exports TEST_PGBIN)."""
+    if os.environ.get("TEST_PGBIN"):
+        return Path(os.environ["TEST_PGBIN"])
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster with one database, `portal`. As root the cluster runs as
+    the `postgres` user (initdb refuses root), so it lives under the project's var/ folder, whose
+    parents scripts/services.sh made traversable."""
+
+    def __init__(self, name: str) -> None:
+        binaries = pg_bin()
+        if binaries is None:
+            raise RuntimeError("PostgreSQL server binaries (initdb) not found")
+        self.bin = binaries
+        self.port = free_port()
+        self.home = ROOT / "var" / "test-clusters" / f"{name}-{os.getpid()}-{self.port}"
+        self.data = self.home / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/portal"
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def create(self) -> None:
+        self.home.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.home, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "portal")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.home} -c fsync=off"
+        log = str(self.home / "postgres.log")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "-o", options, "start"
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """`manage.py ARGS` in a process of its own with `env`; returns what it printed."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+class Gunicorn:
+    """The production web server (portal/gunicorn.conf.py) on a free port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "portal/gunicorn.conf.py", WSGI_APPLICATION],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if Client(self.port).call("GET", "/healthz").status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.process = None
+
+
+class Answer:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, seconds: float) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.seconds = seconds
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class Client:
+    """A keep-alive HTTP/1.1 client to one local server, as a license client would hold."""
+
+    def __init__(self, port: int, timeout: float = 30.0) -> None:
+        self.port = port
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Answer:
+        data = None if body is None else json.dumps(body).encode()
+        sent = {**({} if body is None else {"Content-Type": "application/json"}), **(headers or {})}
+        for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, self.timeout)
+            started = time.perf_counter()
+            try:
+                self._conn.request(method, path, data, sent)
+                response = self._conn.getresponse()
+                raw = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            seconds = time.perf_counter() - started
+            return Answer(response.status, dict(response.getheaders()), raw, seconds)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -303,8 +303,9 @@ class WebServer:
     BENCH_WEB_CMD (`{port}` and `{bin}`, the virtualenv's bin folder, filled in), whose worker
     processes must be children of the process it starts."""
 
-    def __init__(self, db: str, **env: str) -> None:
+    def __init__(self, db: str, *, root: Path = ROOT, **env: str) -> None:
         self.db = db
+        self.root = root  # another checkout (a git worktree) serves another revision's code
         self.env = django_env(db, GUNICORN_BIND=f"127.0.0.1:{WEB_PORT}", **env)
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{WEB_PORT}"
@@ -322,7 +323,7 @@ class WebServer:
             cmd = os.environ["BENCH_WEB_CMD"].format(port=WEB_PORT, bin=VENV_BIN).split()
         self.proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=self.log,
             stderr=self.log,

@@ -13,6 +13,10 @@ with portal/gunicorn.conf.py in production mode, then:
 4. race: 1,000 concurrent activations against a 100/120 entitlement; exactly 120 granted.
 
 The web workers' resident memory is sampled throughout. Figures: JSON on the last line.
+
+`--compare REV` runs the spread against git revision REV too, served from a worktree of it in
+var/bench/ on the same database, alternating rounds (REV, this tree, REV, ...), and prints the
+ratio of the medians: what a change did to throughput, measured in one run on one machine.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -228,17 +233,21 @@ def run_paced(
     }
 
 
-# The statement one activation performs (licensing/api/lane.py: no lookup, one statement keyed
-# by license key, licensing/statements.py), its text taken from there. pgbench variables carry
-# integers only, so the parameters the application computes in Python become the same values
-# computed in SQL: the key from the entitlement's number, the seat id by gen_random_uuid() (two
-# different ids where the application passes one twice), now() and its hour. Executed prepared
-# (-M prepared), as the application prepares it.
+# The statements one activation performs: the license key's lookup (licensing/api/auth.py)
+# and the activation statement keyed by the entitlement's id (licensing/statements.py), their
+# text taken from there. pgbench variables carry integers only, so the parameters the
+# application computes in Python become the same values computed in SQL: the key from the
+# entitlement's number, the seat id by gen_random_uuid() (two different ids where the
+# application passes one twice), now() and its hour. Executed prepared (-M prepared), as the
+# application prepares them.
 def pgbench_script(key_expr: str, nmax: int) -> str:
+    from licensing.models import Entitlement
     from licensing.statements import ACTIVATE
 
+    table = Entitlement._meta.db_table
+    lookup = f"SELECT id AS eid FROM {table} WHERE license_key = ({key_expr})"
     values = {
-        "key": f"({key_expr})",
+        "eid": ":eid",
         "sid": "gen_random_uuid()",
         "fp": ":fp",
         "label": "'bench'",
@@ -248,6 +257,7 @@ def pgbench_script(key_expr: str, nmax: int) -> str:
     activate = re.sub(r"%\((\w+)\)s", lambda m: values[m.group(1)], ACTIVATE).strip()
     return f"""\\set n random(0, {nmax})
 \\set fp random(1, 2000000000)
+{lookup} \\gset
 {activate};
 """
 
@@ -403,7 +413,16 @@ def main() -> None:
         help="paced scenario: offered activations/s, comma-separated",
     )
     parser.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
+    parser.add_argument(
+        "--compare",
+        metavar="REV",
+        help="also run the spread against git revision REV, alternating rounds (see above)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--compare: rounds of each")
     args = parser.parse_args()
+    if args.compare:
+        compare(args)
+        return
     scenarios = args.only or SCENARIOS
 
     pg_start()
@@ -489,6 +508,67 @@ def main() -> None:
             redis_stop()
     figures["machine"]["loadavg_end"] = loadavg()
     emit(figures)
+
+
+def worktree(rev: str) -> Path:
+    """A checkout of `rev` in var/bench/ (made once per commit), sharing this tree's .venv."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if sha.returncode:
+        raise SystemExit(f"--compare: {rev!r} is not a commit of this repository")
+    path = ROOT / "var" / "bench" / f"worktree-{sha.stdout.strip()[:12]}"
+    if not path.exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), sha.stdout.strip()],
+            cwd=ROOT, check=True, capture_output=True,
+        )  # fmt: skip
+    return path
+
+
+def compare(args: argparse.Namespace) -> None:
+    before = worktree(args.compare)
+    pg_start()
+    redis_start()
+    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "flushall"], capture_output=True)
+    fresh_migrated_database(DB)
+    setup_django(DB)
+    create_entitlements(args.entitlements)
+    psql("VACUUM ANALYZE", DB)
+    load = {"keyfmt": SPREAD_KEYFMT, "nkeys": args.entitlements, "connections": args.connections}
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    try:
+        for n in range(args.rounds):
+            for side, root in (("before", before), ("after", ROOT)):
+                server = WebServer(DB, root=root, API_THROTTLE_LICENSE="100000000/min")
+                try:
+                    server.start()
+                    warm_up(server, args.warmup, seed=1, **load)
+                    log(f"bench: spread, round {n + 1}, {side}")
+                    runs[side].append(run_wrk(server, seconds=args.seconds, seed=2, **load))
+                finally:
+                    server.stop()
+        log("bench: spread floor (pgbench)")
+        floor = run_pgbench(
+            hot=False, nkeys=args.entitlements, clients=args.connections, seconds=args.seconds
+        )
+    finally:
+        if not args.keep:
+            pg_stop()
+            redis_stop()
+    rates = {side: [r["activations_per_s"] for r in done] for side, done in runs.items()}
+    medians = {side: statistics.median(values) for side, values in rates.items()}
+    emit({
+        "benchmark": "activations-compare",
+        "before": args.compare,
+        "machine": {"cpus": os.cpu_count(), "loadavg_end": loadavg()},
+        "activations_per_s": rates,
+        "p99_ms": {side: [r["p99_ms"] for r in done] for side, done in runs.items()},
+        "median_activations_per_s": medians,
+        "ratio_after_to_before": round(medians["after"] / medians["before"], 3),
+        "pgbench_floor_tps": floor["tps"],
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -173,7 +173,7 @@ def parts(
     from psycopg_pool import ConnectionPool
 
     import portal.postgres.base as pooled
-    from licensing.api import lane, throttling
+    from licensing.api import client, throttling
 
     def cpu_us(fn: Callable[[], Any]) -> float:
         started = time.process_time()
@@ -185,7 +185,7 @@ def parts(
         connection.ensure_connection()
         connection.close()
 
-    request = WSGIRequest(activation_environ())
+    activation_view = client.ActivationCreateView.as_view()
     redis_client = caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]
     rounds: dict[str, list[float]] = {}
     cheap_check = pooled.check_idle_connection
@@ -193,10 +193,10 @@ def parts(
         for name, fn in (
             ("pool_checkout_socket_check", checkout),
             ("pool_checkout_round_trip_check", checkout),
-            ("throttle_round_trip", lambda: throttling.license_call_allowed(request, KEY)),
+            ("throttle_round_trip", lambda: throttling.hit("API_THROTTLE_LICENSE", KEY)),
             ("redis_ping_floor", lambda: redis_client.ping()),
             ("activation_whole_call", lambda: call_with(activation_environ())),
-            ("activation_lane_view_alone", lambda: lane.activation_create(
+            ("activation_view_alone", lambda: activation_view(
                 WSGIRequest(activation_environ()))),
         ):  # fmt: skip
             round_trip = name == "pool_checkout_round_trip_check"
@@ -207,7 +207,7 @@ def parts(
     pooled.check_idle_connection = cheap_check  # type: ignore[assignment]
     figures = {name: round(statistics.median(r), 1) for name, r in rounds.items()}
     figures["handler_middleware_and_checkout"] = round(
-        figures["activation_whole_call"] - figures["activation_lane_view_alone"], 1
+        figures["activation_whole_call"] - figures["activation_view_alone"], 1
     )
     return figures
 

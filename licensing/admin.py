@@ -10,30 +10,27 @@ events, usage history and tokens are otherwise read-only.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from licensing import services
-from licensing.api import tokens
+from licensing import services, zones
 from licensing.models import (
     ApiToken,
-    AuditEntry,
     Customer,
     Entitlement,
+    EntitlementQuerySet,
     Event,
     Membership,
     Product,
     Seat,
     UsageBucket,
 )
-
-_ZONE_LABELS = {"within": "Within", "overdraft": "Overdraft", "at_hard_limit": "At hard limit"}
 
 
 def _copy_fields(source: Model, target: Model) -> None:
@@ -120,7 +117,11 @@ class CustomerAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        customer = services.customer_create(name=obj.name, account_manager=obj.account_manager)
+        customer = services.customer_create(
+            name=obj.name,
+            account_manager=obj.account_manager,
+            actor=services.Actor.from_request(request),
+        )
         _copy_fields(customer, obj)
 
 
@@ -171,18 +172,14 @@ class EntitlementZoneFilter(admin.SimpleListFilter):
     parameter_name = "zone"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return list(_ZONE_LABELS.items())
+        return zones.Zone.choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        over = Q(seats_used__gt=F("seats"))
-        at_limit = Q(hard_limit__isnull=False, seats_used__gte=F("hard_limit"))
-        if self.value() == "within":
-            return queryset.exclude(over | at_limit)
-        if self.value() == "overdraft":
-            return queryset.filter(over).exclude(at_limit)
-        if self.value() == "at_hard_limit":
-            return queryset.filter(at_limit)
-        return queryset
+        zone = self.value()
+        if zone is None or zone not in zones.Zone.values:
+            return queryset
+        # The changelist's queryset comes from Entitlement.objects.
+        return cast(EntitlementQuerySet, queryset).in_zone(zone)
 
 
 @admin.register(Entitlement)
@@ -237,7 +234,7 @@ class EntitlementAdmin(admin.ModelAdmin):
 
     @admin.display(description="zone")
     def zone(self, obj: Entitlement) -> str:
-        return _ZONE_LABELS[services.zone_of(obj.seats_used, obj.seats, obj.hard_limit)]
+        return zones.SeatCounts.of(obj).zone.label
 
     @admin.display(description="seats are")
     def kind(self, obj: Entitlement) -> str:
@@ -254,6 +251,7 @@ class EntitlementAdmin(admin.ModelAdmin):
                 lease_seconds=data["lease_seconds"],
                 starts_at=data["starts_at"],
                 ends_at=data["ends_at"],
+                actor=services.Actor.from_request(request),
             )
             _copy_fields(entitlement, obj)
             return
@@ -267,6 +265,7 @@ class EntitlementAdmin(admin.ModelAdmin):
                 status=data["status"],
                 starts_at=data["starts_at"],
                 ends_at=data["ends_at"],
+                actor=services.Actor.from_request(request),
             )
         except ValidationError as exc:
             # Seats were activated between the form's check and the save.
@@ -327,7 +326,7 @@ class SeatAdmin(ReadOnlyAdmin):
     @admin.action(description="Revoke selected seats", permissions=["revoke"])
     def revoke_seats(self, request: HttpRequest, queryset: QuerySet[Seat]) -> None:
         revoked = sum(
-            services.seat_revoke(seat=seat)
+            services.seat_revoke(seat=seat, actor=services.Actor.from_request(request))
             for seat in queryset.filter(released_at__isnull=True).select_related("entitlement")
         )
         self.message_user(request, f"Revoked {revoked} seat(s).", messages.SUCCESS)
@@ -408,9 +407,8 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         revoked = 0
         for token in queryset:
-            if tokens.api_token_revoke(api_token=token):
-                services.audit_record(
-                    action=AuditEntry.Action.TOKEN_REVOKED, target=token, request=request
-                )
+            if services.api_token_revoke(
+                api_token=token, actor=services.Actor.from_request(request)
+            ):
                 revoked += 1
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

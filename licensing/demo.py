@@ -29,13 +29,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
 from licensing import services
 from licensing.models import Customer, Entitlement, Event, Membership, Product, Seat, UsageBucket
-from portal.models import User
+from licensing.zones import SeatCounts, in_overdraft, transitions
 
 DEMO_PASSWORD: Final = "demo-password-2026"
 SEED: Final = 2026
@@ -208,8 +209,8 @@ def _event(
     used: int,
     extra: dict[str, Any] | None = None,
 ) -> Event:
-    """An Event row shaped as `services._write_events` writes it; already fanned out."""
-    counts = services.SeatCounts(used, entitlement.seats, entitlement.hard_limit)
+    """An Event row shaped as `services._rows.write_events` writes it; already fanned out."""
+    counts = SeatCounts(used, entitlement.seats, entitlement.hard_limit)
     return Event(
         type=event_type,
         entitlement_id=entitlement.pk,
@@ -250,6 +251,10 @@ def simulate(
     demand = spec.demand
     seats, hard_limit = entitlement.seats, entitlement.hard_limit
     cap = hard_limit if hard_limit is not None else math.inf
+
+    def counts(used: int) -> SeatCounts:
+        return SeatCounts(used, seats, hard_limit)
+
     hours = [end - timedelta(hours=h) for h in range(demand.days * 24, 0, -1)]
     offset = _local_offset(hours[-1])
     wanted = _demand_series(demand, [*hours, end], offset, rng)
@@ -266,27 +271,28 @@ def simulate(
         # hour began in, so a level hovering just above the line does not flap every hour; and
         # nobody lets go of a seat while the entitlement is full and others are queueing.
         churn = max(0, round(rng.gauss(0, 1) + start * (0.01 + 0.05 * busy)))
-        if start > seats:
+        if in_overdraft(start, seats):
             churn = min(churn, start - seats - 1)
-        if start >= cap and wanted[i] >= cap:
+        if counts(start).at_hard_limit and wanted[i] >= cap:
             churn = 0
         low = start - churn
         # Phase 2, minutes 10-35: activations up to this hour's demand, at most the hard limit.
         returning = round(churn * rng.uniform(0.3, 1.0))
         high = int(min(cap, max(wanted[i], low + returning)))
         activations = high - low
-        if low <= seats < high:
+        crossed = transitions(counts(low), counts(high))
+        if Event.Type.OVERDRAFT_STARTED in crossed:
             step = seats + 1 - low
             moment = _moment(
                 hour, 10 + 25 * (step - 1) / activations, 10 + 25 * step / activations, rng
             )
             events.append(_event(entitlement, Event.Type.OVERDRAFT_STARTED, moment, seats + 1))
-        if high >= cap > low:
+        if Event.Type.HARD_LIMIT_REACHED in crossed:
             events.append(
                 _event(entitlement, Event.Type.HARD_LIMIT_REACHED, _moment(hour, 34, 35, rng), high)
             )
         # Minutes 35-50: at the hard limit, everyone else is denied, and some retry.
-        excess = wanted[i] - high if high >= cap else 0
+        excess = wanted[i] - high if counts(high).at_hard_limit else 0
         denials = excess + rng.randint(0, excess) if excess > 0 else 0
         for moment in sorted(_moment(hour, 35, 50, rng) for _ in range(denials)):
             fingerprint, label = _host(spec.host_prefix, rng.randrange(pool_size))
@@ -301,7 +307,7 @@ def simulate(
             )
         # Phase 3, minutes 50-60: releases down to the level the next hour starts from.
         closing = min(high, round((wanted[i] + wanted[i + 1]) / 2))
-        if closing <= seats < high:
+        if Event.Type.OVERDRAFT_ENDED in transitions(counts(high), counts(closing)):
             events.append(
                 _event(entitlement, Event.Type.OVERDRAFT_ENDED, _moment(hour, 50, 60, rng), seats)
             )
@@ -379,7 +385,7 @@ def _seats_in_use(
                 activated_at=activated_at,
                 last_heartbeat_at=heartbeat,
                 lease_expires_at=lease_expires_at,
-                overdraft=n >= entitlement.seats,
+                overdraft=in_overdraft(n + 1, entitlement.seats),
             )
         )
     return seats
@@ -388,9 +394,9 @@ def _seats_in_use(
 # --- loading ----------------------------------------------------------------------------------
 
 
-def _demo_user(email: str, name: str, password_hash: str, *, staff: bool = False) -> User:
+def _demo_user(email: str, name: str, password_hash: str, *, staff: bool = False) -> Any:
     # An existing user keeps their password and flags: the demo adds, never overwrites.
-    user, _ = User.objects.get_or_create(
+    user, _ = get_user_model().objects.get_or_create(
         email=email,
         defaults={
             "name": name,
@@ -411,7 +417,7 @@ def _demo_user(email: str, name: str, password_hash: str, *, staff: bool = False
 def _load_customer(
     spec: CustomerSpec,
     *,
-    account_manager: User,
+    account_manager: Any,
     products: dict[str, Product],
     password_hash: str,
     now: datetime,

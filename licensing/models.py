@@ -1,10 +1,13 @@
 import secrets
 import uuid
+from typing import Self
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+from licensing import zones
 
 # Crockford's base32 alphabet: no I, L, O or U, so keys survive being read aloud or retyped.
 _KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -79,6 +82,17 @@ class Membership(models.Model):
         return f"{self.user} ({self.role} of {self.customer})"
 
 
+class EntitlementQuerySet(models.QuerySet["Entitlement"]):
+    def in_zone(self, zone: str) -> Self:
+        """Entitlements whose seats in use stand in `zone` now (a `zones.Zone` value)."""
+        return self.filter(zones.q_in_zone(zone))
+
+    def with_zone_rank(self) -> Self:
+        """Annotate `zone_rank`: 0 within, 1 overdraft, 2 at the hard limit (`zones.ZONE_RANKS`),
+        to sort by."""
+        return self.annotate(zone_rank=zones.zone_rank())
+
+
 class Entitlement(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -110,6 +124,8 @@ class Entitlement(models.Model):
     seats_used = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = EntitlementQuerySet.as_manager()
 
     class Meta:
         ordering = ["customer__name", "product__name", "created_at"]
@@ -221,9 +237,10 @@ class Event(models.Model):
         SEAT_DENIED = "seat.denied"
         SEAT_RELEASED = "seat.released"
         SEAT_EXPIRED = "seat.expired"
-        OVERDRAFT_STARTED = "entitlement.overdraft_started"
-        HARD_LIMIT_REACHED = "entitlement.hard_limit_reached"
-        OVERDRAFT_ENDED = "entitlement.overdraft_ended"
+        # The zone changes: licensing.zones writes them (`transitions`) and names them.
+        OVERDRAFT_STARTED = zones.OVERDRAFT_STARTED
+        HARD_LIMIT_REACHED = zones.HARD_LIMIT_REACHED
+        OVERDRAFT_ENDED = zones.OVERDRAFT_ENDED
         ENTITLEMENT_CREATED = "entitlement.created"
         ENTITLEMENT_UPDATED = "entitlement.updated"
 

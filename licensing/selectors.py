@@ -22,13 +22,13 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
-    Value,
     When,
     Window,
 )
 from django.db.models.functions import Coalesce, CumeDist
 from django.utils import timezone
 
+from licensing import zones
 from licensing.models import AuditEntry, Customer, Entitlement, Event, Seat, UsageBucket
 
 # --- usage series, figures and seats (customer pages) -----------------------------------------
@@ -124,7 +124,7 @@ def usage_series(
                 overdraft_activations=overdraft_activations,
                 denials=denials,
                 releases=releases,
-                overdraft_hours=int(peak > entitled),
+                overdraft_hours=int(zones.in_overdraft(peak, entitled)),
             )
         )
         hour += timedelta(hours=1)
@@ -148,9 +148,9 @@ _DAILY_SQL: Final = """
 SELECT h / 24,
        MAX(peak_used), SUM(activations), SUM(overdraft_activations), SUM(denials),
        SUM(releases),
-       SUM(CASE WHEN peak_used > %s THEN 1 ELSE 0 END),
+       SUM(CASE WHEN {peak_over} THEN 1 ELSE 0 END),
        SUM(1 << (h %% 24)),
-       SUM(CASE WHEN closing_used > %s THEN 1 << (h %% 24) ELSE 0 END),
+       SUM(CASE WHEN {closing_over} THEN 1 << (h %% 24) ELSE 0 END),
        MAX(closing_used),
        MAX((h %% 24) * 4294967296 + closing_used)
 FROM (
@@ -214,7 +214,10 @@ def _daily_series(
     """Daily points from `start` to `end` (whole UTC days); `closing` is the level before."""
     hour_field = UsageBucket._meta.get_field("hour")
     sql = _DAILY_SQL.format(
-        epoch_hour=_EPOCH_HOUR_SQL[connection.vendor], table=UsageBucket._meta.db_table
+        epoch_hour=_EPOCH_HOUR_SQL[connection.vendor],
+        table=UsageBucket._meta.db_table,
+        peak_over=zones.sql_in_overdraft("peak_used", "%s"),
+        closing_over=zones.sql_in_overdraft("closing_used", "%s"),
     )
     entitled = entitlement.seats
     params = [
@@ -233,12 +236,13 @@ def _daily_series(
     for n in range(int((end - start).total_seconds()) // 86400):
         day = by_day.get(first_day + n)
         if day is None:
-            peak, overdraft_hours = max(closing, 0), 24 * (closing > entitled)
+            peak, overdraft_hours = max(closing, 0), 24 * zones.in_overdraft(closing, entitled)
             activations = overdraft_activations = denials = releases = 0
         else:
             leading = day.first_hour  # hours before the first row carry `closing` forward
             peak = max(day.peak, carried_peaks.get(first_day + n, 0), closing if leading else 0, 0)
-            overdraft_hours = day.rows_over + day.carried_over() + leading * (closing > entitled)
+            carried = leading * zones.in_overdraft(closing, entitled)
+            overdraft_hours = day.rows_over + day.carried_over() + carried
             activations, overdraft_activations = day.activations, day.overdraft_activations
             denials, releases = day.denials, day.releases
             closing = day.closing
@@ -391,6 +395,28 @@ def usage_figures(
     )
 
 
+def usage_chart(
+    entitlement: Entitlement, points: list[UsagePoint], *, bucket: Bucket
+) -> dict[str, Any]:
+    """The entitlement page's chart data (its json_script): the two lines, and per point the
+    peak, the denials and the zone of the peak, which the script only turns into colours."""
+    entitled, hard_limit = entitlement.seats, entitlement.hard_limit
+    return {
+        "bucket": bucket,
+        "entitled": entitled,
+        "hard_limit": hard_limit,
+        "points": [
+            {
+                "t": p.start.isoformat(),
+                "peak": p.peak,
+                "denials": p.denials,
+                "zone": zones.zone_of(p.peak, entitled, hard_limit).value,
+            }
+            for p in points
+        ],
+    }
+
+
 def customer_entitlements(
     customer: Customer, *, now: datetime | None = None
 ) -> QuerySet[Entitlement]:
@@ -441,7 +467,6 @@ def recent_denials(entitlement: Entitlement, *, limit: int = 10) -> list[Denial]
 
 # --- customers overview, expansion leads, event log (account team) ----------------------------
 
-ZONE_RANKS: Final = {0: "within", 1: "overdraft", 2: "at_hard_limit"}
 CUSTOMER_SORTS: Final = {
     "name": ("name",),
     "-name": ("-name",),
@@ -458,21 +483,11 @@ def customers_overview(
     """Customers with their worst zone now, seats in use / entitled and denials in 30 days.
 
     Zone and seats count active entitlements only: a suspended one grants nothing.
-    `zone_rank` is 0 within, 1 overdraft, 2 at the hard limit (see ZONE_RANKS). One query
-    per page, whatever the number of customers or entitlements.
+    `zone_rank` is the worst entitlement's `zones.zone_rank` (zones.ZONE_RANKS names it).
+    One query per page, whatever the number of customers or entitlements.
     """
     since = _floor_hour(now or timezone.now()) - timedelta(days=30)
     active = Q(entitlements__status=Entitlement.Status.ACTIVE)
-    zone = Case(
-        When(
-            active
-            & Q(entitlements__hard_limit__isnull=False)
-            & Q(entitlements__seats_used__gte=F("entitlements__hard_limit")),
-            then=Value(2),
-        ),
-        When(active & Q(entitlements__seats_used__gt=F("entitlements__seats")), then=Value(1)),
-        default=Value(0),
-    )
     denials = (
         UsageBucket.objects.filter(entitlement__customer_id=OuterRef("pk"), hour__gte=since)
         .order_by()
@@ -481,7 +496,7 @@ def customers_overview(
         .values("total")
     )
     customers = Customer.objects.select_related("account_manager").annotate(
-        zone_rank=Coalesce(Max(zone), 0),
+        zone_rank=Coalesce(Max(zones.zone_rank("entitlements__"), filter=active), 0),
         seats_used_total=Coalesce(Sum("entitlements__seats_used", filter=active), 0),
         seats_total=Coalesce(Sum("entitlements__seats", filter=active), 0),
         entitlement_count=Count("entitlements"),
@@ -531,6 +546,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     """
     since = _floor_hour(now or timezone.now()) - LEADS_WINDOW
     buckets = UsageBucket.objects.filter(hour__gte=since)
+    in_overdraft = zones.q_in_overdraft("peak_used", "entitlement__seats")
     over = F("peak_used") - F("entitlement__seats")
     rows = list(
         buckets.order_by()
@@ -544,8 +560,8 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
             "entitlement__seats_used",
         )
         .annotate(
-            seat_hours=Sum(Case(When(peak_used__gt=F("entitlement__seats"), then=over), default=0)),
-            overdraft_hours=Count("pk", filter=Q(peak_used__gt=F("entitlement__seats"))),
+            seat_hours=Sum(Case(When(in_overdraft, then=over), default=0)),
+            overdraft_hours=Count("pk", filter=in_overdraft),
             denials_total=Sum("denials"),
             peak=Max("peak_used"),
         )

@@ -1,17 +1,17 @@
-"""The client API's hot writes as single PostgreSQL statements (docs/performance.md).
+"""The first step of seat_activate, seat_heartbeat and seat_release: one PostgreSQL statement.
 
-A new activation, a heartbeat and a release each run as one statement: data-modifying CTEs
-take the seat and bump the counter, write the Event rows and upsert the hour's UsageBucket.
-Outside a transaction that statement is its own transaction, so the entitlement's row lock is
-held for one round trip instead of five (BEGIN, UPDATE, three INSERTs, COMMIT), and no ORM
-insert is compiled. Statements are prepared once per connection (server-side parameters).
+The common case of each (a new seat below the hard limit, a heartbeat of a held seat, a
+release of a held seat) runs as one statement: data-modifying CTEs take the seat and move the
+counter, write the Event rows and upsert the hour's UsageBucket. Outside a transaction that
+statement is its own transaction, so the entitlement's row lock is held for one round trip
+instead of five (BEGIN, UPDATE, three INSERTs, COMMIT), and no ORM insert is compiled.
+Statements are prepared once per connection (server-side parameters).
 
-Each returns nothing when it did not apply (fingerprint already holds a seat, entitlement full,
-seat not held, ...); the caller then takes the general path in `licensing.services`, which
-handles every case. SQLite has no data-modifying CTEs: there only the general path runs.
-
-The rows written here must equal what the general path writes: same Event types in the same
-order, same `data`, same bucket arithmetic (tests/licensing/test_statements.py compares them).
+Each returns nothing when it does not apply; licensing.services.seats then goes on in one
+transaction, which handles every case. SQLite has no data-modifying CTEs: there only that
+transaction runs. Table and column names come from the models, event types from Event.Type
+and the zone rule from licensing.zones, so the rows written here are the rows the
+transaction writes (tests/licensing/test_statements.py compares them).
 """
 
 from __future__ import annotations
@@ -22,124 +22,175 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
-# Each statement names its entitlement by license key, so the client API's common case needs
-# no lookup first; the rows it reads come out of the first CTE (`took`): id, customer_id,
-# product_id and the counts after the change (used, entitled, hard).
+from licensing import zones
+from licensing.models import Entitlement, Event, Seat, UsageBucket
 
-# The `seats` object of every Event's data (services.SeatCounts.as_dict) and the rest that
-# every Event of an entitlement carries (services._write_events).
+
+def _names(model: type[models.Model], *fields: str) -> dict[str, str]:
+    """`table` and each field's column, for f-strings."""
+    meta = model._meta
+    columns = {f: str(meta.get_field(f).column) for f in fields}  # type: ignore[union-attr]
+    return {"table": meta.db_table, **columns}
+
+
+E = _names(
+    Entitlement, "id", "customer", "product", "seats", "hard_limit", "seats_used", "lease_seconds"
+)
+S = _names(
+    Seat,
+    "id",
+    "entitlement",
+    "fingerprint",
+    "label",
+    "activated_at",
+    "last_heartbeat_at",
+    "lease_expires_at",
+    "released_at",
+    "release_reason",
+    "overdraft",
+)
+V = _names(
+    Event, "public_id", "type", "entitlement", "customer", "occurred_at", "data", "dispatched_at"
+)
+V["seq"] = str(Event._meta.pk.column)
+B = _names(
+    UsageBucket,
+    "entitlement",
+    "hour",
+    "peak_used",
+    "closing_used",
+    "activations",
+    "overdraft_activations",
+    "denials",
+    "releases",
+)
+
+# The rows every CTE below reads come out of its `took` CTE: id, customer_id, product_id and
+# the counts after the change (used, entitled, hard).
+_TOOK_COLUMNS = (
+    f"e.{E['id']} AS id, e.{E['customer']} AS customer_id, e.{E['product']} AS product_id,"
+    f" e.{E['seats_used']} AS used, e.{E['seats']} AS entitled, e.{E['hard_limit']} AS hard"
+)
+
+# The `seats` object of every Event's data (SeatCounts.as_dict) and the rest that every Event
+# of an entitlement carries (services._rows.write_events).
 _COMMON_JSON = """jsonb_build_object('entitlement_id', id::text, 'customer_id', customer_id::text,
     'product_id', product_id::text, 'seats', jsonb_build_object('used', used,
     'entitled', entitled, 'hard_limit', hard,
     'available', CASE WHEN hard IS NULL THEN NULL ELSE GREATEST(hard - used, 0) END))"""
 
-# services._lease_end: floating seats get `lease_seconds` from now, named seats no lease.
-_LEASE_END = """CASE WHEN lease_seconds IS NULL THEN NULL
-    ELSE %(now)s::timestamptz + lease_seconds * interval '1 second' END"""
+# services.seats._lease_end: floating seats get `lease_seconds` from now, named seats no lease.
+_LEASE_END = f"""CASE WHEN e.{E["lease_seconds"]} IS NULL THEN NULL
+    ELSE %(now)s::timestamptz + e.{E["lease_seconds"]} * interval '1 second' END"""
 
-_EVENTS_INSERT = """
-    INSERT INTO licensing_event (public_id, type, entitlement_id, customer_id, occurred_at,
-        data, dispatched_at)
+
+def _zone_items(first: int, before: str) -> str:
+    """The zone-change events of a change of the counter from `before` to `used`, as rows of
+    the `items` CTE numbered from `first`, in `zones.transitions`' order."""
+    rows = []
+    for n, event in enumerate(zones.TRANSITION_EVENTS):
+        crossed = zones.sql_transition(
+            event, before=before, after="used", entitled="entitled", hard_limit="hard"
+        )
+        rows.append(
+            f"""
+    UNION ALL
+    SELECT {first + n}, '{event}', id, customer_id, {_COMMON_JSON} FROM took WHERE {crossed}"""
+        )
+    return "".join(rows)
+
+
+_EVENTS_INSERT = f"""
+    INSERT INTO {V["table"]} ({V["public_id"]}, {V["type"]}, {V["entitlement"]},
+        {V["customer"]}, {V["occurred_at"]}, {V["data"]}, {V["dispatched_at"]})
     SELECT gen_random_uuid(), kind, id, customer_id, %(now)s, data, NULL
       FROM (SELECT * FROM items ORDER BY n) AS ordered
-    RETURNING seq
+    RETURNING {V["seq"]} AS seq
 """
 
-# services._record_usage with the row lock held: peak is the highest level seen in the hour,
-# closing the level after this change.
-_BUCKET_UPSERT = """
-    INSERT INTO licensing_usagebucket AS b (entitlement_id, hour, peak_used, closing_used,
-        activations, overdraft_activations, denials, releases)
+# services._rows.record_usage with the row lock held: peak is the highest level seen in the
+# hour, closing the level after this change.
+_BUCKET_UPSERT = f"""
+    INSERT INTO {B["table"]} AS b ({B["entitlement"]}, {B["hour"]}, {B["peak_used"]},
+        {B["closing_used"]}, {B["activations"]}, {B["overdraft_activations"]}, {B["denials"]},
+        {B["releases"]})
     SELECT id, %(hour)s, peak, used, activations, overdraft_activations, 0, releases
       FROM bucket_change
-    ON CONFLICT (entitlement_id, hour) DO UPDATE SET
-        peak_used = GREATEST(b.peak_used, excluded.peak_used),
-        closing_used = excluded.closing_used,
-        activations = b.activations + excluded.activations,
-        overdraft_activations = b.overdraft_activations + excluded.overdraft_activations,
-        releases = b.releases + excluded.releases
+    ON CONFLICT ({B["entitlement"]}, {B["hour"]}) DO UPDATE SET
+        {B["peak_used"]} = GREATEST(b.{B["peak_used"]}, excluded.{B["peak_used"]}),
+        {B["closing_used"]} = excluded.{B["closing_used"]},
+        {B["activations"]} = b.{B["activations"]} + excluded.{B["activations"]},
+        {B["overdraft_activations"]} = b.{B["overdraft_activations"]}
+            + excluded.{B["overdraft_activations"]},
+        {B["releases"]} = b.{B["releases"]} + excluded.{B["releases"]}
 """
 
-# A new seat on a usable entitlement (services._check_usable) below its hard limit, for a
-# fingerprint that holds none; then seat.activated and the zone changes it caused.
-# The entitlement's id comes from a sub-select evaluated once (`keyed`), so that both the
-# UPDATE and the held-seat check look their rows up by it: correlated on `e.id` instead, the
-# planner may check the fingerprint across every entitlement's seats (seen: 319 pages).
+# A new seat below the hard limit for a fingerprint that holds none; then seat.activated and
+# the zone changes it caused. (Whether the entitlement may be used at all is checked before.)
 ACTIVATE = f"""
-WITH keyed AS (
-    SELECT id FROM licensing_entitlement WHERE license_key = %(key)s::text
-), took AS (
-    UPDATE licensing_entitlement e SET seats_used = seats_used + 1
-     WHERE id = (SELECT id FROM keyed) AND status <> 'suspended' AND starts_at <= %(now)s
-       AND (ends_at IS NULL OR ends_at > %(now)s)
-       AND (hard_limit IS NULL OR seats_used < hard_limit)
-       AND NOT EXISTS (SELECT 1 FROM licensing_seat s
-                       WHERE s.entitlement_id = (SELECT id FROM keyed)
-                       AND s.fingerprint = %(fp)s::text AND s.released_at IS NULL)
-    RETURNING id, customer_id, product_id, seats_used AS used, seats AS entitled,
-              hard_limit AS hard, seats_used > seats AS overdraft, {_LEASE_END} AS lease
+WITH took AS (
+    UPDATE {E["table"]} e SET {E["seats_used"]} = {E["seats_used"]} + 1
+     WHERE e.{E["id"]} = %(eid)s
+       AND {zones.sql_has_room(f"e.{E['seats_used']}", f"e.{E['hard_limit']}")}
+       AND NOT EXISTS (SELECT 1 FROM {S["table"]} s
+                       WHERE s.{S["entitlement"]} = %(eid)s
+                       AND s.{S["fingerprint"]} = %(fp)s::text AND s.{S["released_at"]} IS NULL)
+    RETURNING {_TOOK_COLUMNS},
+              {zones.sql_in_overdraft(f"e.{E['seats_used']}", f"e.{E['seats']}")} AS overdraft,
+              {_LEASE_END} AS lease
 ), seat AS (
-    INSERT INTO licensing_seat (id, entitlement_id, fingerprint, label, activated_at,
-        last_heartbeat_at, lease_expires_at, released_at, release_reason, overdraft)
+    INSERT INTO {S["table"]} ({S["id"]}, {S["entitlement"]}, {S["fingerprint"]}, {S["label"]},
+        {S["activated_at"]}, {S["last_heartbeat_at"]}, {S["lease_expires_at"]},
+        {S["released_at"]}, {S["release_reason"]}, {S["overdraft"]})
     SELECT %(sid)s, id, %(fp)s::text, %(label)s::text, %(now)s, %(now)s, lease, NULL, '',
            overdraft FROM took
 ), items AS (
-    SELECT 1 AS n, 'seat.activated' AS kind, id, customer_id,
+    SELECT 1 AS n, '{Event.Type.SEAT_ACTIVATED.value}' AS kind, id, customer_id,
            {_COMMON_JSON} || jsonb_build_object('activation_id', %(sid)s::text,
                'fingerprint', %(fp)s::text, 'label', %(label)s::text, 'overdraft', overdraft)
            AS data
-      FROM took
-    UNION ALL
-    SELECT 2, 'entitlement.overdraft_started', id, customer_id, {_COMMON_JSON} FROM took
-     WHERE used = entitled + 1
-    UNION ALL
-    SELECT 3, 'entitlement.hard_limit_reached', id, customer_id, {_COMMON_JSON} FROM took
-     WHERE used = hard
+      FROM took{_zone_items(2, "used - 1")}
 ), events AS ({_EVENTS_INSERT}
 ), bucket_change AS (
     SELECT id, used AS peak, used, 1 AS activations, overdraft::int AS overdraft_activations,
            0 AS releases FROM took
 ), bucket AS ({_BUCKET_UPSERT})
-SELECT id, used, entitled, hard, overdraft, lease,
-       (SELECT array_agg(seq ORDER BY seq) FROM events)
+SELECT used, entitled, hard, overdraft, lease, (SELECT array_agg(seq ORDER BY seq) FROM events)
   FROM took
 """
 
 # Renew a held seat whose lease has not run out (heartbeats work on suspended entitlements
 # too: docs/decisions.md). Takes no lock on the entitlement row.
 HEARTBEAT = f"""
-UPDATE licensing_seat s SET last_heartbeat_at = %(now)s, lease_expires_at = {_LEASE_END}
-  FROM licensing_entitlement e
- WHERE e.license_key = %(key)s::text AND s.id = %(sid)s AND s.entitlement_id = e.id
-   AND s.released_at IS NULL AND (s.lease_expires_at IS NULL OR s.lease_expires_at > %(now)s)
-RETURNING s.fingerprint, s.label, s.activated_at, s.overdraft, s.lease_expires_at,
-          e.seats_used, e.seats, e.hard_limit
+UPDATE {S["table"]} s SET {S["last_heartbeat_at"]} = %(now)s, {S["lease_expires_at"]} = {_LEASE_END}
+  FROM {E["table"]} e
+ WHERE s.{S["id"]} = %(sid)s AND s.{S["entitlement"]} = %(eid)s AND e.{E["id"]} = %(eid)s
+   AND s.{S["released_at"]} IS NULL
+   AND (s.{S["lease_expires_at"]} IS NULL OR s.{S["lease_expires_at"]} > %(now)s)
+RETURNING s.{S["fingerprint"]}, s.{S["label"]}, s.{S["activated_at"]}, s.{S["overdraft"]},
+          s.{S["lease_expires_at"]}, e.{E["seats_used"]}, e.{E["seats"]}, e.{E["hard_limit"]}
 """
 
-# Release a held seat (seat row first, then the entitlement row: services' lock order), then
-# seat.released and, when use fell back to the entitled seats, overdraft_ended.
+# Release a held seat (seat row first, then the entitlement row: services.seats' lock order),
+# then seat.released and the zone changes it caused.
 RELEASE = f"""
 WITH gone AS (
-    UPDATE licensing_seat SET released_at = %(now)s, release_reason = %(reason)s::text
-     WHERE id = %(sid)s AND released_at IS NULL AND entitlement_id =
-           (SELECT id FROM licensing_entitlement WHERE license_key = %(key)s::text)
-    RETURNING entitlement_id, fingerprint, label, overdraft
+    UPDATE {S["table"]} SET {S["released_at"]} = %(now)s, {S["release_reason"]} = %(reason)s::text
+     WHERE {S["id"]} = %(sid)s AND {S["entitlement"]} = %(eid)s AND {S["released_at"]} IS NULL
+    RETURNING {S["fingerprint"]} AS fingerprint, {S["label"]} AS label,
+              {S["overdraft"]} AS overdraft
 ), took AS (
-    UPDATE licensing_entitlement e SET seats_used = seats_used - 1 FROM gone
-     WHERE e.id = gone.entitlement_id
-    RETURNING e.id, e.customer_id, e.product_id, e.seats_used AS used, e.seats AS entitled,
-              e.hard_limit AS hard, gone.fingerprint, gone.label, gone.overdraft
+    UPDATE {E["table"]} e SET {E["seats_used"]} = {E["seats_used"]} - 1 FROM gone
+     WHERE e.{E["id"]} = %(eid)s
+    RETURNING {_TOOK_COLUMNS}, gone.fingerprint, gone.label, gone.overdraft
 ), items AS (
-    SELECT 1 AS n, 'seat.released' AS kind, id, customer_id,
+    SELECT 1 AS n, '{Event.Type.SEAT_RELEASED.value}' AS kind, id, customer_id,
            {_COMMON_JSON} || jsonb_build_object('activation_id', %(sid)s::text,
                'fingerprint', fingerprint, 'label', label, 'overdraft', overdraft,
                'reason', %(reason)s::text) AS data
-      FROM took
-    UNION ALL
-    SELECT 2, 'entitlement.overdraft_ended', id, customer_id, {_COMMON_JSON} FROM took
-     WHERE used = entitled
+      FROM took{_zone_items(2, "used + 1")}
 ), events AS ({_EVENTS_INSERT}
 ), bucket_change AS (
     SELECT id, used + 1 AS peak, used, 0 AS activations, 0 AS overdraft_activations,
@@ -176,37 +227,43 @@ def _execute(sql: str, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
 
 
 def activate(
-    *, license_key: str, seat_id: UUID, fingerprint: str, label: str, now: datetime, hour: datetime
-) -> tuple[UUID, int, int, int | None, bool, datetime | None, list[int]] | None:
-    """Take a new seat: (entitlement id, used, entitled, hard limit, overdraft, lease end,
-    event seqs), or None."""
+    *,
+    entitlement_id: UUID,
+    seat_id: UUID,
+    fingerprint: str,
+    label: str,
+    now: datetime,
+    hour: datetime,
+) -> tuple[int, int, int | None, bool, datetime | None, list[int]] | None:
+    """Take a new seat: (used, entitled, hard limit, overdraft, lease end, event seqs), or
+    None."""
     rows = run(
         ACTIVATE,
-        {"key": license_key, "sid": seat_id, "fp": fingerprint, "label": label, "now": now,
+        {"eid": entitlement_id, "sid": seat_id, "fp": fingerprint, "label": label, "now": now,
          "hour": hour},
     )  # fmt: skip
     if not rows:
         return None
-    entitlement_id, used, entitled, hard, overdraft, lease, seqs = rows[0]
-    return entitlement_id, used, entitled, hard, overdraft, lease, list(seqs or [])
+    used, entitled, hard, overdraft, lease, seqs = rows[0]
+    return used, entitled, hard, overdraft, lease, list(seqs or [])
 
 
 def heartbeat(
-    *, license_key: str, seat_id: UUID, now: datetime
+    *, entitlement_id: UUID, seat_id: UUID, now: datetime
 ) -> tuple[str, str, datetime, bool, datetime | None, int, int, int | None] | None:
     """Renew a held seat: (fingerprint, label, activated_at, overdraft, lease end, used,
     entitled, hard limit), or None."""
-    rows = run(HEARTBEAT, {"key": license_key, "sid": seat_id, "now": now})
+    rows = run(HEARTBEAT, {"eid": entitlement_id, "sid": seat_id, "now": now})
     return rows[0] if rows else None
 
 
 def release(
-    *, license_key: str, seat_id: UUID, reason: str, now: datetime, hour: datetime
+    *, entitlement_id: UUID, seat_id: UUID, reason: str, now: datetime, hour: datetime
 ) -> list[int] | None:
     """Release a held seat: the seqs of the events written, or None when it was not held (or
     does not exist)."""
     rows = run(
         RELEASE,
-        {"key": license_key, "sid": seat_id, "reason": reason, "now": now, "hour": hour},
+        {"eid": entitlement_id, "sid": seat_id, "reason": reason, "now": now, "hour": hour},
     )
     return list(rows[0][0] or []) if rows else None

@@ -6,6 +6,7 @@ start-up instead of quietly falling back to a default.
 
 import os
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -47,6 +48,28 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) URL (`https://portal.example.com`), returned without a trailing
+    slash; empty or unset gives `default`."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        parts = urlsplit(raw)
+        valid = (
+            parts.scheme in {"http", "https"}
+            and bool(parts.hostname)
+            and not parts.query
+            and not parts.fragment
+            and parts.port != 0  # reading .port refuses a port that is not a number too
+        )
+    except ValueError:  # a malformed IPv6 address or port
+        valid = False
+    if not valid:
+        raise ImproperlyConfigured(
+            f"{name} must be an http(s) URL such as https://portal.example.com, got {raw!r}"
+        )
+    return raw.rstrip("/")
 
 
 def env_networks(name: str) -> list[IPv4Network | IPv6Network]:

@@ -3,6 +3,10 @@
 The emailed link carries a random token; only its SHA-256 is stored, so a database leak does
 not hand out working links. Accepting proves the person reads that mailbox, so the address is
 marked verified.
+
+The services here own their transactions and audit entries (`member.invited`, `member.joined`)
+for the `actor` their caller passes; the invitation email leaves only once the invitation is
+committed, with its link on SITE_URL.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final
 
 from allauth.account.models import EmailAddress
@@ -23,8 +28,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from licensing.models import Customer, Membership
-from portal import security
+from licensing import links, services
+from licensing.models import AuditEntry, Customer, Membership
+from licensing.services import SYSTEM, Actor
 from portal.models import Invitation, User
 
 INVITATION_LIFETIME: Final = timedelta(days=7)
@@ -52,11 +58,11 @@ def invitation_create(
     customer: Customer,
     email: str,
     role: str,
-    invited_by: User,
-    site_url: str,
+    actor: Actor = SYSTEM,
     now: datetime | None = None,
 ) -> tuple[Invitation, str]:
-    """Create an invitation and email its link; returns it with the token (shown nowhere else).
+    """Invite `email` to `customer` as `actor`'s user and email the link once committed;
+    returns the invitation with the token (shown nowhere else).
 
     A newer invitation to the same address for the same customer replaces pending ones.
     """
@@ -70,7 +76,7 @@ def invitation_create(
         email=email,
         role=role,
         token_hash=hash_token(token),
-        invited_by=invited_by,
+        invited_by=actor.user,
         created_at=now,
         expires_at=now + INVITATION_LIFETIME,
     )
@@ -80,14 +86,23 @@ def invitation_create(
             customer=customer, email=email, accepted_at__isnull=True, expires_at__gt=now
         ).update(expires_at=now)
         invitation.save(force_insert=True)
-    _send_invitation_email(invitation, token, site_url)
+        services.audit_record(
+            action=AuditEntry.Action.MEMBER_INVITED,
+            target=invitation,
+            actor=actor,
+            customer=customer,
+            label=f"{invitation.email} ({invitation.role})",
+            changes={"email": [None, invitation.email], "role": [None, invitation.role]},
+        )
+        # Not robust: a mail server that refuses it is an error the inviter sees.
+        transaction.on_commit(partial(_send_invitation_email, invitation, token))
     return invitation, token
 
 
 def invite_from_form(
     request: HttpRequest, form: forms.Form, *, customer: Customer, role: str
 ) -> Invitation | None:
-    """Invite the address in a valid invitation form, as the requesting user, and audit it.
+    """Invite the address in a valid invitation form, as the requesting user.
 
     Shared by the account team's customer page and a customer admin's members page, which
     differ only in the roles they offer and where they go next. Returns None when the
@@ -98,28 +113,26 @@ def invite_from_form(
             customer=customer,
             email=form.cleaned_data["email"],
             role=role,
-            invited_by=request.user,  # type: ignore[arg-type]
-            site_url=request.build_absolute_uri("/"),
+            actor=Actor.from_request(request),
         )
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
         return None
-    security.audit_invited(request, invitation)
     return invitation
 
 
-def invitation_url(token: str, site_url: str) -> str:
-    return site_url.rstrip("/") + reverse("invitation_accept", kwargs={"token": token})
+def invitation_url(token: str) -> str:
+    return links.absolute(reverse("invitation_accept", kwargs={"token": token}))
 
 
-def _send_invitation_email(invitation: Invitation, token: str, site_url: str) -> None:
+def _send_invitation_email(invitation: Invitation, token: str) -> None:
     inviter = invitation.invited_by
     context = {
         "invitation": invitation,
         "customer": invitation.customer,
         "inviter_name": inviter.get_full_name() if inviter else "The account team",
-        "url": invitation_url(token, site_url),
+        "url": invitation_url(token),
         "role": invitation.get_role_display().lower(),
         "expires_at": invitation.expires_at,
     }
@@ -154,8 +167,14 @@ def existing_user(invitation: Invitation) -> User | None:
     return User.objects.filter(email__iexact=invitation.email).first()
 
 
-def invitation_accept_new_user(*, invitation: Invitation, name: str, password: str) -> User:
-    """Create the invited person's account with this password and join them to the customer."""
+def invitation_accept_new_user(
+    *, invitation: Invitation, name: str, password: str, actor: Actor = SYSTEM
+) -> User:
+    """Create the invited person's account with this password and join them to the customer.
+
+    The join is audited as done by the new account, from `actor`'s address (the caller has no
+    user yet).
+    """
     user = User(email=invitation.email, name=name.strip())
     try:
         validate_password(password, user)
@@ -168,19 +187,21 @@ def invitation_accept_new_user(*, invitation: Invitation, name: str, password: s
                 "An account with this email address exists now: log in to accept."
             )
         user.save()
-        _accept(invitation, user)
+        _accept(invitation, user, Actor.of(user, ip=actor.ip))
     return user
 
 
-def invitation_accept_existing_user(*, invitation: Invitation, user: User) -> Membership:
+def invitation_accept_existing_user(
+    *, invitation: Invitation, user: User, actor: Actor = SYSTEM
+) -> Membership:
     """Join an existing, logged-in account to the customer; the email addresses must match."""
     if normalize_email(user.email) != invitation.email:
         raise ValidationError(f"This invitation is for {invitation.email}, not {user.email}.")
     with transaction.atomic():
-        return _accept(invitation, user)
+        return _accept(invitation, user, actor)
 
 
-def _accept(invitation: Invitation, user: User) -> Membership:
+def _accept(invitation: Invitation, user: User, actor: Actor) -> Membership:
     now = timezone.now()
     # The conditional update makes a double submit (or two tabs) accept exactly once.
     claimed = Invitation.objects.filter(
@@ -189,19 +210,23 @@ def _accept(invitation: Invitation, user: User) -> Membership:
     if not claimed:
         raise InvitationUnusable("used", invitation)
     invitation.accepted_at, invitation.accepted_by = now, user
-    membership, created = Membership.objects.get_or_create(
-        user=user, customer=invitation.customer, defaults={"role": invitation.role}
+    membership = services.membership_join(
+        user=user, customer=invitation.customer, role=invitation.role
     )
-    if not created and invitation.role == Membership.Role.ADMIN:
-        # An invitation never demotes: a viewer invited as admin becomes admin.
-        membership.role = Membership.Role.ADMIN
-        membership.save(update_fields=["role"])
     address, _ = EmailAddress.objects.get_or_create(
         user=user, email=invitation.email, defaults={"verified": True, "primary": True}
     )
     if not address.verified:
         address.verified = True
         address.save(update_fields=["verified"])
+    services.audit_record(
+        action=AuditEntry.Action.MEMBER_JOINED,
+        target=membership,
+        actor=actor,
+        customer=membership.customer,
+        label=f"{user.email} ({membership.role})",
+        changes={"role": [None, membership.role], "invitation": [None, str(invitation.pk)]},
+    )
     return membership
 
 

@@ -12,7 +12,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from licensing.models import Customer, Membership
-from portal import invitations, security
+from licensing.services import Actor
+from portal import invitations
 from portal.access import customer_for
 from portal.models import Invitation, User
 from portal.team_forms import AcceptNewUserForm, InvitationForm
@@ -75,6 +76,7 @@ def _accept_new_user(request: HttpRequest, invitation: Invitation) -> HttpRespon
                 invitation=invitation,
                 name=form.cleaned_data["name"],
                 password=form.cleaned_data["password1"],
+                actor=Actor.from_request(request),
             )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
@@ -86,8 +88,6 @@ def _accept_new_user(request: HttpRequest, invitation: Invitation) -> HttpRespon
             return redirect(request.path)
         else:
             login(request, user, backend=LOGIN_BACKEND)
-            membership = Membership.objects.get(user=user, customer=invitation.customer)
-            security.audit_joined(request, membership, invitation)
             messages.success(request, f"Welcome to {invitation.customer.name}.")
             return _dashboard(invitation.customer)
     return render(
@@ -102,12 +102,11 @@ def _accept_existing_user(
     signed_in_as_invitee = user.is_authenticated and user.pk == account.pk
     if request.method == "POST" and signed_in_as_invitee:
         try:
-            membership = invitations.invitation_accept_existing_user(
-                invitation=invitation, user=account
+            invitations.invitation_accept_existing_user(
+                invitation=invitation, user=account, actor=Actor.from_request(request)
             )
         except invitations.InvitationUnusable:
             return redirect(request.path)
-        security.audit_joined(request, membership, invitation)
         messages.success(request, f"You joined {invitation.customer.name}.")
         return _dashboard(invitation.customer)
     login_url = reverse("account_login") + "?" + urlencode({"next": request.path})

@@ -10,7 +10,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_networks, env_secret, env_str
+from portal.env import env_bool, env_int, env_list, env_networks, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -317,9 +317,9 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep-outbox": {"task": "webhooks.sweep_outbox", "schedule": 30.0},
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
     "webhooks-denial-digests": {"task": "webhooks.send_denial_digests", "schedule": 300.0},
-    "licensing-expire-stale-seats": {"task": "webhooks.expire_stale_seats", "schedule": 60.0},
+    "licensing-expire-stale-seats": {"task": "licensing.expire_stale_seats", "schedule": 60.0},
     "licensing-prune-events": {
-        "task": "portal.prune_events",
+        "task": "licensing.prune_events",
         "schedule": crontab(hour=3, minute=30),
     },
 }
@@ -377,8 +377,9 @@ WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=Fa
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
 # A worker claims a delivery for this long; if it dies mid-attempt the due sweep retries after.
 WEBHOOKS_CLAIM_SECONDS = env_int("WEBHOOKS_CLAIM_SECONDS", 60, minimum=1)
-# Absolute links in emails (chart pages, endpoint pages).
-PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# The portal's public address: every absolute link (emails, invitations) starts with it
+# (licensing.links). No trailing slash.
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 
 # Prometheus scrapes of /metrics send `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics
 # answers only requests from this host (127.0.0.1, ::1).

@@ -162,6 +162,17 @@ class EntitlementForm(forms.Form):
             data.get("overdraft_percent"),
         )
 
+    def terms(self) -> dict[str, Any]:
+        """The entitlement's terms as the services take them (`entitlement_create/update`)."""
+        data = self.cleaned_data
+        return {
+            "seats": data["seats"],
+            "hard_limit": self.hard_limit,
+            "lease_seconds": data["lease_seconds"],
+            "starts_at": data["starts_at"],
+            "ends_at": data["ends_at"],
+        }
+
     def hard_limit_preview(self) -> str:
         """The hard limit the submitted (or initial) values give, for the page's preview."""
         values = self.data if self.is_bound else {**self.initial}

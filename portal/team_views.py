@@ -11,13 +11,12 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from licensing import selectors, services
-from licensing.models import AuditEntry, Customer, Entitlement, Membership, Product
+from licensing import selectors, services, zones
+from licensing.models import Customer, Entitlement, Membership
 from portal import invitations
 from portal.access import staff_required
 from portal.team_forms import (
@@ -56,7 +55,7 @@ def customers(request: HttpRequest) -> HttpResponse:
         query = form.cleaned_data["q"]
         page = _page(request, selectors.customers_overview(query=query, sort=sort))
         for customer in page:
-            customer.zone = selectors.ZONE_RANKS[customer.zone_rank]
+            customer.zone = zones.ZONE_RANKS[customer.zone_rank]
     return render(
         request,
         "team/customers.html",
@@ -92,14 +91,11 @@ def customer_new(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None, initial={"account_manager": request.user.pk})
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                customer = services.customer_create(
-                    name=form.cleaned_data["name"],
-                    account_manager=form.cleaned_data["account_manager"],
-                )
-                services.audit_record(
-                    action=AuditEntry.Action.CUSTOMER_CREATED, target=customer, request=request
-                )
+            customer = services.customer_create(
+                name=form.cleaned_data["name"],
+                account_manager=form.cleaned_data["account_manager"],
+                actor=services.Actor.from_request(request),
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -158,27 +154,13 @@ def entitlement_new(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            # One transaction, so a product typed in is not left behind when the
-            # entitlement is refused.
-            with transaction.atomic():
-                product: Product = data["product"] or services.product_create(
-                    name=data["new_product"]
-                )
-                entitlement = services.entitlement_create(
-                    customer=customer,
-                    product=product,
-                    seats=data["seats"],
-                    hard_limit=form.hard_limit,
-                    lease_seconds=data["lease_seconds"],
-                    starts_at=data["starts_at"],
-                    ends_at=data["ends_at"],
-                )
-                services.audit_record(
-                    action=AuditEntry.Action.ENTITLEMENT_CREATED,
-                    target=entitlement,
-                    changes=services.audit_diff({}, services.audit_snapshot(entitlement)),
-                    request=request,
-                )
+            entitlement = services.entitlement_create(
+                customer=customer,
+                product=data["product"],
+                new_product=data["new_product"],
+                **form.terms(),
+                actor=services.Actor.from_request(request),
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -207,19 +189,10 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     entitlement = _entitlement(entitlement_id)
     form = EntitlementForm(request.POST or None, entitlement=entitlement)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        before = services.audit_snapshot(entitlement)
         try:
-            with transaction.atomic():
-                services.entitlement_update(
-                    entitlement=entitlement,
-                    seats=data["seats"],
-                    hard_limit=form.hard_limit,
-                    lease_seconds=data["lease_seconds"],
-                    starts_at=data["starts_at"],
-                    ends_at=data["ends_at"],
-                )
-                _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_UPDATED)
+            services.entitlement_update(
+                entitlement=entitlement, **form.terms(), actor=services.Actor.from_request(request)
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -237,23 +210,13 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     )
 
 
-def _audit(
-    request: HttpRequest, entitlement: Entitlement, before: dict[str, Any], action: str
-) -> None:
-    """Record a change of an entitlement; a save that changed nothing is not recorded."""
-    changes = services.audit_diff(before, services.audit_snapshot(entitlement))
-    if changes:
-        services.audit_record(action=action, target=entitlement, changes=changes, request=request)
-
-
 @staff_required
 @require_POST
 def entitlement_suspend(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     entitlement = _entitlement(entitlement_id)
-    before = services.audit_snapshot(entitlement)
-    with transaction.atomic():
-        services.entitlement_suspend(entitlement=entitlement)
-        _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_SUSPENDED)
+    services.entitlement_suspend(
+        entitlement=entitlement, actor=services.Actor.from_request(request)
+    )
     messages.success(request, f"{entitlement.product} suspended: activations are refused.")
     return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
 
@@ -262,10 +225,7 @@ def entitlement_suspend(request: HttpRequest, entitlement_id: Any) -> HttpRespon
 @require_POST
 def entitlement_resume(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
     entitlement = _entitlement(entitlement_id)
-    before = services.audit_snapshot(entitlement)
-    with transaction.atomic():
-        services.entitlement_resume(entitlement=entitlement)
-        _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_RESUMED)
+    services.entitlement_resume(entitlement=entitlement, actor=services.Actor.from_request(request))
     messages.success(request, f"{entitlement.product} resumed.")
     return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
 

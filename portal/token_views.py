@@ -15,8 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from licensing import services
-from licensing.api.tokens import api_token_create, api_token_revoke
-from licensing.models import ApiToken, AuditEntry
+from licensing.models import ApiToken
 from portal.access import staff_required
 
 
@@ -46,20 +45,15 @@ def token_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "tokens/list.html", {"tokens": _tokens(), "form": form}, status=400)
     try:
-        api_token, token = api_token_create(
+        api_token, token = services.api_token_create(
             user=request.user,
             name=form.cleaned_data["name"],
             read_only=form.cleaned_data["read_only"],
+            actor=services.Actor.from_request(request),
         )
     except ValidationError as exc:
         form.add_error(None, exc)
         return render(request, "tokens/list.html", {"tokens": _tokens(), "form": form}, status=400)
-    services.audit_record(
-        action=AuditEntry.Action.TOKEN_CREATED,
-        target=api_token,
-        changes={"name": [None, api_token.name], "read_only": [None, api_token.read_only]},
-        request=request,
-    )
     response = render(request, "tokens/created.html", {"api_token": api_token, "token": token})
     # The only time the token is shown: keep it out of every cache.
     response["Cache-Control"] = "no-store"
@@ -70,9 +64,6 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
     api_token = get_object_or_404(ApiToken, pk=token_id)
-    if api_token_revoke(api_token=api_token):
-        services.audit_record(
-            action=AuditEntry.Action.TOKEN_REVOKED, target=api_token, request=request
-        )
+    if services.api_token_revoke(api_token=api_token, actor=services.Actor.from_request(request)):
         messages.success(request, f"Revoked “{api_token.name}”: it stops working at once.")
     return redirect("tokens:list")

@@ -12,10 +12,10 @@ urlpatterns = [
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("team/webhooks/", include(("webhooks.urls", "webhooks"), namespace="team_webhooks")),
+    path("team/webhooks/", include(("portal.webhook_urls", "webhooks"), namespace="team_webhooks")),
     path(
         "c/<slug:slug>/webhooks/",
-        include(("webhooks.urls", "webhooks"), namespace="customer_webhooks"),
+        include(("portal.webhook_urls", "webhooks"), namespace="customer_webhooks"),
     ),
     path("c/<slug:slug>/members/", member_views.members, name="customer_members"),
     path("c/", include("portal.customer_urls")),

@@ -14,24 +14,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from licensing import selectors, services
+from licensing import selectors, services, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
 from portal import access, unavailable
 from portal.forms import NotificationPreferencesForm
 
 SEATS_PER_PAGE = 25
 
-ZONES = {
-    "within": ("Within entitlement", "zone-within"),
-    "overdraft": ("In overdraft", "zone-overdraft"),
-    "at_hard_limit": ("At hard limit", "zone-limit"),
+# The colour of each zone on the pages (static/css); its words are the zone's label.
+ZONE_CLASSES = {
+    zones.Zone.WITHIN: "zone-within",
+    zones.Zone.OVERDRAFT: "zone-overdraft",
+    zones.Zone.AT_HARD_LIMIT: "zone-limit",
 }
 
 
@@ -93,16 +93,15 @@ class SeatGauge:
         # of the entitled and used counts.
         scale = hard_limit if hard_limit else max(used, entitled, 1) * 1.25
         scale = max(scale, 1)
-        zone = services.zone_of(used, entitled, hard_limit)
-        label, css = ZONES[zone]
+        zone = zones.zone_of(used, entitled, hard_limit)
         within = min(used, entitled)
         return cls(
             used=used,
             entitled=entitled,
             hard_limit=hard_limit,
             zone=zone,
-            zone_label=label,
-            zone_class=css,
+            zone_label=zone.label,
+            zone_class=ZONE_CLASSES[zone],
             within_pct=round(100 * within / scale, 2),
             over_pct=round(100 * max(used - entitled, 0) / scale, 2),
             entitled_pct=round(100 * min(entitled, scale) / scale, 2),
@@ -159,14 +158,7 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
     seats = Paginator(selectors.seats_in_use(entitlement), SEATS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    chart = {
-        "bucket": usage_range.bucket,
-        "entitled": entitlement.seats,
-        "hard_limit": entitlement.hard_limit,
-        "points": [
-            {"t": p.start.isoformat(), "peak": p.peak, "denials": p.denials} for p in points
-        ],
-    }
+    chart = selectors.usage_chart(entitlement, points, bucket=usage_range.bucket)
     return render(
         request,
         "portal/entitlement_detail.html",
@@ -238,10 +230,7 @@ def seat_release(
     if seat is None:
         raise Http404
     seat.entitlement = entitlement
-    with transaction.atomic():
-        revoked = services.seat_revoke(seat=seat)
-        if revoked:
-            services.audit_seat_revoked(seat=seat, request=request)
+    revoked = services.seat_revoke(seat=seat, actor=services.Actor.from_request(request))
     if revoked:
         messages.success(request, f"Released the seat held by {seat.fingerprint}.")
     else:

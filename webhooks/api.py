@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -20,12 +19,12 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from licensing.api import inputs
 from licensing.api.schema import RETRY_AFTER, responses
 from licensing.api.serializers import BodySerializer, CustomerRefSerializer, TextField
-from licensing.api.vendor import VendorAPIView, _body, _query
-from licensing.models import AuditEntry, Customer, Event
-from licensing.services import audit_record
-from portal.security import audit_endpoint, endpoint_fields
+from licensing.api.vendor import VendorAPIView
+from licensing.models import Customer, Event
+from licensing.services import Actor
 from webhooks import services
 from webhooks.delivery import TEST_EVENT_TYPE
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
@@ -259,7 +258,7 @@ class WebhookEndpointCollectionView(VendorAPIView):
         responses=responses({200: WebhookEndpointSerializer(many=True)}, 400),
     )
     def get(self, request: Request) -> Response:
-        params = _query(WebhookEndpointFilterSerializer, request)
+        params = inputs.query(WebhookEndpointFilterSerializer, request)
         endpoints = _endpoints().order_by("created_at", "pk")
         if "customer" in params:
             endpoints = endpoints.filter(customer_id=params["customer"])
@@ -276,17 +275,15 @@ class WebhookEndpointCollectionView(VendorAPIView):
         responses=responses({201: WebhookEndpointSecretSerializer}, body=True, write=True),
     )
     def post(self, request: Request) -> Response:
-        data = _body(WebhookEndpointCreateSerializer, request)
-        with transaction.atomic():
-            endpoint = services.endpoint_create(
-                customer=data.get("customer"),
-                url=data["url"],
-                description=data.get("description", ""),
-                event_types=data.get("event_types", []),
-                enabled=data["enabled"],
-                created_by=request.user,
-            )
-            audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_CREATED, endpoint, {})
+        data = inputs.body(WebhookEndpointCreateSerializer, request)
+        endpoint = services.endpoint_create(
+            customer=data.get("customer"),
+            url=data["url"],
+            description=data.get("description", ""),
+            event_types=data.get("event_types", []),
+            enabled=data["enabled"],
+            actor=Actor.from_request(request),
+        )
         return _with_secret(endpoint, status.HTTP_201_CREATED)
 
 
@@ -314,17 +311,15 @@ class WebhookEndpointDetailView(VendorAPIView):
     )
     def patch(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = _endpoint(endpoint_id)
-        data = _body(WebhookEndpointUpdateSerializer, request)
-        before = endpoint_fields(endpoint)
-        with transaction.atomic():
-            services.endpoint_update(
-                endpoint=endpoint,
-                url=data.get("url", endpoint.url),
-                description=data.get("description", endpoint.description),
-                event_types=data.get("event_types", endpoint.event_types),
-                enabled=data.get("enabled", endpoint.enabled),
-            )
-            audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_UPDATED, endpoint, before)
+        data = inputs.body(WebhookEndpointUpdateSerializer, request)
+        services.endpoint_update(
+            endpoint=endpoint,
+            url=data.get("url", endpoint.url),
+            description=data.get("description", endpoint.description),
+            event_types=data.get("event_types", endpoint.event_types),
+            enabled=data.get("enabled", endpoint.enabled),
+            actor=Actor.from_request(request),
+        )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(
@@ -336,11 +331,7 @@ class WebhookEndpointDetailView(VendorAPIView):
         responses=responses({204: OpenApiResponse(description="Deleted.")}, 404, write=True),
     )
     def delete(self, request: Request, endpoint_id: Any) -> Response:
-        endpoint = _endpoint(endpoint_id)
-        with transaction.atomic():
-            # Recorded first: the deleted row no longer has an id.
-            audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_DELETED, endpoint, None)
-            services.endpoint_delete(endpoint=endpoint)
+        services.endpoint_delete(endpoint=_endpoint(endpoint_id), actor=Actor.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -377,13 +368,7 @@ class WebhookEndpointRotateSecretView(VendorAPIView):
     )
     def post(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = _endpoint(endpoint_id)
-        with transaction.atomic():
-            services.endpoint_rotate_secret(endpoint=endpoint)
-            audit_record(
-                action=AuditEntry.Action.WEBHOOK_ENDPOINT_SECRET_ROTATED,
-                target=endpoint,
-                request=request,
-            )
+        services.endpoint_rotate_secret(endpoint=endpoint, actor=Actor.from_request(request))
         return _with_secret(endpoint, status.HTTP_200_OK)
 
 
@@ -414,7 +399,7 @@ class WebhookDeliveryCollectionView(VendorAPIView):
         responses=responses({200: WebhookDeliverySerializer(many=True)}, 400),
     )
     def get(self, request: Request) -> Response:
-        params = _query(WebhookDeliveryFilterSerializer, request)
+        params = inputs.query(WebhookDeliveryFilterSerializer, request)
         deliveries = _deliveries().order_by("-created_at", "-pk")
         if "endpoint" in params:
             deliveries = deliveries.filter(endpoint_id=params["endpoint"])

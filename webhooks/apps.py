@@ -7,6 +7,9 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from licensing import hooks
-        from webhooks import outbox
+
+        # Importing `tasks` registers the tasks the outbox queues by name, in every process
+        # (web processes too, not only the workers that discover them).
+        from webhooks import outbox, tasks  # noqa: F401
 
         hooks.on_events_committed(outbox.events_committed)

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from webhooks import signing, transport
+from webhooks import emails, signing, transport
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -165,8 +165,6 @@ def _disable_if_failing_too_long(endpoint_id: Any, now: datetime) -> None:
     logger.warning("webhook endpoint %s disabled after failing for a day", endpoint_id)
 
     def tell_owner() -> None:
-        from webhooks import emails
-
         endpoint = WebhookEndpoint.objects.select_related("customer", "created_by").get(
             pk=endpoint_id
         )

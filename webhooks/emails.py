@@ -2,7 +2,10 @@
 
 Each email is rendered from three templates under templates/emails/: `<name>_subject.txt`,
 `<name>.txt` and `<name>.html`, and sent to each recipient separately so no one sees the
-others' addresses. An EmailNotice row records what was sent.
+others' addresses. An EmailNotice row records what was sent; it is written in the transaction
+that decides to send, and the messages leave only once that transaction has committed, so a
+rollback sends nothing and no row stays locked while a mail server answers. Links are absolute,
+on SITE_URL (`licensing.links`).
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Min
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
+from licensing import links
 from licensing.models import Customer, Entitlement, Event, Membership
 from webhooks.models import EmailNotice, WebhookEndpoint
 
@@ -29,12 +33,13 @@ DIGEST_LOOKBACK: Final = timedelta(days=1)
 DIGEST_FINGERPRINTS: Final = 10
 
 
-def absolute_url(path: str) -> str:
-    return settings.PORTAL_BASE_URL.rstrip("/") + path
-
-
 def chart_url(entitlement: Entitlement) -> str:
-    return absolute_url(f"/c/{entitlement.customer.slug}/entitlements/{entitlement.pk}/")
+    return links.absolute(
+        reverse(
+            "customer:entitlement",
+            kwargs={"slug": entitlement.customer.slug, "entitlement_id": entitlement.pk},
+        )
+    )
 
 
 def recipients(customer: Customer, *, preference: str) -> list[str]:
@@ -58,8 +63,13 @@ def recipients(customer: Customer, *, preference: str) -> list[str]:
 
 
 def send(name: str, context: dict[str, Any], to: list[str]) -> str:
-    """Render `emails/<name>*` and send one message per recipient; returns the subject."""
-    context = {**context, "portal_url": absolute_url("/")}
+    """Render `emails/<name>*` into one message per recipient and send them once the current
+    transaction commits (at once outside one; never if it rolls back); returns the subject.
+
+    A mail server that fails then is logged and not retried: the committed EmailNotice, which
+    keeps each email to one per event, already says it was sent.
+    """
+    context = {**context, "portal_url": links.absolute("/")}
     subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
     text = render_to_string(f"emails/{name}.txt", context)
     html = render_to_string(f"emails/{name}.html", context)
@@ -69,7 +79,7 @@ def send(name: str, context: dict[str, Any], to: list[str]) -> str:
         message.attach_alternative(html, "text/html")
         messages.append(message)
     if messages:
-        get_connection().send_messages(messages)
+        transaction.on_commit(lambda: get_connection().send_messages(messages), robust=True)
     return subject
 
 
@@ -89,8 +99,9 @@ def _figures(event: Event) -> dict[str, Any]:
 def send_event_email(event: Event) -> bool:
     """Email the customer's admins and account manager about a zone change, once per event.
 
-    Call inside a transaction: the EmailNotice row is inserted first, so a concurrent run waits
-    on it and then finds it, and a failed send rolls the row back for the next try.
+    Call inside a transaction (fan-out's, which locks the event): the EmailNotice row is
+    inserted first, so a concurrent run waits on it and then finds it; the email leaves when
+    that transaction commits.
     """
     if event.entitlement_id is None:
         return False
@@ -190,18 +201,22 @@ def send_endpoint_disabled(endpoint: WebhookEndpoint) -> bool:
         logger.warning("webhook endpoint %s disabled; nobody to tell", endpoint.pk)
         return False
     if endpoint.customer is not None:
-        page = f"/c/{endpoint.customer.slug}/webhooks/{endpoint.pk}/"
+        page = reverse(
+            "customer_webhooks:detail",
+            kwargs={"slug": endpoint.customer.slug, "endpoint_id": endpoint.pk},
+        )
     else:
-        page = f"/team/webhooks/{endpoint.pk}/"
-    subject = send(
-        "endpoint_disabled",
-        {"endpoint": endpoint, "owner": owner, "endpoint_url": absolute_url(page)},
-        [owner.email],
-    )
-    EmailNotice.objects.create(
-        kind=EmailNotice.Kind.ENDPOINT_DISABLED,
-        endpoint=endpoint,
-        recipients=[owner.email],
-        subject=subject,
-    )
+        page = reverse("team_webhooks:detail", kwargs={"endpoint_id": endpoint.pk})
+    with transaction.atomic():
+        subject = send(
+            "endpoint_disabled",
+            {"endpoint": endpoint, "owner": owner, "endpoint_url": links.absolute(page)},
+            [owner.email],
+        )
+        EmailNotice.objects.create(
+            kind=EmailNotice.Kind.ENDPOINT_DISABLED,
+            endpoint=endpoint,
+            recipients=[owner.email],
+            subject=subject,
+        )
     return True

@@ -4,6 +4,9 @@
 the domain's commit (with a broker, batched per process: see `_Kicks`). Queueing is bounded and
 never raises: when the broker is down the events stay undispatched and `sweep` queues them again
 later, so none is lost.
+
+Tasks are queued by name (`webhooks.tasks` registers them under these names and calls this
+module), so the two modules do not import each other.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -28,26 +32,28 @@ logger = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 100
 SWEEP_LIMIT = 5000
+# The names of the tasks (webhooks.tasks) this module queues.
+FAN_OUT: Final = "webhooks.fan_out"
+DELIVER: Final = "webhooks.deliver"
 EMAIL_EVENT_TYPES = frozenset(
     {Event.Type.OVERDRAFT_STARTED.value, Event.Type.HARD_LIMIT_REACHED.value}
 )
 
 
-def enqueue(task: Any, *args: Any) -> bool:
-    """Queue a task; False (logged, never raised) when the broker cannot take it."""
+def enqueue(name: str, *args: Any) -> bool:
+    """Queue the task `name` (run now, in this process, without a broker); False (logged,
+    never raised) when the broker cannot take it."""
     try:
-        task.apply_async(args=args, retry=False)
+        current_app.tasks[name].apply_async(args=args, retry=False)
     except Exception:  # kombu/redis raise several types for a broker that is down
-        logger.warning("could not queue %s%r; a sweep will retry", task.name, args, exc_info=True)
+        logger.warning("could not queue %s%r; a sweep will retry", name, args, exc_info=True)
         return False
     return True
 
 
 def events_committed(event_seqs: Sequence[int]) -> None:
-    from webhooks.tasks import fan_out
-
-    if fan_out.app.conf.task_always_eager:  # no broker: fan out now, in this process
-        enqueue(fan_out, list(event_seqs))
+    if current_app.conf.task_always_eager:  # no broker: fan out now, in this process
+        enqueue(FAN_OUT, list(event_seqs))
     else:
         _kicks.add(event_seqs)
 
@@ -84,14 +90,12 @@ class _Kicks:
             self.publish()
 
     def publish(self) -> None:
-        from webhooks.tasks import fan_out
-
         with self._lock:
             seqs, self._seqs = self._seqs, []
         for start in range(0, len(seqs), FAN_OUT_BATCH):
-            try:  # sent by name: published even if the app was switched to eager meanwhile
-                fan_out.app.send_task(
-                    fan_out.name, args=[seqs[start : start + FAN_OUT_BATCH]], retry=False
+            try:  # sent to the broker: published even if the app was switched to eager meanwhile
+                current_app.send_task(
+                    FAN_OUT, args=[seqs[start : start + FAN_OUT_BATCH]], retry=False
                 )
             except Exception:  # kombu/redis raise several types for a broker that is down
                 logger.warning(
@@ -155,11 +159,9 @@ def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> list[A
 
 
 def queue_deliveries(delivery_ids: Iterable[Any]) -> int:
-    from webhooks.tasks import deliver
-
     queued = 0
     for delivery_id in delivery_ids:
-        if not enqueue(deliver, str(delivery_id)):
+        if not enqueue(DELIVER, str(delivery_id)):
             break  # the broker is down; the due sweep will pick the rest up
         queued += 1
     return queued
@@ -167,8 +169,6 @@ def queue_deliveries(delivery_ids: Iterable[Any]) -> int:
 
 def sweep(*, min_age: timedelta = timedelta(seconds=30), now: datetime | None = None) -> int:
     """Queue the fan-out of events left undispatched for `min_age`; returns how many."""
-    from webhooks.tasks import fan_out as fan_out_task
-
     now = now or timezone.now()
     seqs = list(
         Event.objects.filter(dispatched_at__isnull=True, occurred_at__lte=now - min_age)
@@ -176,7 +176,7 @@ def sweep(*, min_age: timedelta = timedelta(seconds=30), now: datetime | None = 
         .values_list("seq", flat=True)[:SWEEP_LIMIT]
     )
     for start in range(0, len(seqs), FAN_OUT_BATCH):
-        if not enqueue(fan_out_task, seqs[start : start + FAN_OUT_BATCH]):
+        if not enqueue(FAN_OUT, seqs[start : start + FAN_OUT_BATCH]):
             return start
     return len(seqs)
 

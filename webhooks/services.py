@@ -1,4 +1,6 @@
-"""Every write to webhook endpoints and deliveries (the pages and the API call these)."""
+"""Every write to webhook endpoints and deliveries (the portal's pages and the vendor API call
+these). Changes to an endpoint are audited: each service writes its AuditEntry, for the `actor`
+its caller passes, in the same transaction as the change."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from licensing.models import Customer, Event
+from licensing.models import AuditEntry, Customer, Event
+from licensing.services import SYSTEM, Actor, audit_diff, audit_record
 from webhooks import outbox, transport
 from webhooks.delivery import TEST_EVENT_TYPE
 from webhooks.models import WebhookDelivery, WebhookEndpoint, generate_secret
@@ -35,6 +38,16 @@ def clean_url(url: str) -> str:
     return url
 
 
+def endpoint_fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What the audit log shows of an endpoint; never its secret."""
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": list(endpoint.event_types),
+        "enabled": endpoint.enabled,
+    }
+
+
 def endpoint_create(
     *,
     customer: Customer | None,
@@ -42,19 +55,27 @@ def endpoint_create(
     description: str = "",
     event_types: list[str] | None = None,
     enabled: bool = True,
-    created_by: Any = None,
+    actor: Actor = SYSTEM,
 ) -> WebhookEndpoint:
+    """A new endpoint, owned by the actor's user (who is told if it gets disabled)."""
     endpoint = WebhookEndpoint(
         customer=customer,
         url=url.strip(),
         description=description.strip(),
         event_types=clean_event_types(event_types or []),
         enabled=enabled,
-        created_by=created_by,
+        created_by=actor.user,
     )
     endpoint.full_clean()
     clean_url(endpoint.url)
-    endpoint.save(force_insert=True)
+    with transaction.atomic():
+        endpoint.save(force_insert=True)
+        audit_record(
+            action=AuditEntry.Action.WEBHOOK_ENDPOINT_CREATED,
+            target=endpoint,
+            actor=actor,
+            changes=audit_diff({}, endpoint_fields(endpoint)),
+        )
     return endpoint
 
 
@@ -65,8 +86,11 @@ def endpoint_update(
     description: str,
     event_types: list[str],
     enabled: bool,
+    actor: Actor = SYSTEM,
 ) -> WebhookEndpoint:
-    """Change an endpoint; enabling a disabled one gives it a fresh start."""
+    """Change an endpoint; enabling a disabled one gives it a fresh start. A change that
+    changes nothing is saved but not audited."""
+    before = endpoint_fields(endpoint)
     endpoint.url = url.strip()
     endpoint.description = description.strip()
     endpoint.event_types = clean_event_types(event_types)
@@ -79,24 +103,50 @@ def endpoint_update(
     endpoint.updated_at = timezone.now()
     endpoint.full_clean()
     clean_url(endpoint.url)
-    endpoint.save()
+    changes = audit_diff(before, endpoint_fields(endpoint))
+    with transaction.atomic():
+        endpoint.save()
+        if changes:
+            audit_record(
+                action=AuditEntry.Action.WEBHOOK_ENDPOINT_UPDATED,
+                target=endpoint,
+                actor=actor,
+                changes=changes,
+            )
     return endpoint
 
 
-def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    endpoint.delete()
+def endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor = SYSTEM) -> None:
+    """Delete an endpoint with its deliveries."""
+    before = endpoint_fields(endpoint)
+    with transaction.atomic():
+        # Recorded first: the deleted row no longer has an id.
+        audit_record(
+            action=AuditEntry.Action.WEBHOOK_ENDPOINT_DELETED,
+            target=endpoint,
+            actor=actor,
+            changes=audit_diff(before, dict.fromkeys(before)),
+        )
+        endpoint.delete()
 
 
-def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, grace: timedelta = ROTATION_GRACE) -> str:
+def endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, actor: Actor = SYSTEM, grace: timedelta = ROTATION_GRACE
+) -> str:
     """Give the endpoint a new secret; the old one keeps signing for `grace`. Returns it."""
     now = timezone.now()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = now + grace
     endpoint.secret = generate_secret()
     endpoint.updated_at = now
-    endpoint.save(
-        update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
-    )
+    with transaction.atomic():
+        endpoint.save(
+            update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+        )
+        # Never the secrets themselves.
+        audit_record(
+            action=AuditEntry.Action.WEBHOOK_ENDPOINT_SECRET_ROTATED, target=endpoint, actor=actor
+        )
     return endpoint.secret
 
 

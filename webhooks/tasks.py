@@ -1,21 +1,24 @@
-"""Celery tasks: thin, take ids, safe to run twice (acks_late is on for all of them)."""
+"""Celery tasks: thin, take ids, safe to run twice (acks_late is on for all of them).
+
+Registered at start-up (WebhooksConfig.ready) under the names `webhooks.outbox` queues them by,
+so the outbox never imports this module.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from licensing import services as licensing_services
 from webhooks import delivery, emails, outbox
 
 
-@shared_task(name="webhooks.fan_out")
+@shared_task(name=outbox.FAN_OUT)
 def fan_out(event_seqs: list[int]) -> int:
     due = outbox.fan_out(event_seqs)
     outbox.queue_deliveries(due)
     return len(due)
 
 
-@shared_task(name="webhooks.deliver")
+@shared_task(name=outbox.DELIVER)
 def deliver(delivery_id: str) -> str | None:
     done = delivery.attempt(delivery_id)
     return None if done is None else done.status
@@ -34,8 +37,3 @@ def deliver_due() -> int:
 @shared_task(name="webhooks.send_denial_digests")
 def send_denial_digests() -> int:
     return emails.send_denial_digests()
-
-
-@shared_task(name="webhooks.expire_stale_seats")
-def expire_stale_seats() -> int:
-    return licensing_services.seats_expire_stale()

@@ -19,6 +19,7 @@ from licensing.api.auth import LicenseKeyAuthentication
 from licensing.api.parsers import JSONParser
 from licensing.api.throttling import AuthFailureThrottleMixin, LicenseKeyThrottle
 from licensing.models import Entitlement, Seat
+from licensing.zones import SeatCounts
 
 
 class StrictCharField(serializers.CharField):
@@ -53,7 +54,7 @@ def _domain_clean(cleaner: Any, value: str) -> str:
         raise serializers.ValidationError(exc.messages) from None
 
 
-def well_formed_activation(data: Any) -> tuple[str, str] | None:
+def _well_formed_activation(data: Any) -> tuple[str, str] | None:
     """(fingerprint, label), cleaned, from a well-formed activation body; None for any other
     body, which only the serializer can answer field by field."""
     if not isinstance(data, dict):
@@ -71,7 +72,7 @@ def _activation_input(data: Any) -> tuple[str, str]:
     """(fingerprint, label) from the body. A well-formed body is checked by the domain's own
     cleaners alone; anything else goes through the serializer for its field-by-field errors
     (the same rules: `validate_fingerprint` and `validate_label` call those cleaners)."""
-    cleaned = well_formed_activation(data)
+    cleaned = _well_formed_activation(data)
     if cleaned is not None:
         return cleaned
     serializer = ActivationInputSerializer(data=data)
@@ -79,11 +80,11 @@ def _activation_input(data: Any) -> tuple[str, str]:
     return serializer.validated_data["fingerprint"], serializer.validated_data["label"]
 
 
-def _seats_body(counts: services.SeatCounts) -> dict[str, int | None]:
+def _seats_body(counts: SeatCounts) -> dict[str, int | None]:
     return counts.as_dict()
 
 
-def granted_body(seat: Seat, counts: services.SeatCounts, message: str) -> dict[str, Any]:
+def granted_body(seat: Seat, counts: SeatCounts, message: str) -> dict[str, Any]:
     return {
         "id": str(seat.pk),
         "status": "overdraft" if seat.overdraft else "ok",
@@ -155,10 +156,10 @@ class ActivationHeartbeatView(ClientAPIView):
 
     @extend_schema(**schema.ACTIVATION_HEARTBEAT)
     def post(self, request: Request, activation_id: str) -> Response:
-        seat = services.seat_heartbeat_by_id(
+        seat = services.seat_heartbeat(
             entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
         )
-        counts = services.counts_of(self.entitlement)
+        counts = SeatCounts.of(self.entitlement)
         return Response(granted_body(seat, counts, heartbeat_message(seat)))
 
 
@@ -167,9 +168,7 @@ class ActivationReleaseView(ClientAPIView):
 
     @extend_schema(**schema.ACTIVATION_RELEASE)
     def delete(self, request: Request, activation_id: str) -> Response:
-        services.seat_release_by_id(
-            entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
-        )
+        services.seat_release(entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -179,7 +178,7 @@ class EntitlementStatusView(ClientAPIView):
     @extend_schema(**schema.ENTITLEMENT_STATUS)
     def get(self, request: Request) -> Response:
         entitlement = self.entitlement
-        counts = services.counts_of(entitlement)
+        counts = SeatCounts.of(entitlement)
         return Response(
             {
                 "id": str(entitlement.pk),

@@ -13,7 +13,7 @@ from django.core.validators import validate_slug
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from licensing import services
+from licensing import zones
 from licensing.models import Customer, Entitlement, Event, Product, Seat
 
 # Counts and durations are 32-bit columns; larger numbers get a 400, never a database error.
@@ -130,11 +130,11 @@ class EntitlementSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SeatCountsSerializer)
     def get_usage(self, entitlement: Entitlement) -> dict[str, int | None]:
-        return services.counts_of(entitlement).as_dict()
+        return zones.SeatCounts.of(entitlement).as_dict()
 
-    @extend_schema_field({"type": "string", "enum": ["within", "overdraft", "at_hard_limit"]})
+    @extend_schema_field(serializers.ChoiceField(choices=zones.Zone.choices))
     def get_zone(self, entitlement: Entitlement) -> str:
-        return services.counts_of(entitlement).zone
+        return zones.SeatCounts.of(entitlement).zone.value
 
 
 class SeatSerializer(serializers.ModelSerializer):
@@ -302,7 +302,7 @@ class EntitlementFilterSerializer(serializers.Serializer):
     product = serializers.UUIDField(required=False, help_text="Only this product's.")
     status = serializers.ChoiceField(choices=Entitlement.Status.values, required=False)
     zone = serializers.ChoiceField(
-        choices=["within", "overdraft", "at_hard_limit"],
+        choices=zones.Zone.choices,
         required=False,
         help_text="Where seat use stands now against the entitled seats and the hard limit.",
     )
@@ -392,7 +392,7 @@ class NameSerializer(serializers.Serializer):
 class EntitlementStatusSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Entitlement.Status.values)
-    zone = serializers.ChoiceField(choices=["within", "overdraft", "at_hard_limit"])
+    zone = serializers.ChoiceField(choices=zones.Zone.choices)
     product = NameCodeSerializer()
     customer = NameSerializer()
     seats = SeatCountsSerializer()

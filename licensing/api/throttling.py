@@ -103,18 +103,7 @@ class TokenThrottle(FixedWindowThrottle):
 
 
 class LicenseKeyThrottle(FixedWindowThrottle):
-    """Per license key, counted by the key the client sent (normalised). The client API's
-    common case counts it before the view runs (`license_call_allowed`); the view then reuses
-    that count instead of counting the call twice."""
-
     setting = "API_THROTTLE_LICENSE"
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        counted = getattr(request, "license_key_hits", None)
-        if counted is None or not isinstance(request.auth, Entitlement):
-            return super().allow_request(request, view)
-        hits, self._wait = counted
-        return hits <= limit_of(self.setting)
 
     def identity(self, request: Request, view: APIView) -> str | None:
         return request.auth.license_key if isinstance(request.auth, Entitlement) else None
@@ -147,13 +136,3 @@ def client_ip(request: Request | HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, which portal.proxy has already resolved through any
     trusted proxies."""
     return str(request.META.get("REMOTE_ADDR") or "unknown")
-
-
-def license_call_allowed(request: HttpRequest, key: str) -> bool:
-    """What the client API's per-key limit decides for one more call with license `key`. The
-    count stays on the request (`license_key_hits`), so a DRF view that gets the call afterwards
-    does not count it again."""
-    setting = LicenseKeyThrottle.setting
-    hits, left = hit(setting, key)
-    request.license_key_hits = (hits, left)  # type: ignore[attr-defined]
-    return hits <= limit_of(setting)

@@ -7,66 +7,17 @@ so a person leaving the account team takes their tokens' access with them.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import datetime, timedelta
 from typing import Any, Final
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from licensing.models import ApiToken
+from licensing.services.tokens import api_token_touch, hash_token
 
 KEYWORD: Final = "Bearer"
-TOKEN_PREFIX: Final = "odp_"
-_VISIBLE_CHARS: Final = len(TOKEN_PREFIX) + 8
-# Recording every use would put a write on every API request; a minute is precise enough.
-LAST_USED_PRECISION: Final = timedelta(minutes=1)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def api_token_create(*, user: Any, name: str, read_only: bool = False) -> tuple[ApiToken, str]:
-    """Create a token for a staff user; returns the row and the token, which is never stored."""
-    if not (user.is_staff and user.is_active):
-        raise ValidationError(
-            {"user": ["API tokens are for active account-team (staff) users only."]}
-        )
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    api_token = ApiToken(
-        name=name.strip() or "API token",
-        user=user,
-        prefix=token[:_VISIBLE_CHARS],
-        secret_hash=hash_token(token),
-        read_only=read_only,
-    )
-    api_token.full_clean(exclude=["secret_hash", "prefix"])
-    api_token.save(force_insert=True)
-    return api_token, token
-
-
-def api_token_revoke(*, api_token: ApiToken, now: datetime | None = None) -> bool:
-    """Revoke a token at once. Idempotent: False when it was already revoked."""
-    now = now or timezone.now()
-    updated = ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
-        revoked_at=now
-    )
-    if updated:
-        api_token.revoked_at = now
-    return bool(updated)
-
-
-def _touch(api_token: ApiToken, now: datetime) -> None:
-    last = api_token.last_used_at
-    if last is not None and now - last < LAST_USED_PRECISION:
-        return
-    ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-    api_token.last_used_at = now
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -106,7 +57,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "This API token's owner is not on the account team.", code="invalid_token"
             )
-        _touch(api_token, timezone.now())
+        api_token_touch(api_token=api_token, now=timezone.now())
         return user, api_token
 
     def authenticate_header(self, request: Request) -> str:

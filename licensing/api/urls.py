@@ -1,17 +1,17 @@
 from django.urls import path
 
-from licensing.api import client, lane, vendor, vendor_events
+from licensing.api import client, vendor, vendor_events
 
 urlpatterns = [
-    path("activations", lane.activation_create, name="activation-create"),
+    path("activations", client.ActivationCreateView.as_view(), name="activation-create"),
     path(
         "activations/<str:activation_id>/heartbeat",
-        lane.activation_heartbeat,
+        client.ActivationHeartbeatView.as_view(),
         name="activation-heartbeat",
     ),
     path(
         "activations/<str:activation_id>",
-        lane.activation_release,
+        client.ActivationReleaseView.as_view(),
         name="activation-release",
     ),
     path("entitlement", client.EntitlementStatusView.as_view(), name="entitlement-status"),

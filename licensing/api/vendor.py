@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -19,11 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from licensing import selectors, services
+from licensing.api import inputs
 from licensing.api import serializers as s
 from licensing.api.schema import RETRY_AFTER, Pagination, responses
 from licensing.api.throttling import AuthFailureThrottleMixin, TokenThrottle
 from licensing.api.tokens import BearerTokenAuthentication, TokenPermission
-from licensing.models import AuditEntry, Customer, Entitlement, Product, Seat
+from licensing.models import Customer, Entitlement, EntitlementQuerySet, Product, Seat
 
 
 class VendorAPIView(AuthFailureThrottleMixin, generics.GenericAPIView):
@@ -40,26 +40,12 @@ class VendorAPIView(AuthFailureThrottleMixin, generics.GenericAPIView):
         return self.get_paginated_response(serializer(page, many=True).data)
 
 
-def _entitlements() -> QuerySet[Entitlement]:
+def _entitlements() -> EntitlementQuerySet:
     return Entitlement.objects.select_related("customer", "product")
 
 
 def _entitlement(entitlement_id: Any) -> Entitlement:
     return get_object_or_404(_entitlements(), pk=entitlement_id)
-
-
-def _query(serializer: type[Any], request: Request) -> dict[str, Any]:
-    # A plain dict, not the QueryDict: DRF reads `?type=` in a QueryDict as "not given", but
-    # an empty filter value is a mistake to report.
-    params = serializer(data=request.query_params.dict())
-    params.is_valid(raise_exception=True)
-    return dict(params.validated_data)
-
-
-def _body(serializer: type[Any], request: Request, **kwargs: Any) -> dict[str, Any]:
-    data = serializer(data=request.data, **kwargs)
-    data.is_valid(raise_exception=True)
-    return dict(data.validated_data)
 
 
 # --- customers ----------------------------------------------------------------------------------
@@ -88,14 +74,12 @@ class CustomerCollectionView(VendorAPIView):
         responses=responses({201: s.CustomerSerializer}, body=True, write=True),
     )
     def post(self, request: Request) -> Response:
-        data = _body(s.CustomerCreateSerializer, request)
-        with transaction.atomic():
-            customer = services.customer_create(
-                name=data["name"], account_manager=data.get("account_manager")
-            )
-            services.audit_record(
-                action=AuditEntry.Action.CUSTOMER_CREATED, target=customer, request=request
-            )
+        data = inputs.body(s.CustomerCreateSerializer, request)
+        customer = services.customer_create(
+            name=data["name"],
+            account_manager=data.get("account_manager"),
+            actor=services.Actor.from_request(request),
+        )
         return Response(s.CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -141,7 +125,7 @@ class ProductCollectionView(VendorAPIView):
         responses=responses({201: s.ProductSerializer}, body=True, write=True),
     )
     def post(self, request: Request) -> Response:
-        data = _body(s.ProductCreateSerializer, request)
+        data = inputs.body(s.ProductCreateSerializer, request)
         product = services.product_create(name=data["name"], code=data.get("code", ""))
         return Response(s.ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
@@ -163,23 +147,6 @@ class ProductDetailView(VendorAPIView):
 # --- entitlements -------------------------------------------------------------------------------
 
 
-def _zone_filter(zone: str) -> Q:
-    at_limit = Q(hard_limit__isnull=False, seats_used__gte=F("hard_limit"))
-    over = Q(seats_used__gt=F("seats"))
-    if zone == "at_hard_limit":
-        return at_limit
-    if zone == "overdraft":
-        return over & ~at_limit
-    return ~over & ~at_limit
-
-
-def _audit(request: Request, entitlement: Entitlement, before: dict[str, Any], action: str) -> None:
-    """Record a change of an entitlement; a request that changed nothing is not recorded."""
-    changes = services.audit_diff(before, services.audit_snapshot(entitlement))
-    if changes:
-        services.audit_record(action=action, target=entitlement, changes=changes, request=request)
-
-
 class EntitlementCollectionView(VendorAPIView):
     """Entitlements, filtered and ordered; create one."""
 
@@ -191,13 +158,13 @@ class EntitlementCollectionView(VendorAPIView):
         responses=responses({200: s.EntitlementSerializer(many=True)}, 400),
     )
     def get(self, request: Request) -> Response:
-        params = _query(s.EntitlementFilterSerializer, request)
+        params = inputs.query(s.EntitlementFilterSerializer, request)
         entitlements = _entitlements()
         for name in ("customer", "product", "status"):
             if name in params:
                 entitlements = entitlements.filter(**{name: params[name]})
         if "zone" in params:
-            entitlements = entitlements.filter(_zone_filter(params["zone"]))
+            entitlements = entitlements.in_zone(params["zone"])
         ordering = s.ENTITLEMENT_ORDERINGS[params["ordering"]]
         return self.paginated(entitlements.order_by(*ordering), s.EntitlementSerializer)
 
@@ -211,23 +178,17 @@ class EntitlementCollectionView(VendorAPIView):
         responses=responses({201: s.EntitlementSerializer}, body=True, write=True),
     )
     def post(self, request: Request) -> Response:
-        data = _body(s.EntitlementCreateSerializer, request)
-        with transaction.atomic():
-            entitlement = services.entitlement_create(
-                customer=data["customer"],
-                product=data["product"],
-                seats=data["seats"],
-                hard_limit=data["hard_limit"],
-                lease_seconds=data.get("lease_seconds"),
-                starts_at=data.get("starts_at"),
-                ends_at=data.get("ends_at"),
-            )
-            services.audit_record(
-                action=AuditEntry.Action.ENTITLEMENT_CREATED,
-                target=entitlement,
-                changes=services.audit_diff({}, services.audit_snapshot(entitlement)),
-                request=request,
-            )
+        data = inputs.body(s.EntitlementCreateSerializer, request)
+        entitlement = services.entitlement_create(
+            customer=data["customer"],
+            product=data["product"],
+            seats=data["seats"],
+            hard_limit=data["hard_limit"],
+            lease_seconds=data.get("lease_seconds"),
+            starts_at=data.get("starts_at"),
+            ends_at=data.get("ends_at"),
+            actor=services.Actor.from_request(request),
+        )
         entitlement = _entitlement(entitlement.pk)
         return Response(s.EntitlementSerializer(entitlement).data, status=status.HTTP_201_CREATED)
 
@@ -257,11 +218,10 @@ class EntitlementDetailView(VendorAPIView):
     )
     def patch(self, request: Request, entitlement_id: Any) -> Response:
         entitlement = _entitlement(entitlement_id)
-        data = _body(s.EntitlementUpdateSerializer, request)
-        before = services.audit_snapshot(entitlement)
-        with transaction.atomic():
-            services.entitlement_update(entitlement=entitlement, **data)
-            _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_UPDATED)
+        data = inputs.body(s.EntitlementUpdateSerializer, request)
+        services.entitlement_update(
+            entitlement=entitlement, **data, actor=services.Actor.from_request(request)
+        )
         return Response(s.EntitlementSerializer(entitlement).data)
 
 
@@ -280,10 +240,9 @@ class EntitlementSuspendView(VendorAPIView):
     )
     def post(self, request: Request, entitlement_id: Any) -> Response:
         entitlement = _entitlement(entitlement_id)
-        before = services.audit_snapshot(entitlement)
-        with transaction.atomic():
-            services.entitlement_suspend(entitlement=entitlement)
-            _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_SUSPENDED)
+        services.entitlement_suspend(
+            entitlement=entitlement, actor=services.Actor.from_request(request)
+        )
         return Response(s.EntitlementSerializer(entitlement).data)
 
 
@@ -300,10 +259,9 @@ class EntitlementResumeView(VendorAPIView):
     )
     def post(self, request: Request, entitlement_id: Any) -> Response:
         entitlement = _entitlement(entitlement_id)
-        before = services.audit_snapshot(entitlement)
-        with transaction.atomic():
-            services.entitlement_resume(entitlement=entitlement)
-            _audit(request, entitlement, before, AuditEntry.Action.ENTITLEMENT_RESUMED)
+        services.entitlement_resume(
+            entitlement=entitlement, actor=services.Actor.from_request(request)
+        )
         return Response(s.EntitlementSerializer(entitlement).data)
 
 
@@ -315,12 +273,6 @@ def _seat(entitlement_id: Any, seat_id: Any) -> Seat:
     seat = get_object_or_404(Seat, pk=seat_id, entitlement_id=entitlement.pk)
     seat.entitlement = entitlement
     return seat
-
-
-def _revoke(request: Request, seat: Seat) -> None:
-    with transaction.atomic():
-        if services.seat_revoke(seat=seat):
-            services.audit_seat_revoked(seat=seat, request=request)
 
 
 class SeatCollectionView(VendorAPIView):
@@ -336,7 +288,7 @@ class SeatCollectionView(VendorAPIView):
     )
     def get(self, request: Request, entitlement_id: Any) -> Response:
         entitlement = _entitlement(entitlement_id)
-        params = _query(s.SeatFilterSerializer, request)
+        params = inputs.query(s.SeatFilterSerializer, request)
         if params["in_use"]:
             seats = selectors.seats_in_use(entitlement)
         else:
@@ -368,7 +320,8 @@ class SeatDetailView(VendorAPIView):
         responses=responses({204: OpenApiResponse(description="Revoked.")}, 404, write=True),
     )
     def delete(self, request: Request, entitlement_id: Any, seat_id: Any) -> Response:
-        _revoke(request, _seat(entitlement_id, seat_id))
+        seat = _seat(entitlement_id, seat_id)
+        services.seat_revoke(seat=seat, actor=services.Actor.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -387,7 +340,7 @@ class SeatRevokeView(VendorAPIView):
     )
     def post(self, request: Request, entitlement_id: Any, seat_id: Any) -> Response:
         seat = _seat(entitlement_id, seat_id)
-        _revoke(request, seat)
+        services.seat_revoke(seat=seat, actor=services.Actor.from_request(request))
         return Response(s.SeatSerializer(seat).data)
 
 
@@ -405,7 +358,7 @@ class UsageView(VendorAPIView):
     )
     def get(self, request: Request, entitlement_id: Any) -> Response:
         entitlement = _entitlement(entitlement_id)
-        params = _query(s.UsageQuerySerializer, request)
+        params = inputs.query(s.UsageQuerySerializer, request)
         points = selectors.usage_series(
             entitlement, start=params["start"], end=params["end"], bucket=params["bucket"]
         )

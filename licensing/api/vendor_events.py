@@ -25,9 +25,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from licensing import selectors
+from licensing.api import inputs
 from licensing.api import serializers as s
 from licensing.api.schema import RETRY_AFTER, responses
-from licensing.api.vendor import VendorAPIView, _query
+from licensing.api.vendor import VendorAPIView
 from licensing.models import Customer, Event
 
 
@@ -82,7 +83,7 @@ class EventListView(VendorAPIView):
         responses=responses({200: s.EventPageSerializer}, 400),
     )
     def get(self, request: Request) -> Response:
-        params = _query(s.EventFilterSerializer, request)
+        params = inputs.query(s.EventFilterSerializer, request)
         after_seq, cursor = 0, None
         if "after" in params:
             seq = Event.objects.filter(public_id=params["after"]).values_list("seq").first()

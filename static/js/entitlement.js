@@ -1,5 +1,7 @@
 /* Entitlement page: the usage chart. Data comes from the json_script block #usage-data:
- * {bucket: "hour"|"day", entitled, hard_limit (null = unlimited), points: [{t, peak, denials}]}.
+ * {bucket: "hour"|"day", entitled, hard_limit (null = unlimited),
+ *  points: [{t, peak, denials, zone: "within"|"overdraft"|"at_hard_limit"}]}.
+ * The server decides each point's zone (licensing.zones); this script only colours it.
  */
 (function () {
   "use strict";
@@ -18,6 +20,8 @@
   var overdraft = colour("--zone-overdraft", "#c77c02");
   var limit = colour("--zone-limit", "#c62828");
   var entitledColour = colour("--zone-within", "#1f8a4c");
+  // The zones drawn amber (the line, and the area between it and the entitled line).
+  var amber = { within: false, overdraft: true, at_hard_limit: true };
 
   var hourly = data.bucket === "hour";
   var labelFormat = new Intl.DateTimeFormat(undefined, hourly
@@ -57,7 +61,8 @@
       order: 2,
       segment: {
         borderColor: function (ctx) {
-          return ctx.p0.parsed.y > entitled || ctx.p1.parsed.y > entitled ? overdraft : within;
+          return amber[points[ctx.p0DataIndex].zone] || amber[points[ctx.p1DataIndex].zone]
+            ? overdraft : within;
         }
       }
     },
@@ -65,7 +70,7 @@
       // The part of the use above the entitled line, filled amber: overdraft at a glance.
       type: "line",
       label: "Overdraft use",
-      data: peaks.map(function (p) { return Math.max(p, entitled); }),
+      data: points.map(function (p) { return amber[p.zone] ? p.peak : entitled; }),
       yAxisID: "y",
       stepped: "middle",
       borderWidth: 0,

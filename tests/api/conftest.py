@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from licensing.api.tokens import api_token_create, hash_token
 from licensing.models import ApiToken
+from licensing.services.tokens import api_token_create, hash_token
 from portal.models import User
 from tests.webhooks.conftest import Receiver, running_receiver
 

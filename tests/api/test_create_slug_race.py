@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from licensing import services
 from licensing.models import AuditEntry, Customer, Product
+from licensing.services import accounts
 from tests.api.conftest import bearer
 
 CLIENTS = 8
@@ -104,7 +105,7 @@ def test_concurrent_products_with_one_given_code_make_one_and_refuse_the_rest(
 def test_creates_that_keep_losing_the_race_get_a_clear_400(
     token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "SLUG_ATTEMPTS", 1)
+    monkeypatch.setattr(accounts, "SLUG_ATTEMPTS", 1)
     responses = post_together(token, "/api/v1/customers", [{"name": "Busy Co"}] * CLIENTS)
     assert set(statuses(responses)) <= {201, 400}, [r.content for r in responses]
     message = "Too many customers named “Busy Co” are being created at once; try again."
@@ -124,8 +125,8 @@ def test_a_slug_taken_after_the_check_is_retried_inside_the_callers_transaction(
     services.customer_create(name="Slug Race Co")
     # As if a concurrent create had taken "slug-race-co" between the check and the insert.
     stale = iter(["slug-race-co"])
-    fresh = services._unique_slug
-    monkeypatch.setattr(services, "_unique_slug", lambda *args: next(stale, None) or fresh(*args))
+    fresh = accounts._unique_slug
+    monkeypatch.setattr(accounts, "_unique_slug", lambda *args: next(stale, None) or fresh(*args))
     with transaction.atomic():
         customer = services.customer_create(name="Slug Race Co")
         assert Customer.objects.count() == 2  # the caller's transaction carries on

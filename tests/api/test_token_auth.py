@@ -6,8 +6,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from licensing.api.tokens import api_token_create, api_token_revoke, hash_token
 from licensing.models import ApiToken
+from licensing.services.tokens import api_token_create, api_token_revoke, hash_token
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from licensing.api.tokens import hash_token
 from licensing.models import ApiToken
+from licensing.services.tokens import hash_token
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.django_db

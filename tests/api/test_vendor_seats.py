@@ -18,7 +18,7 @@ def seats(entitlement):
 
 
 def test_seats_in_use_are_listed_by_default(vendor, entitlement, seats):
-    services.seat_release(seat=seats[0])
+    services.seat_release(entitlement=seats[0].entitlement, seat_id=seats[0].pk)
     body = vendor.get(f"/api/v1/entitlements/{entitlement.pk}/seats").json()
     assert body["count"] == 2
     assert {s["fingerprint"] for s in body["results"]} == {"m-1", "m-2"}

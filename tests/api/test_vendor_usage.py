@@ -24,7 +24,7 @@ def history(make_entitlement):
         services.seat_activate(entitlement=small, fingerprint="late")
         seat = services.seat_activate(entitlement=small, fingerprint="m-0").seat
         assert seat is not None
-        services.seat_release(seat=seat)
+        services.seat_release(entitlement=seat.entitlement, seat_id=seat.pk)
     return small
 
 

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from licensing.services import Actor
 from tests.api.conftest import bearer
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -15,7 +16,9 @@ API = "/api/v1/webhook-endpoints"
 
 @pytest.fixture
 def endpoint(receiver, account_manager):
-    return services.endpoint_create(customer=None, url=receiver.url, created_by=account_manager)
+    return services.endpoint_create(
+        customer=None, url=receiver.url, actor=Actor.of(account_manager)
+    )
 
 
 def _create(vendor, **body):

@@ -155,7 +155,10 @@ def test_concurrent_releases_and_activations_keep_the_counter_exact(entitlement)
     duplicates = [f"dup-{n}" for n in range(10)]  # activated by two threads at once
 
     def release(seat: Seat) -> Callable[[], tuple[str, Any]]:
-        return lambda: ("release", services.seat_release(seat=Seat.objects.get(pk=seat.pk)))
+        return lambda: (
+            "release",
+            services.seat_release(entitlement=seat.entitlement, seat_id=seat.pk),
+        )
 
     def activate(fingerprint: str) -> Callable[[], tuple[str, Any]]:
         def call() -> tuple[str, Any]:

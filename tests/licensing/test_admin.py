@@ -5,7 +5,6 @@ from django.test import Client
 from django.urls import reverse
 
 from licensing import services
-from licensing.api import tokens
 from licensing.models import Entitlement, Event, Membership, Seat, UsageBucket
 from portal.models import User
 
@@ -164,7 +163,7 @@ def test_entitlement_added_in_admin_is_created_by_the_service(admin_client, cust
 
 
 def test_api_token_pages_open_and_revoke_action_revokes(admin_client, superuser):
-    api_token, _secret = tokens.api_token_create(user=superuser, name="CI")
+    api_token, _secret = services.api_token_create(user=superuser, name="CI")
     changelist = reverse("admin:licensing_apitoken_changelist")
     assert admin_client.get(changelist).status_code == 200
     change = reverse("admin:licensing_apitoken_change", args=[api_token.pk])

@@ -2,9 +2,10 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
-from licensing import services
+from licensing import services, tasks
 from licensing.models import Event, Seat, UsageBucket
 
 
@@ -54,3 +55,15 @@ def test_sweep_of_one_entitlement_leaves_the_others_alone(make_entitlement, time
     assert expired == 1
     assert Seat.objects.get(fingerprint="a").release_reason == Seat.ReleaseReason.EXPIRED
     assert Seat.objects.get(fingerprint="b").released_at is None
+
+
+def test_beat_runs_the_licensing_task_that_expires_stale_seats(make_entitlement):
+    entitlement = make_entitlement(lease_seconds=60, starts_at=timezone.now() - timedelta(days=1))
+    services.seat_activate(
+        entitlement=entitlement, fingerprint="f", now=timezone.now() - timedelta(minutes=5)
+    )
+    entry = settings.CELERY_BEAT_SCHEDULE["licensing-expire-stale-seats"]
+    assert entry["task"] == tasks.expire_stale_seats.name == "licensing.expire_stale_seats"
+    assert tasks.expire_stale_seats.apply().get() == 1
+    assert tasks.expire_stale_seats.apply().get() == 0  # safe to run twice
+    assert Event.objects.filter(type="seat.expired").count() == 1

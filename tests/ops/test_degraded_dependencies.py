@@ -90,7 +90,7 @@ class Stack:
 _MAKE_DATA = f"""
 import json
 from licensing import services
-from licensing.api.tokens import api_token_create
+from licensing.services.tokens import api_token_create
 from portal.models import User
 staff = User.objects.create_user({STAFF!r}, {PASSWORD!r}, is_staff=True)
 customer = services.customer_create(name="Degraded Co", account_manager=staff)

@@ -11,9 +11,8 @@ import time_machine
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from licensing import selectors, services
+from licensing import selectors, services, tasks
 from licensing.models import Entitlement, Event, UsageBucket
-from portal import tasks
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -27,7 +26,7 @@ def _fill(entitlement: Entitlement, when: datetime, prefix: str, count: int) -> 
         for n in range(count):
             services.seat_activate(entitlement=entitlement, fingerprint=f"{prefix}-{n}")
         for seat in entitlement.seat_records.filter(released_at__isnull=True):
-            services.seat_release(seat=seat)
+            services.seat_release(entitlement=seat.entitlement, seat_id=seat.pk)
 
 
 @pytest.fixture

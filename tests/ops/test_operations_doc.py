@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 _READS = re.compile(
-    r"""(?:env_(?:str|int|bool|list|networks)|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
+    r"""(?:env_(?:str|int|bool|list|networks|secret|url)|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
 _PROCFILE = re.compile(r"\$\{([A-Z][A-Z0-9_]+)")
 _EXAMPLE = re.compile(r"^#? ?([A-Z][A-Z0-9_]+)=", re.MULTILINE)

@@ -18,8 +18,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from licensing import services
-from licensing.api.tokens import api_token_create
 from licensing.models import Customer, Entitlement
+from licensing.services.tokens import api_token_create
 from portal import invitations
 from portal.models import User
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -142,8 +142,7 @@ def world(
         customer=customer,
         email="invited@acme.test",
         role="viewer",
-        invited_by=customer_admin,
-        site_url="http://testserver/",
+        actor=services.Actor.of(customer_admin),
     )
     endpoint = WebhookEndpoint.objects.create(
         customer=customer, url="https://hooks.example.test/acme", created_by=customer_admin

@@ -2,6 +2,7 @@
 through the password reset and then accepts."""
 
 import re
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -22,14 +23,19 @@ def _link(pattern: str, message: mail.EmailMessage) -> str:
 
 @pytest.fixture
 def invitation_link(
-    client: Client, account_manager: User, customer: Customer, outsider: User
+    client: Client,
+    account_manager: User,
+    customer: Customer,
+    outsider: User,
+    django_capture_on_commit_callbacks: Any,
 ) -> str:
     """The account team invites Globex's admin to Acme: the address has an account."""
     client.force_login(account_manager)
-    client.post(
-        f"/team/customers/{customer.slug}/invitations",
-        {"email": outsider.email, "role": "viewer"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the email leaves after commit
+        client.post(
+            f"/team/customers/{customer.slug}/invitations",
+            {"email": outsider.email, "role": "viewer"},
+        )
     client.logout()
     (message,) = mail.outbox
     mail.outbox.clear()

@@ -1,25 +1,31 @@
 """Invitations: the account team invites customer admins, customer admins invite viewers."""
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
 from licensing.models import Customer, Membership
+from licensing.services import Actor
 from portal import invitations
 from portal.models import Invitation, User
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "a-long-and-unusual-passphrase-42"
+# Returns the test client's response (`.context` included).
+Invite = Callable[[str, str], Any]
 
 
 def _link(message: mail.EmailMessage) -> str:
-    match = re.search(r"http://testserver(/invitations/[^/\s]+/)", str(message.body))
+    match = re.search(r"https?://[^/\s]+(/invitations/[^/\s]+/)", str(message.body))
     assert match, message.body
     return match.group(1)
 
@@ -30,13 +36,25 @@ def staff_client(client: Client, account_manager: User) -> Client:
     return client
 
 
+@pytest.fixture
+def invite(
+    staff_client: Client, customer: Customer, django_capture_on_commit_callbacks: Any
+) -> Invite:
+    """The account team invites someone to Acme; the email leaves once the request commits."""
+
+    def post(email: str, role: str) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return staff_client.post(
+                f"/team/customers/{customer.slug}/invitations", {"email": email, "role": role}
+            )
+
+    return post
+
+
 def test_account_team_invites_a_customer_admin(
-    staff_client: Client, customer: Customer, account_manager: User
+    invite: Invite, customer: Customer, account_manager: User
 ) -> None:
-    response = staff_client.post(
-        f"/team/customers/{customer.slug}/invitations",
-        {"email": "Boss@Acme.test", "role": "admin"},
-    )
+    response = invite("Boss@Acme.test", "admin")
 
     assert response.status_code == 302
     invitation = Invitation.objects.get()
@@ -58,11 +76,9 @@ def test_account_team_invites_a_customer_admin(
 
 
 def test_new_person_sets_password_and_lands_on_dashboard(
-    staff_client: Client, customer: Customer
+    invite: Invite, customer: Customer
 ) -> None:
-    staff_client.post(
-        f"/team/customers/{customer.slug}/invitations", {"email": "boss@acme.test", "role": "admin"}
-    )
+    invite("boss@acme.test", "admin")
     link = _link(mail.outbox[0])
     anonymous = Client()
 
@@ -89,10 +105,8 @@ def test_new_person_sets_password_and_lands_on_dashboard(
     assert "already used" in again.content.decode()
 
 
-def test_weak_or_mismatched_password_is_refused(staff_client: Client, customer: Customer) -> None:
-    staff_client.post(
-        f"/team/customers/{customer.slug}/invitations", {"email": "boss@acme.test", "role": "admin"}
-    )
+def test_weak_or_mismatched_password_is_refused(invite: Invite, customer: Customer) -> None:
+    invite("boss@acme.test", "admin")
     link = _link(mail.outbox[0])
     weak = Client().post(link, {"password1": "123", "password2": "123"})
     assert weak.status_code == 200
@@ -103,12 +117,9 @@ def test_weak_or_mismatched_password_is_refused(staff_client: Client, customer: 
 
 
 def test_existing_account_logs_in_and_joins(
-    staff_client: Client, customer: Customer, outsider: User
+    invite: Invite, customer: Customer, outsider: User
 ) -> None:
-    staff_client.post(
-        f"/team/customers/{customer.slug}/invitations",
-        {"email": outsider.email, "role": "viewer"},
-    )
+    invite(outsider.email, "viewer")
     link = _link(mail.outbox[0])
     client = Client()
 
@@ -127,12 +138,9 @@ def test_existing_account_logs_in_and_joins(
 
 
 def test_wrong_account_cannot_accept(
-    staff_client: Client, customer: Customer, outsider: User, viewer: User
+    invite: Invite, customer: Customer, outsider: User, viewer: User
 ) -> None:
-    staff_client.post(
-        f"/team/customers/{customer.slug}/invitations",
-        {"email": outsider.email, "role": "admin"},
-    )
+    invite(outsider.email, "admin")
     link = _link(mail.outbox[0])
     client = Client()
     client.force_login(viewer)
@@ -143,10 +151,8 @@ def test_wrong_account_cannot_accept(
     assert Invitation.objects.get().accepted_at is None
 
 
-def test_expired_invitation_gives_a_clear_page(staff_client: Client, customer: Customer) -> None:
-    staff_client.post(
-        f"/team/customers/{customer.slug}/invitations", {"email": "late@acme.test", "role": "admin"}
-    )
+def test_expired_invitation_gives_a_clear_page(invite: Invite, customer: Customer) -> None:
+    invite("late@acme.test", "admin")
     link = _link(mail.outbox[0])
     with time_machine.travel(timezone.now() + timedelta(days=8)):
         response = Client().post(link, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
@@ -161,14 +167,9 @@ def test_unknown_token_is_404(client: Client, db: None) -> None:
     assert "Invitation not found" in response.content.decode()
 
 
-def test_reinviting_replaces_the_pending_invitation(
-    staff_client: Client, customer: Customer
-) -> None:
+def test_reinviting_replaces_the_pending_invitation(invite: Invite, customer: Customer) -> None:
     for _ in range(2):
-        staff_client.post(
-            f"/team/customers/{customer.slug}/invitations",
-            {"email": "boss@acme.test", "role": "admin"},
-        )
+        invite("boss@acme.test", "admin")
     first, second = _link(mail.outbox[0]), _link(mail.outbox[1])
     assert Client().get(first).status_code == 410
     assert Client().get(second).status_code == 200
@@ -176,18 +177,19 @@ def test_reinviting_replaces_the_pending_invitation(
 
 
 def test_inviting_a_member_is_a_form_error(
-    staff_client: Client, customer: Customer, viewer: User
+    invite: Invite, customer: Customer, viewer: User
 ) -> None:
-    response = staff_client.post(
-        f"/team/customers/{customer.slug}/invitations", {"email": viewer.email, "role": "admin"}
-    )
+    response = invite(viewer.email, "admin")
     assert response.status_code == 200
     assert "already a member" in response.context["invite_form"].errors["email"][0]
     assert mail.outbox == []
 
 
 def test_customer_admin_invites_a_viewer(
-    client: Client, customer: Customer, customer_admin: User
+    client: Client,
+    customer: Customer,
+    customer_admin: User,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     client.force_login(customer_admin)
     page = client.get(f"/c/{customer.slug}/members/")
@@ -195,9 +197,10 @@ def test_customer_admin_invites_a_viewer(
     assert "admin@acme.test" in page.content.decode()
 
     # The role is fixed to viewer, whatever the form says.
-    response = client.post(
-        f"/c/{customer.slug}/members/", {"email": "colleague@acme.test", "role": "admin"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/c/{customer.slug}/members/", {"email": "colleague@acme.test", "role": "admin"}
+        )
 
     assert response.status_code == 302
     invitation = Invitation.objects.get()
@@ -225,8 +228,7 @@ def test_viewer_invited_as_admin_is_promoted(
         customer=customer,
         email="someone@acme.test",
         role="admin",
-        invited_by=viewer,
-        site_url="http://testserver/",
+        actor=Actor.of(viewer),
     )
     viewer.email = "someone@acme.test"
     viewer.save()
@@ -235,3 +237,35 @@ def test_viewer_invited_as_admin_is_promoted(
     client.force_login(viewer)
     assert client.post(f"/invitations/{token}/").status_code == 302
     assert Membership.objects.get(user=viewer, customer=customer).role == "admin"
+
+
+def test_invitation_email_leaves_only_once_the_invitation_is_committed(
+    customer: Customer, customer_admin: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        _, token = invitations.invitation_create(
+            customer=customer, email="new@acme.test", role="viewer", actor=Actor.of(customer_admin)
+        )
+        assert mail.outbox == []  # not committed yet: the link would not work
+    (message,) = mail.outbox
+    assert f"/invitations/{token}/" in str(message.body)
+
+
+def test_a_rolled_back_invitation_sends_no_email(customer: Customer, customer_admin: User) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        invitations.invitation_create(
+            customer=customer, email="new@acme.test", role="viewer", actor=Actor.of(customer_admin)
+        )
+        raise RuntimeError("the caller's transaction fails after the invitation")
+    assert not Invitation.objects.exists()
+    assert mail.outbox == []
+
+
+def test_the_invitation_link_is_on_site_url_whatever_host_the_inviter_used(
+    invite: Invite, settings: Any
+) -> None:
+    settings.SITE_URL = "https://portal.example.com"
+    invite("boss@acme.test", "admin")  # through http://testserver
+    body = str(mail.outbox[0].body)
+    assert re.search(r"https://portal\.example\.com/invitations/[^/\s]+/", body), body
+    assert "testserver" not in body

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from licensing.api.tokens import api_token_create
+from licensing.services.tokens import api_token_create
 from portal.models import User
 
 

@@ -15,8 +15,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from licensing import services
-from licensing.api.tokens import hash_token
 from licensing.models import ApiToken, Customer, Entitlement, Seat
+from licensing.services.tokens import hash_token
 from portal.models import User
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 

@@ -54,7 +54,7 @@ def paths(
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     vendor_hook = webhook_services.endpoint_create(url="http://127.0.0.1:9/hook", customer=None)
     customer_hook = webhook_services.endpoint_create(
-        url="http://127.0.0.1:9/hook", customer=customer, created_by=customer_admin
+        url="http://127.0.0.1:9/hook", customer=customer, actor=services.Actor.of(customer_admin)
     )
     services.seat_activate(entitlement=entitlement, fingerprint="pc-1")
     return {

@@ -15,6 +15,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from licensing.models import Customer
+from licensing.services import Actor
 from portal.models import User
 from webhooks import services
 from webhooks.models import WebhookEndpoint
@@ -144,7 +145,7 @@ def make_endpoint(db: Any, allow_private: None) -> Callable[..., WebhookEndpoint
 def vendor_endpoint(
     make_endpoint: Callable[..., WebhookEndpoint], receiver: Receiver, account_manager: User
 ) -> WebhookEndpoint:
-    return make_endpoint(receiver.url, created_by=account_manager)
+    return make_endpoint(receiver.url, actor=Actor.of(account_manager))
 
 
 @pytest.fixture
@@ -154,4 +155,4 @@ def customer_endpoint(
     customer: Customer,
     customer_admin: User,
 ) -> WebhookEndpoint:
-    return make_endpoint(receiver.url, customer=customer, created_by=customer_admin)
+    return make_endpoint(receiver.url, customer=customer, actor=Actor.of(customer_admin))

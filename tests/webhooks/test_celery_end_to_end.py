@@ -147,7 +147,7 @@ def worker_process(
         "WEBHOOKS_TIMEOUT_SECONDS": "2",
         "WEBHOOKS_CLAIM_SECONDS": "3",
         "EMAIL_URL": f"file://{worker_mail_dir}",
-        "PORTAL_BASE_URL": "https://portal.example.com",
+        "SITE_URL": "https://portal.example.com",
     }
     found = Worker(env, tmp_path_factory.mktemp("worker") / "worker.log")
     found.start()

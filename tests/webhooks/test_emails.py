@@ -37,7 +37,7 @@ def test_overdraft_and_hard_limit_emails_go_to_admins_and_account_manager(
     django_capture_on_commit_callbacks,
     settings,
 ):
-    settings.PORTAL_BASE_URL = "https://portal.example.com"
+    settings.SITE_URL = "https://portal.example.com"
     entitlement = make_entitlement(seats=3, hard_limit=5)
     with django_capture_on_commit_callbacks(execute=True):
         _fill(entitlement, 6)
@@ -65,24 +65,27 @@ def test_overdraft_and_hard_limit_emails_go_to_admins_and_account_manager(
 
 
 def test_each_event_is_emailed_once_even_if_fanned_out_twice(
-    make_entitlement, customer_admin, account_manager
+    make_entitlement, customer_admin, account_manager, django_capture_on_commit_callbacks
 ):
     entitlement = make_entitlement(seats=1, hard_limit=3)
     _fill(entitlement, 2)  # on_commit callbacks do not run here: nothing sent yet
     seqs = list(Event.objects.values_list("seq", flat=True))
-    outbox.fan_out(seqs)
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.fan_out(seqs)
     Event.objects.update(dispatched_at=None)
-    outbox.fan_out(seqs)
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.fan_out(seqs)
     assert len(mail.outbox) == 2  # one overdraft_started, to the admin and the AM
     assert EmailNotice.objects.filter(kind="event").count() == 1
 
 
 def test_no_account_manager_and_no_willing_admins_sends_nothing(
-    make_entitlement, customer, quiet_admin
+    make_entitlement, customer, quiet_admin, django_capture_on_commit_callbacks
 ):
     customer.account_manager = None
     customer.save()
     entitlement = make_entitlement(seats=1, hard_limit=2)
     _fill(entitlement, 2)
-    outbox.fan_out(Event.objects.values_list("seq", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.fan_out(Event.objects.values_list("seq", flat=True))
     assert mail.outbox == []

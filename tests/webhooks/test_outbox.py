@@ -72,12 +72,3 @@ def test_fan_out_twice_creates_one_delivery(vendor_endpoint, receiver, entitleme
     Event.objects.update(dispatched_at=None)
     outbox.fan_out(seqs)
     assert WebhookDelivery.objects.count() == len(seqs)
-
-
-def test_beat_task_expires_stale_seats(make_entitlement):
-    entitlement = make_entitlement(lease_seconds=60, starts_at=timezone.now() - timedelta(days=1))
-    services.seat_activate(
-        entitlement=entitlement, fingerprint="f", now=timezone.now() - timedelta(minutes=5)
-    )
-    assert tasks.expire_stale_seats.apply().get() == 1
-    assert Event.objects.filter(type="seat.expired").count() == 1

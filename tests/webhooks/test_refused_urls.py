@@ -5,8 +5,8 @@ import socket
 import pytest
 from django.core.exceptions import ValidationError
 
+from portal.webhook_forms import EndpointForm
 from webhooks import outbox, services, transport
-from webhooks.forms import EndpointForm
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 REFUSED = [

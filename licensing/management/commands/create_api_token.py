@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from licensing.api.tokens import api_token_create
+from licensing.services import api_token_create
 
 
 class Command(BaseCommand):

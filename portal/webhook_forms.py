@@ -1,3 +1,5 @@
+"""The webhook endpoint form of the portal's pages (portal.webhook_views)."""
+
 from typing import Any
 
 from django import forms

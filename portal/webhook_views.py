@@ -14,19 +14,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from licensing.models import AuditEntry, Customer
-from licensing.services import audit_record
+from licensing.models import Customer
+from licensing.services import Actor
 from portal.access import customer_for
-from portal.security import audit_endpoint, endpoint_fields
+from portal.webhook_forms import EndpointForm
 from webhooks import services
-from webhooks.forms import EndpointForm
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 DELIVERIES_PER_PAGE = 50
@@ -116,11 +114,9 @@ def endpoint_create(request: HttpRequest, slug: str | None = None) -> HttpRespon
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                endpoint = services.endpoint_create(
-                    customer=scope.customer, created_by=request.user, **form.values()
-                )
-                audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_CREATED, endpoint, {})
+            endpoint = services.endpoint_create(
+                customer=scope.customer, actor=Actor.from_request(request), **form.values()
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -164,13 +160,10 @@ def endpoint_edit(request: HttpRequest, endpoint_id: Any, slug: str | None = Non
     }
     form = EndpointForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        before = endpoint_fields(endpoint)
         try:
-            with transaction.atomic():
-                services.endpoint_update(endpoint=endpoint, **form.values())
-                audit_endpoint(
-                    request, AuditEntry.Action.WEBHOOK_ENDPOINT_UPDATED, endpoint, before
-                )
+            services.endpoint_update(
+                endpoint=endpoint, actor=Actor.from_request(request), **form.values()
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -186,10 +179,7 @@ def endpoint_delete(
     scope = _scope(request, slug)
     endpoint = _endpoint(scope, endpoint_id)
     if request.method == "POST":
-        with transaction.atomic():
-            # Recorded first: the deleted row no longer has an id.
-            audit_endpoint(request, AuditEntry.Action.WEBHOOK_ENDPOINT_DELETED, endpoint, None)
-            services.endpoint_delete(endpoint=endpoint)
+        services.endpoint_delete(endpoint=endpoint, actor=Actor.from_request(request))
         messages.success(request, f"Endpoint {endpoint.url} deleted.")
         return redirect(scope.base)
     return _render(request, "endpoint_delete.html", scope, endpoint=endpoint)
@@ -202,13 +192,7 @@ def endpoint_rotate(
 ) -> HttpResponse:
     scope = _scope(request, slug)
     endpoint = _endpoint(scope, endpoint_id)
-    with transaction.atomic():
-        secret = services.endpoint_rotate_secret(endpoint=endpoint)
-        audit_record(
-            action=AuditEntry.Action.WEBHOOK_ENDPOINT_SECRET_ROTATED,
-            target=endpoint,
-            request=request,
-        )
+    secret = services.endpoint_rotate_secret(endpoint=endpoint, actor=Actor.from_request(request))
     return _show_secret(request, scope, endpoint, secret, rotated=True)
 
 

@@ -1,0 +1,85 @@
+"""Every write to the licensing domain, split by subject.
+
+Each service owns its transaction, writes the domain rows with their Event rows (and the
+hour's UsageBucket), and, where the change is audited, its AuditEntry for the `Actor` the
+caller passes. Side effects (webhooks, emails) happen after commit through `licensing.hooks`.
+Nothing else writes domain rows: not views, serializers, forms, `save()` overrides or signals.
+
+- `seats`: activate, heartbeat, release, revoke, expire;
+- `entitlements`: create, change terms, suspend, resume;
+- `accounts`: customers, products, memberships;
+- `tokens`: vendor API tokens;
+- `audit`: the `Actor` and the audit log;
+- `events`: retention of the raw event log;
+- `validation`: checks of client input shared by the APIs and the portal.
+
+The names below are the package's public interface: `from licensing import services`.
+"""
+
+from licensing.services.accounts import (
+    customer_create,
+    membership_join,
+    membership_set_notifications,
+    product_create,
+)
+from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
+from licensing.services.entitlements import (
+    UNSET,
+    check_entitlement_limits,
+    entitlement_create,
+    entitlement_resume,
+    entitlement_snapshot,
+    entitlement_suspend,
+    entitlement_update,
+)
+from licensing.services.events import events_prune
+from licensing.services.seats import (
+    ActivationResult,
+    seat_activate,
+    seat_get,
+    seat_heartbeat,
+    seat_release,
+    seat_revoke,
+    seats_expire_stale,
+)
+from licensing.services.tokens import api_token_create, api_token_revoke
+from licensing.services.validation import (
+    FINGERPRINT_MAX_LENGTH,
+    LABEL_MAX_LENGTH,
+    check_characters,
+    clean_fingerprint,
+    clean_label,
+)
+
+__all__ = [
+    "FINGERPRINT_MAX_LENGTH",
+    "LABEL_MAX_LENGTH",
+    "SYSTEM",
+    "UNSET",
+    "ActivationResult",
+    "Actor",
+    "api_token_create",
+    "api_token_revoke",
+    "audit_diff",
+    "audit_record",
+    "check_characters",
+    "check_entitlement_limits",
+    "clean_fingerprint",
+    "clean_label",
+    "customer_create",
+    "entitlement_create",
+    "entitlement_resume",
+    "entitlement_snapshot",
+    "entitlement_suspend",
+    "entitlement_update",
+    "events_prune",
+    "membership_join",
+    "membership_set_notifications",
+    "product_create",
+    "seat_activate",
+    "seat_get",
+    "seat_heartbeat",
+    "seat_release",
+    "seat_revoke",
+    "seats_expire_stale",
+]

@@ -1,0 +1,94 @@
+"""Customers, products and memberships."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from licensing.models import AuditEntry, Customer, Membership, Product
+from licensing.services.audit import SYSTEM, Actor, audit_record
+
+# Creates of one name that race each find the same free slug; each loser takes the next one.
+# Every loss is another create's win, so this many concurrent creates of one name all succeed.
+SLUG_ATTEMPTS: Final = 20
+
+
+def _unique_slug(model: type[Customer] | type[Product], field: str, name: str) -> str:
+    base = slugify(name)[:90] or "item"
+    slug, n = base, 2
+    while model.objects.filter(**{field: slug}).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _insert_with_slug(obj: Customer | Product, field: str, name: str, given: str = "") -> None:
+    """Insert `obj` with the slug `given`, or else the first free slug of `name`, in `field`.
+
+    Between looking for a free slug and inserting, a concurrent create may take it: the unique
+    constraint refuses the insert (in a savepoint, so a caller's transaction carries on) and a
+    generated slug is looked for again. A given slug that is taken is the ValidationError
+    `full_clean` gives when it is taken beforehand.
+    """
+    model = type(obj)
+    setattr(obj, field, given)
+    # The database judges a generated slug's uniqueness: checking here would only race again.
+    obj.full_clean(exclude=None if given else [field])
+    for _ in range(SLUG_ATTEMPTS):
+        slug = given or _unique_slug(model, field, name)
+        setattr(obj, field, slug)
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+        except IntegrityError:
+            # Read committed: the row that won is visible now. Anything else is not ours.
+            if not model.objects.filter(**{field: slug}).exists():
+                raise
+            if given:
+                raise ValidationError({field: obj.unique_error_message(model, (field,))}) from None
+        else:
+            return
+    raise ValidationError(
+        f"Too many {model._meta.verbose_name_plural} named “{name.strip()}” are being created"
+        " at once; try again.",
+        code="busy",
+    )
+
+
+def customer_create(*, name: str, account_manager: Any = None, actor: Actor = SYSTEM) -> Customer:
+    customer = Customer(name=name.strip(), account_manager=account_manager)
+    with transaction.atomic():
+        _insert_with_slug(customer, "slug", name)
+        audit_record(action=AuditEntry.Action.CUSTOMER_CREATED, target=customer, actor=actor)
+    return customer
+
+
+def product_create(*, name: str, code: str = "") -> Product:
+    product = Product(name=name.strip())
+    _insert_with_slug(product, "code", name, given=code)
+    return product
+
+
+def membership_join(*, user: Any, customer: Customer, role: str) -> Membership:
+    """Make `user` a member of `customer` with `role`, or keep their membership; an admin
+    role is never lowered (a viewer invited as admin becomes admin). In the caller's
+    transaction (accepting an invitation)."""
+    membership, created = Membership.objects.get_or_create(
+        user=user, customer=customer, defaults={"role": role}
+    )
+    if not created and role == Membership.Role.ADMIN and membership.role != role:
+        membership.role = Membership.Role.ADMIN
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_set_notifications(
+    *, membership: Membership, notify_overdraft: bool, notify_denials: bool
+) -> Membership:
+    """Turn a member's overdraft and denial emails on or off."""
+    membership.notify_overdraft = notify_overdraft
+    membership.notify_denials = notify_denials
+    membership.save(update_fields=["notify_overdraft", "notify_denials"])
+    return membership

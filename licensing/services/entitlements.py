@@ -1,0 +1,194 @@
+"""Entitlements: create one, change its terms, suspend and resume it.
+
+Each change writes its Event rows (entitlement.created / entitlement.updated and the zone
+changes it caused, licensing.zones) and its audit entry in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from licensing.models import AuditEntry, Customer, Entitlement, Event, Product
+from licensing.services._rows import write_events, zone_events
+from licensing.services.accounts import product_create
+from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
+from licensing.zones import SeatCounts
+
+
+def check_entitlement_limits(
+    seats: int, hard_limit: int | None, used: int, *, seats_before: int | None = None
+) -> None:
+    """Refuse limits that make no sense or that the seats in use already break.
+
+    Entitled seats may stay below the seats in use (that is the overdraft), only not be
+    lowered below them: pass `seats_before` when updating, or any change to an entitlement
+    in overdraft (even suspending it) would be refused.
+    """
+    problems: dict[str, list[str]] = {}
+    if seats < 0:
+        problems["seats"] = ["Seats cannot be negative."]
+    elif seats < used and (seats_before is None or seats < seats_before):
+        floor = used if seats_before is None else min(used, seats_before)
+        problems["seats"] = [
+            f"{used} seats are in use, so the entitled seats cannot go below {floor}."
+            " Release or revoke seats first."
+        ]
+    if hard_limit is not None:
+        if hard_limit < seats:
+            problems["hard_limit"] = [
+                f"The hard limit ({hard_limit}) cannot be below the entitled seats ({seats})."
+            ]
+        elif hard_limit < used:
+            problems["hard_limit"] = [
+                f"{used} seats are in use, so the hard limit cannot go below {used}."
+                " Release or revoke seats first."
+            ]
+    if problems:
+        raise ValidationError(problems)
+
+
+_EDITABLE: Final = ("seats", "hard_limit", "lease_seconds", "status", "starts_at", "ends_at")
+
+
+def entitlement_snapshot(entitlement: Entitlement) -> dict[str, Any]:
+    """The editable terms of an entitlement, JSON-ready (events and audit entries)."""
+    values: dict[str, Any] = {}
+    for name in _EDITABLE:
+        value = getattr(entitlement, name)
+        values[name] = value.isoformat() if isinstance(value, datetime) else value
+    return values
+
+
+def entitlement_create(
+    *,
+    customer: Customer,
+    product: Product | None = None,
+    new_product: str = "",
+    seats: int,
+    hard_limit: int | None,
+    lease_seconds: int | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    actor: Actor = SYSTEM,
+) -> Entitlement:
+    """Create an entitlement of `product`, or of a product named `new_product` created with it
+    (in one transaction: a refused entitlement leaves no product behind)."""
+    check_entitlement_limits(seats, hard_limit, 0)
+    now = timezone.now()
+    entitlement = Entitlement(
+        customer=customer,
+        seats=seats,
+        hard_limit=hard_limit,
+        lease_seconds=lease_seconds,
+        starts_at=starts_at or now,
+        ends_at=ends_at,
+        created_at=now,
+        updated_at=now,
+    )
+    entitlement.full_clean(exclude=["product"])
+    with transaction.atomic():
+        entitlement.product = product or product_create(name=new_product)
+        entitlement.save(force_insert=True)
+        terms = entitlement_snapshot(entitlement)
+        write_events(
+            entitlement,
+            now,
+            [(Event.Type.ENTITLEMENT_CREATED, {"changes": terms})],
+            SeatCounts.of(entitlement),
+        )
+        audit_record(
+            action=AuditEntry.Action.ENTITLEMENT_CREATED,
+            target=entitlement,
+            actor=actor,
+            changes=audit_diff({}, terms),
+        )
+    return entitlement
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+
+def entitlement_update(
+    *,
+    entitlement: Entitlement,
+    seats: int | _Unset = UNSET,
+    hard_limit: int | _Unset | None = UNSET,
+    lease_seconds: int | _Unset | None = UNSET,
+    status: str | _Unset = UNSET,
+    starts_at: datetime | _Unset = UNSET,
+    ends_at: datetime | _Unset | None = UNSET,
+    actor: Actor = SYSTEM,
+    action: str = AuditEntry.Action.ENTITLEMENT_UPDATED,
+) -> Entitlement:
+    """Change limits, lease, status or dates; refuses limits below the seats in use.
+
+    Raising a limit takes effect at once; a change that moves the entitlement out of (or to)
+    a zone writes the matching transition event. A change that changes nothing writes
+    nothing, not even an audit entry.
+    """
+    requested = {
+        "seats": seats,
+        "hard_limit": hard_limit,
+        "lease_seconds": lease_seconds,
+        "status": status,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+    }
+    now = timezone.now()
+    with transaction.atomic():
+        current = Entitlement.objects.select_for_update().get(pk=entitlement.pk)
+        before_values = entitlement_snapshot(current)
+        before = SeatCounts.of(current)
+        for name, value in requested.items():
+            if not isinstance(value, _Unset):
+                setattr(current, name, value)
+        check_entitlement_limits(
+            current.seats, current.hard_limit, current.seats_used, seats_before=before.entitled
+        )
+        current.full_clean()
+        changes = audit_diff(before_values, entitlement_snapshot(current))
+        if changes:
+            current.updated_at = now
+            current.save()
+            after = SeatCounts.of(current)
+            write_events(
+                current,
+                now,
+                [
+                    (Event.Type.ENTITLEMENT_UPDATED, {"changes": changes}),
+                    *zone_events(before, after),
+                ],
+                after,
+            )
+            audit_record(action=action, target=current, actor=actor, changes=changes)
+    for name in (*_EDITABLE, "seats_used", "updated_at"):
+        setattr(entitlement, name, getattr(current, name))
+    return entitlement
+
+
+def entitlement_suspend(*, entitlement: Entitlement, actor: Actor = SYSTEM) -> Entitlement:
+    return entitlement_update(
+        entitlement=entitlement,
+        status=Entitlement.Status.SUSPENDED,
+        actor=actor,
+        action=AuditEntry.Action.ENTITLEMENT_SUSPENDED,
+    )
+
+
+def entitlement_resume(*, entitlement: Entitlement, actor: Actor = SYSTEM) -> Entitlement:
+    return entitlement_update(
+        entitlement=entitlement,
+        status=Entitlement.Status.ACTIVE,
+        actor=actor,
+        action=AuditEntry.Action.ENTITLEMENT_RESUMED,
+    )

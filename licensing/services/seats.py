@@ -1,0 +1,504 @@
+"""Seats: activate, heartbeat, release, revoke, expire.
+
+Each is one function with one path. Where a single PostgreSQL statement serves the common case
+(a new seat below the hard limit, a heartbeat of a held seat, a release of a held seat:
+licensing.statements), it is the function's first step; whatever it does not cover (SQLite, a
+fingerprint that holds a seat, a full entitlement, a seat not held) continues in one
+transaction below it, which writes the same rows (tests/licensing/test_statements.py).
+
+Lock order, to keep concurrent transactions free of deadlocks: seat rows first (in pk order),
+then the entitlement row. An activation touches the entitlement row first, but after that it
+only inserts a new seat row, which no other transaction can hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from licensing import errors, hooks, statements, zones
+from licensing.models import AuditEntry, Entitlement, Event, Seat
+from licensing.services._rows import (
+    entitlement_pk,
+    fetch_counts,
+    give_back_seats,
+    hour_of,
+    record_usage,
+    write_events,
+    zone_events,
+)
+from licensing.services.audit import SYSTEM, Actor, audit_record
+from licensing.services.validation import clean_fingerprint, clean_label
+from licensing.zones import SeatCounts
+
+Status = Literal["ok", "overdraft", "denied"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationResult:
+    status: Status
+    counts: SeatCounts
+    message: str
+    seat: Seat | None = None
+    created: bool = False
+    retry_after: int | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.status != "denied"
+
+
+# --- activation ---------------------------------------------------------------------------
+
+
+def seat_activate(
+    *, entitlement: Entitlement, fingerprint: str, label: str = "", now: datetime | None = None
+) -> ActivationResult:
+    """Grant a seat to `fingerprint`: ok, overdraft, or denied at the hard limit.
+
+    Re-activating a fingerprint that holds a seat returns that seat (and renews its lease).
+    A full entitlement first reclaims floating seats whose lease ran out.
+    Raises EntitlementSuspended / EntitlementExpired / EntitlementNotStarted.
+    """
+    now = now or timezone.now()
+    fingerprint = clean_fingerprint(fingerprint)
+    label = clean_label(label)
+    _check_usable(entitlement, now)
+    try:
+        return _take_new_seat(entitlement, fingerprint, label, now) or _activate_in_transaction(
+            entitlement, fingerprint, label, now
+        )
+    except IntegrityError:
+        # Another request for the same fingerprint committed its seat first: return that one.
+        seat = _seat_in_use(entitlement, fingerprint)
+        if seat is None:
+            raise
+        return _held(entitlement, seat)
+
+
+def _take_new_seat(
+    entitlement: Entitlement, fingerprint: str, label: str, now: datetime
+) -> ActivationResult | None:
+    """The common case in one statement: a fingerprint that holds no seat, below the hard
+    limit. None when it does not apply (or on SQLite)."""
+    if not statements.available():
+        return None
+    seat_id = uuid.uuid4()
+    taken = statements.activate(
+        entitlement_id=entitlement.pk,
+        seat_id=seat_id,
+        fingerprint=fingerprint,
+        label=label,
+        now=now,
+        hour=hour_of(now),
+    )
+    if taken is None:
+        return None
+    used, entitled, hard_limit, overdraft, lease_expires_at, seqs = taken
+    hooks.events_written(seqs)
+    seat = _written_seat(
+        id=seat_id,
+        entitlement=entitlement,
+        fingerprint=fingerprint,
+        label=label,
+        activated_at=now,
+        last_heartbeat_at=now,
+        lease_expires_at=lease_expires_at,
+        overdraft=overdraft,
+    )
+    return _granted(seat, SeatCounts(used, entitled, hard_limit))
+
+
+def _written_seat(**fields: Any) -> Seat:
+    """A Seat for the row a statement just wrote, without reading it back."""
+    seat = Seat(**fields)
+    seat._state.adding, seat._state.db = False, connection.alias
+    return seat
+
+
+def _activate_in_transaction(
+    entitlement: Entitlement, fingerprint: str, label: str, now: datetime
+) -> ActivationResult:
+    with transaction.atomic():
+        seat = _seat_in_use(entitlement, fingerprint)
+        if seat is not None and not _lease_expired(seat, now):
+            return _renew(entitlement, seat, label, now)
+        if seat is not None:  # its lease ran out: it goes, and the fingerprint starts anew
+            _release_seats(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
+        counts, taken = _take_seat(entitlement)
+        if not taken and entitlement.is_floating:
+            stale = _stale_seats(entitlement, now)
+            _release_seats(entitlement, stale, Seat.ReleaseReason.EXPIRED, now)
+            counts, taken = _take_seat(entitlement)
+        if not taken:
+            # Full. A concurrent request for this fingerprint may have taken the last seat: its
+            # commit released the row lock `_take_seat` waited on, so its seat is visible now.
+            seat = _seat_in_use(entitlement, fingerprint)
+            if seat is not None:
+                return _renew(entitlement, seat, label, now)
+            return _deny(entitlement, counts, fingerprint, label, now)
+        overdraft = counts.in_overdraft
+        seat = Seat.objects.create(
+            entitlement=entitlement,
+            fingerprint=fingerprint,
+            label=label,
+            activated_at=now,
+            last_heartbeat_at=now,
+            lease_expires_at=_lease_end(entitlement, now),
+            overdraft=overdraft,
+        )
+        before = dataclasses.replace(counts, used=counts.used - 1)
+        write_events(
+            entitlement,
+            now,
+            [(Event.Type.SEAT_ACTIVATED, _seat_data(seat)), *zone_events(before, counts)],
+            counts,
+        )
+        record_usage(
+            entitlement.pk,
+            now,
+            before=before.used,
+            after=counts.used,
+            activations=1,
+            overdraft_activations=int(overdraft),
+        )
+    return _granted(seat, counts)
+
+
+def _take_seat(entitlement: Entitlement) -> tuple[SeatCounts, bool]:
+    """Add one seat to the counter unless the entitlement is at its hard limit: the counts
+    after, and whether a seat was taken.
+
+    One conditional UPDATE: the database checks the limit and bumps the counter atomically,
+    and the row lock it takes, held until commit, orders every seat change of one
+    entitlement. It judges the row as it was when the statement began, so it may miss a seat
+    that a release committing meanwhile gave back: it is tried again while a fresh read finds
+    room, and the entitlement counts as full only when that read finds it full.
+    """
+    table = Entitlement._meta.db_table
+    has_room = zones.sql_has_room("seats_used", "hard_limit")
+    pk = entitlement_pk(entitlement.pk)
+    for _ in range(4):
+        taken = fetch_counts(
+            f"UPDATE {table} SET seats_used = seats_used + 1 WHERE id = %s AND {has_room}"
+            " RETURNING seats_used, seats, hard_limit",
+            [pk],
+        )
+        if taken is not None:
+            return taken, True
+        counts = _counts_now(entitlement)
+        if not counts.has_room:
+            return counts, False
+    return counts, False
+
+
+def _counts_now(entitlement: Entitlement) -> SeatCounts:
+    table = Entitlement._meta.db_table
+    counts = fetch_counts(
+        f"SELECT seats_used, seats, hard_limit FROM {table} WHERE id = %s",
+        [entitlement_pk(entitlement.pk)],
+    )
+    assert counts is not None, "entitlement vanished during an activation"
+    return counts
+
+
+def _set_counts(entitlement: Entitlement, counts: SeatCounts) -> None:
+    entitlement.seats_used, entitlement.seats = counts.used, counts.entitled
+    entitlement.hard_limit = counts.hard_limit
+
+
+def _granted(seat: Seat, counts: SeatCounts) -> ActivationResult:
+    return ActivationResult(
+        status="overdraft" if seat.overdraft else "ok",
+        counts=counts,
+        message=_granted_message(counts),
+        seat=seat,
+        created=True,
+    )
+
+
+def _held(entitlement: Entitlement, seat: Seat) -> ActivationResult:
+    return ActivationResult(
+        status="overdraft" if seat.overdraft else "ok",
+        counts=_counts_now(entitlement),
+        message="This fingerprint already holds a seat.",
+        seat=seat,
+    )
+
+
+def _renew(entitlement: Entitlement, seat: Seat, label: str, now: datetime) -> ActivationResult:
+    seat.last_heartbeat_at = now
+    seat.lease_expires_at = _lease_end(entitlement, now)
+    fields = ["last_heartbeat_at", "lease_expires_at"]
+    if label and label != seat.label:
+        seat.label = label
+        fields.append("label")
+    seat.save(update_fields=fields)
+    return _held(entitlement, seat)
+
+
+def _deny(
+    entitlement: Entitlement, counts: SeatCounts, fingerprint: str, label: str, now: datetime
+) -> ActivationResult:
+    retry_after = None
+    if entitlement.is_floating:
+        next_expiry = Seat.objects.filter(
+            entitlement_id=entitlement.pk, released_at__isnull=True
+        ).aggregate(next=Min("lease_expires_at"))["next"]
+        if next_expiry is not None:
+            retry_after = max(1, int((next_expiry - now).total_seconds() + 0.999))
+    write_events(
+        entitlement,
+        now,
+        [(Event.Type.SEAT_DENIED, {"fingerprint": fingerprint, "label": label})],
+        counts,
+    )
+    # A denial holds no lock on the entitlement row (its UPDATE matched none): the level it
+    # read fills a new bucket's closing level and never overwrites one a seat change wrote.
+    record_usage(
+        entitlement.pk, now, before=counts.used, after=counts.used, denials=1, holds_lock=False
+    )
+    return ActivationResult(
+        status="denied", counts=counts, message=_denied_message(counts), retry_after=retry_after
+    )
+
+
+def _check_usable(entitlement: Entitlement, now: datetime) -> None:
+    if entitlement.status == Entitlement.Status.SUSPENDED:
+        raise errors.EntitlementSuspended(
+            "This entitlement is suspended; contact your vendor to resume it."
+        )
+    if entitlement.ends_at is not None and entitlement.ends_at <= now:
+        raise errors.EntitlementExpired(
+            f"This entitlement ended on {entitlement.ends_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if entitlement.starts_at > now:
+        raise errors.EntitlementNotStarted(
+            f"This entitlement starts on {entitlement.starts_at:%Y-%m-%d %H:%M} UTC."
+        )
+
+
+def _granted_message(counts: SeatCounts) -> str:
+    limit = "no hard limit" if counts.hard_limit is None else f"hard limit {counts.hard_limit}"
+    if counts.in_overdraft:
+        return (
+            f"Seat granted in overdraft: {counts.used} in use, {counts.entitled} entitled, {limit}."
+        )
+    return f"Seat granted: {counts.used} of {counts.entitled} entitled seats in use."
+
+
+def _denied_message(counts: SeatCounts) -> str:
+    overdraft = (counts.hard_limit or 0) - counts.entitled
+    extra = f" ({counts.entitled} entitled + {overdraft} overdraft)" if overdraft else ""
+    return (
+        f"Activation denied: all {counts.hard_limit} seats{extra} are in use."
+        " Release a seat or ask your vendor for more."
+    )
+
+
+def _lease_end(entitlement: Entitlement, now: datetime) -> datetime | None:
+    if entitlement.lease_seconds is None:
+        return None
+    return now + timedelta(seconds=entitlement.lease_seconds)
+
+
+def _seat_in_use(entitlement: Entitlement, fingerprint: str) -> Seat | None:
+    return Seat.objects.filter(
+        entitlement_id=entitlement.pk, fingerprint=fingerprint, released_at__isnull=True
+    ).first()
+
+
+def _lease_expired(seat: Seat, now: datetime) -> bool:
+    return seat.lease_expires_at is not None and seat.lease_expires_at <= now
+
+
+def _stale_seats(entitlement: Entitlement, now: datetime) -> list[Seat]:
+    return list(
+        Seat.objects.filter(
+            entitlement_id=entitlement.pk, released_at__isnull=True, lease_expires_at__lte=now
+        )
+    )
+
+
+def _seat_data(seat: Seat) -> dict[str, Any]:
+    return {
+        "activation_id": str(seat.pk),
+        "fingerprint": seat.fingerprint,
+        "label": seat.label,
+        "overdraft": seat.overdraft,
+    }
+
+
+# --- heartbeat, release, revoke, expiry -------------------------------------------------------
+
+
+def seat_get(*, entitlement: Entitlement, seat_id: Any) -> Seat:
+    seat = Seat.objects.filter(pk=seat_id, entitlement_id=entitlement.pk).first()
+    if seat is None:
+        raise errors.SeatNotFound("No activation with this id exists for this license key.")
+    seat.entitlement = entitlement  # already loaded: saves heartbeat and release a query
+    return seat
+
+
+def seat_heartbeat(*, entitlement: Entitlement, seat_id: Any, now: datetime | None = None) -> Seat:
+    """Extend a held seat's lease; `entitlement`'s counts are refreshed. Raises SeatNotFound,
+    or SeatNotHeld when it was released or its lease ran out (it is then expired)."""
+    now = now or timezone.now()
+    renewed = (
+        statements.heartbeat(entitlement_id=entitlement.pk, seat_id=seat_id, now=now)
+        if statements.available()
+        else None
+    )
+    if renewed is not None:
+        fingerprint, label, activated_at, overdraft, lease_expires_at, used, entitled, hard = (
+            renewed
+        )
+        _set_counts(entitlement, SeatCounts(used, entitled, hard))
+        return _written_seat(
+            id=seat_id,
+            entitlement=entitlement,
+            fingerprint=fingerprint,
+            label=label,
+            activated_at=activated_at,
+            last_heartbeat_at=now,
+            lease_expires_at=lease_expires_at,
+            overdraft=overdraft,
+        )
+    seat = seat_get(entitlement=entitlement, seat_id=seat_id)
+    if seat.released_at is None and _lease_expired(seat, now):
+        _release_in_transaction(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
+        seat.refresh_from_db()
+    if seat.released_at is not None:
+        raise _not_held(seat)
+    lease_expires_at = _lease_end(entitlement, now)
+    updated = Seat.objects.filter(pk=seat.pk, released_at__isnull=True).update(
+        last_heartbeat_at=now, lease_expires_at=lease_expires_at
+    )
+    if not updated:  # released between our read and the update
+        seat.refresh_from_db()
+        raise _not_held(seat)
+    seat.last_heartbeat_at = now
+    seat.lease_expires_at = lease_expires_at
+    _set_counts(entitlement, _counts_now(entitlement))
+    return seat
+
+
+def _not_held(seat: Seat) -> errors.SeatNotHeld:
+    why = {
+        Seat.ReleaseReason.RELEASED: "it was released",
+        Seat.ReleaseReason.EXPIRED: "its lease expired without a heartbeat",
+        Seat.ReleaseReason.REVOKED: "the vendor revoked it",
+    }.get(Seat.ReleaseReason(seat.release_reason), "it was released")
+    return errors.SeatNotHeld(
+        f"This seat is no longer held: {why}. Activate again to get a seat.",
+        reason=seat.release_reason,
+    )
+
+
+def seat_release(*, entitlement: Entitlement, seat_id: Any, now: datetime | None = None) -> bool:
+    """A client gives its seat back. Idempotent: False when it was released already. Raises
+    SeatNotFound for a seat the entitlement never had."""
+    now = now or timezone.now()
+    if statements.available():
+        seqs = statements.release(
+            entitlement_id=entitlement.pk,
+            seat_id=seat_id,
+            reason=Seat.ReleaseReason.RELEASED.value,
+            now=now,
+            hour=hour_of(now),
+        )
+        if seqs is not None:
+            hooks.events_written(seqs)
+            return True
+    seat = seat_get(entitlement=entitlement, seat_id=seat_id)
+    return _release_in_transaction(entitlement, [seat], Seat.ReleaseReason.RELEASED, now) > 0
+
+
+def seat_revoke(*, seat: Seat, actor: Actor = SYSTEM, now: datetime | None = None) -> bool:
+    """Take a seat back (a customer admin or the account team), with its audit entry.
+    Idempotent: False, and nothing recorded, when it was released already."""
+    now = now or timezone.now()
+    entitlement = seat.entitlement
+    with transaction.atomic():
+        if not _release_seats(entitlement, [seat], Seat.ReleaseReason.REVOKED, now):
+            return False
+        audit_record(
+            action=AuditEntry.Action.SEAT_REVOKED,
+            target=seat,
+            actor=actor,
+            customer=entitlement.customer,
+            label=f"{seat.fingerprint} on {entitlement.product}",
+            changes={"released_at": [None, now.isoformat()]},
+        )
+    return True
+
+
+def seats_expire_stale(
+    *, entitlement: Entitlement | None = None, now: datetime | None = None
+) -> int:
+    """Release floating seats whose lease ran out (`seat.expired`); returns how many.
+
+    With no entitlement, sweeps them all, one transaction per entitlement.
+    """
+    now = now or timezone.now()
+    if entitlement is not None:
+        entitlements = [entitlement]
+    else:
+        ids = (
+            Seat.objects.filter(released_at__isnull=True, lease_expires_at__lte=now)
+            .values_list("entitlement_id", flat=True)
+            .distinct()
+        )
+        entitlements = list(Entitlement.objects.filter(pk__in=list(ids)))
+    return sum(
+        _release_in_transaction(ent, _stale_seats(ent, now), Seat.ReleaseReason.EXPIRED, now)
+        for ent in entitlements
+    )
+
+
+def _release_in_transaction(
+    entitlement: Entitlement, seats: list[Seat], reason: Seat.ReleaseReason, now: datetime
+) -> int:
+    with transaction.atomic():
+        return _release_seats(entitlement, seats, reason, now)
+
+
+def _release_seats(
+    entitlement: Entitlement, seats: list[Seat], reason: Seat.ReleaseReason, now: datetime
+) -> int:
+    """Release the given seats that are still in use; must run inside a transaction."""
+    if not seats:
+        return 0
+    # Lock the seats (pk order) before the entitlement row: see the module docstring.
+    locked = list(
+        Seat.objects.select_for_update()
+        .filter(pk__in=[seat.pk for seat in seats], released_at__isnull=True)
+        .order_by("pk")
+    )
+    if not locked:
+        return 0
+    Seat.objects.filter(pk__in=[seat.pk for seat in locked]).update(
+        released_at=now, release_reason=reason
+    )
+    after = give_back_seats(entitlement.pk, len(locked))
+    before = dataclasses.replace(after, used=after.used + len(locked))
+    event_type = (
+        Event.Type.SEAT_EXPIRED
+        if reason == Seat.ReleaseReason.EXPIRED
+        else Event.Type.SEAT_RELEASED
+    )
+    items = [(event_type, {**_seat_data(seat), "reason": str(reason)}) for seat in locked]
+    write_events(entitlement, now, [*items, *zone_events(before, after)], after)
+    record_usage(entitlement.pk, now, before=before.used, after=after.used, releases=len(locked))
+    released = {seat.pk for seat in locked}
+    for seat in seats:
+        if seat.pk in released:
+            seat.released_at = now
+            seat.release_reason = reason
+    return len(locked)

@@ -1,0 +1,26 @@
+"""The domain's periodic jobs (Celery beat: settings.CELERY_BEAT_SCHEDULE). Thin: each calls one
+service, and is safe to run twice (a second run finds nothing left to do)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from licensing import services
+
+
+@shared_task(name="licensing.expire_stale_seats")
+def expire_stale_seats() -> int:
+    """Release floating seats whose lease ran out (`seat.expired`)."""
+    return services.seats_expire_stale()
+
+
+@shared_task(name="licensing.prune_events")
+def prune_events() -> int:
+    """Delete raw events older than EVENT_RETENTION_DAYS (0: keep them all)."""
+    days = settings.EVENT_RETENTION_DAYS
+    if not days:
+        return 0
+    return services.events_prune(older_than=timedelta(days=days))

@@ -1,0 +1,187 @@
+"""The zone rule: where an entitlement's seats in use stand against its two lines.
+
+This module is the one place that says what "overdraft" and "at the hard limit" mean, in the
+three forms the code needs: Python (`zone_of`, `transitions`), the ORM (`q_in_zone`,
+`zone_rank`, used by `Entitlement.objects.in_zone()` and every list, filter and the admin) and
+SQL (`sql_*`, for the single-statement activation in licensing.statements). The usage history
+judges its hours by the same overdraft line (`in_overdraft`, `q_in_overdraft`, `sql_in_overdraft`
+take any two columns: a bucket's peak, not only the counter). Its last line of defence is the
+database's CHECK constraint `licensing_entitlement_seats_used_lte_hard_limit`.
+Changing the rule is this module plus that constraint.
+
+- within: at most the entitled seats in use (`used <= entitled`);
+- overdraft: more than the entitled seats, below the hard limit;
+- at_hard_limit: the hard limit reached (no hard limit: never); the next activation is denied.
+
+Leaving or entering a zone writes one event, exactly once per crossing (`transitions`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Final
+
+from django.db import models
+from django.db.models import Case, F, Q, Value, When
+
+
+class Zone(models.TextChoices):
+    WITHIN = "within", "Within entitlement"
+    OVERDRAFT = "overdraft", "In overdraft"
+    AT_HARD_LIMIT = "at_hard_limit", "At hard limit"
+
+
+# Event types of the zone changes (a public contract; licensing.models.Event.Type names them).
+OVERDRAFT_STARTED: Final = "entitlement.overdraft_started"
+HARD_LIMIT_REACHED: Final = "entitlement.hard_limit_reached"
+OVERDRAFT_ENDED: Final = "entitlement.overdraft_ended"
+
+
+@dataclasses.dataclass(frozen=True)
+class SeatCounts:
+    used: int
+    entitled: int
+    hard_limit: int | None
+
+    @classmethod
+    def of(cls, entitlement: Any) -> SeatCounts:
+        """An Entitlement's counts as loaded (licensing.models.Entitlement)."""
+        return cls(entitlement.seats_used, entitlement.seats, entitlement.hard_limit)
+
+    @property
+    def in_overdraft(self) -> bool:
+        """More seats in use than entitled (at the hard limit too)."""
+        return in_overdraft(self.used, self.entitled)
+
+    @property
+    def at_hard_limit(self) -> bool:
+        return self.hard_limit is not None and self.used >= self.hard_limit
+
+    @property
+    def has_room(self) -> bool:
+        """Whether one more seat may be granted."""
+        return not self.at_hard_limit
+
+    @property
+    def available(self) -> int | None:
+        """Seats that can still be granted, overdraft included; None when unlimited."""
+        return None if self.hard_limit is None else max(self.hard_limit - self.used, 0)
+
+    @property
+    def zone(self) -> Zone:
+        if self.at_hard_limit:
+            return Zone.AT_HARD_LIMIT
+        if self.in_overdraft:
+            return Zone.OVERDRAFT
+        return Zone.WITHIN
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "used": self.used,
+            "entitled": self.entitled,
+            "hard_limit": self.hard_limit,
+            "available": self.available,
+        }
+
+
+def zone_of(used: int, entitled: int, hard_limit: int | None) -> Zone:
+    return SeatCounts(used, entitled, hard_limit).zone
+
+
+def in_overdraft(used: int, entitled: int) -> bool:
+    """More seats in use than entitled: also what makes an hour of the usage history an
+    overdraft hour (its peak) and a granted seat an overdraft seat (the count after it)."""
+    return used > entitled
+
+
+# (event, the state it is about, written when the state starts (True) or ends (False)).
+_TRANSITIONS: Final[list[tuple[str, Callable[[SeatCounts], bool], bool]]] = [
+    (OVERDRAFT_STARTED, lambda c: c.in_overdraft, True),
+    (HARD_LIMIT_REACHED, lambda c: c.at_hard_limit, True),
+    (OVERDRAFT_ENDED, lambda c: c.in_overdraft, False),
+]
+
+
+TRANSITION_EVENTS: Final = [event for event, _, _ in _TRANSITIONS]
+
+
+def transitions(before: SeatCounts, after: SeatCounts) -> list[str]:
+    """The zone-change events between two readings of the counter, in order, each once."""
+    return [
+        event
+        for event, state, starts in _TRANSITIONS
+        if state(before) != state(after) and state(after) == starts
+    ]
+
+
+# --- the same rule for the database -----------------------------------------------------------
+
+
+def q_in_overdraft(used: str, entitled: str) -> Q:
+    """Rows whose field `used` is in overdraft of their field `entitled` (`in_overdraft`),
+    e.g. usage buckets by their peak: `q_in_overdraft("peak_used", "entitlement__seats")`."""
+    return Q(**{f"{used}__gt": F(entitled)})
+
+
+def _q_over(prefix: str) -> Q:
+    return q_in_overdraft(f"{prefix}seats_used", f"{prefix}seats")
+
+
+def _q_at_limit(prefix: str) -> Q:
+    return Q(
+        **{
+            f"{prefix}hard_limit__isnull": False,
+            f"{prefix}seats_used__gte": F(f"{prefix}hard_limit"),
+        }
+    )
+
+
+def q_in_zone(zone: str, prefix: str = "") -> Q:
+    """Entitlements (or, with `prefix="entitlements__"`, rows related to them) in `zone`."""
+    at_limit, over = _q_at_limit(prefix), _q_over(prefix)
+    if zone == Zone.AT_HARD_LIMIT:
+        return at_limit
+    if zone == Zone.OVERDRAFT:
+        return over & ~at_limit
+    if zone == Zone.WITHIN:
+        return ~over & ~at_limit
+    raise ValueError(f"unknown zone {zone!r}")
+
+
+ZONE_RANKS: Final = {0: Zone.WITHIN, 1: Zone.OVERDRAFT, 2: Zone.AT_HARD_LIMIT}
+
+
+def zone_rank(prefix: str = "") -> Case:
+    """0 within, 1 overdraft, 2 at the hard limit (ZONE_RANKS): sortable, and the worst of
+    several entitlements is their Max."""
+    return Case(
+        When(_q_at_limit(prefix), then=Value(2)),
+        When(_q_over(prefix), then=Value(1)),
+        default=Value(0),
+    )
+
+
+def sql_in_overdraft(used: str, entitled: str) -> str:
+    """SQL: more seats in use than entitled (SeatCounts.in_overdraft)."""
+    return f"({used} > {entitled})"
+
+
+def sql_has_room(used: str, hard_limit: str) -> str:
+    """SQL: one more seat may be granted (SeatCounts.has_room)."""
+    return f"({hard_limit} IS NULL OR {used} < {hard_limit})"
+
+
+def _sql_states(used: str, entitled: str, hard_limit: str) -> dict[str, str]:
+    over = sql_in_overdraft(used, entitled)
+    at_limit = f"({hard_limit} IS NOT NULL AND {used} >= {hard_limit})"
+    return {OVERDRAFT_STARTED: over, HARD_LIMIT_REACHED: at_limit, OVERDRAFT_ENDED: over}
+
+
+def sql_transition(event: str, *, before: str, after: str, entitled: str, hard_limit: str) -> str:
+    """SQL: true when `event` is written for a change of the counter from `before` to `after`
+    (SQL expressions), as `transitions` decides."""
+    starts = next(s for e, _, s in _TRANSITIONS if e == event)
+    was = _sql_states(before, entitled, hard_limit)[event]
+    now = _sql_states(after, entitled, hard_limit)[event]
+    return f"(NOT {was} AND {now})" if starts else f"({was} AND NOT {now})"

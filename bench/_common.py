@@ -239,6 +239,7 @@ def django_env(db: str, **extra: str) -> dict[str, str]:
         PORTAL_ENV="production",
         SECRET_KEY=SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        SITE_URL=f"http://127.0.0.1:{WEB_PORT}",
         DATABASE_URL=database_url(db),
         # A broker, as in production: the fan-out task is queued, not run inside the request.
         # No Celery worker runs during the benchmark, so the web tier has both cores.
@@ -306,7 +307,10 @@ class WebServer:
     def __init__(self, db: str, *, root: Path = ROOT, **env: str) -> None:
         self.db = db
         self.root = root  # another checkout (a git worktree) serves another revision's code
-        self.env = django_env(db, GUNICORN_BIND=f"127.0.0.1:{WEB_PORT}", **env)
+        # PYTHONPATH first: the virtualenv's editable install puts this checkout on sys.path.
+        self.env = django_env(
+            db, GUNICORN_BIND=f"127.0.0.1:{WEB_PORT}", PYTHONPATH=str(root), **env
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{WEB_PORT}"
 

@@ -540,13 +540,16 @@ def compare(args: argparse.Namespace) -> None:
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     try:
         for n in range(args.rounds):
-            for side, root in (("before", before), ("after", ROOT)):
+            for k, (side, root) in enumerate((("before", before), ("after", ROOT))):
+                # A seed of its own per run: new fingerprints, so activations are new seats as
+                # in the spread scenario, not re-activations of the last run's.
+                seed = 10 + 4 * n + 2 * k
                 server = WebServer(DB, root=root, API_THROTTLE_LICENSE="100000000/min")
                 try:
                     server.start()
-                    warm_up(server, args.warmup, seed=1, **load)
+                    warm_up(server, args.warmup, seed=seed, **load)
                     log(f"bench: spread, round {n + 1}, {side}")
-                    runs[side].append(run_wrk(server, seconds=args.seconds, seed=2, **load))
+                    runs[side].append(run_wrk(server, seconds=args.seconds, seed=seed + 1, **load))
                 finally:
                     server.stop()
         log("bench: spread floor (pgbench)")
@@ -565,6 +568,7 @@ def compare(args: argparse.Namespace) -> None:
         "machine": {"cpus": os.cpu_count(), "loadavg_end": loadavg()},
         "activations_per_s": rates,
         "p99_ms": {side: [r["p99_ms"] for r in done] for side, done in runs.items()},
+        "status": {side: [r["status"] for r in done] for side, done in runs.items()},
         "median_activations_per_s": medians,
         "ratio_after_to_before": round(medians["after"] / medians["before"], 3),
         "pgbench_floor_tps": floor["tps"],

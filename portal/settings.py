@@ -317,6 +317,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep-outbox": {"task": "webhooks.sweep_outbox", "schedule": 30.0},
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
     "webhooks-denial-digests": {"task": "webhooks.send_denial_digests", "schedule": 300.0},
+    "webhooks-resend-emails": {"task": "webhooks.resend_emails", "schedule": 60.0},
     "licensing-expire-stale-seats": {"task": "licensing.expire_stale_seats", "schedule": 60.0},
     "licensing-prune-events": {
         "task": "licensing.prune_events",
@@ -332,6 +333,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["licensing.api.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "licensing.api.negotiation.JSONFirstNegotiation",
     "EXCEPTION_HANDLER": "licensing.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -380,6 +382,12 @@ WEBHOOKS_CLAIM_SECONDS = env_int("WEBHOOKS_CLAIM_SECONDS", 60, minimum=1)
 # The portal's public address: every absolute link (emails, invitations) starts with it
 # (licensing.links). No trailing slash.
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
+if PRODUCTION and not env_str("SITE_URL"):
+    # Emails would send customers to this machine's loopback address.
+    raise ImproperlyConfigured(
+        "SITE_URL must be set when PORTAL_ENV=production: the public address that links in "
+        "emails and invitations start with, e.g. https://portal.example.com"
+    )
 
 # Prometheus scrapes of /metrics send `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics
 # answers only requests from this host (127.0.0.1, ::1).

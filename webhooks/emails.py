@@ -2,10 +2,13 @@
 
 Each email is rendered from three templates under templates/emails/: `<name>_subject.txt`,
 `<name>.txt` and `<name>.html`, and sent to each recipient separately so no one sees the
-others' addresses. An EmailNotice row records what was sent; it is written in the transaction
-that decides to send, and the messages leave only once that transaction has committed, so a
-rollback sends nothing and no row stays locked while a mail server answers. Links are absolute,
-on SITE_URL (`licensing.links`).
+others' addresses. Links are absolute, on SITE_URL (`licensing.links`).
+
+The EmailNotice row is the email's outbox: it is written, with the rendered subject and bodies,
+in the transaction that decides to send, and the messages leave only once that transaction has
+committed, so a rollback sends nothing and no row stays locked while a mail server answers.
+When the mail server fails then, the notice stays unsent with its error, and `resend_due` (a
+beat task) sends the messages still owed later, backing off, until MAX_ATTEMPTS tries failed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Min
@@ -31,6 +35,26 @@ DIGEST_INTERVAL: Final = timedelta(hours=1)
 # A first digest covers at most this far back, so old history never floods an inbox.
 DIGEST_LOOKBACK: Final = timedelta(days=1)
 DIGEST_FINGERPRINTS: Final = 10
+# A new notice is its after-commit send's alone for this long: the resend sweep leaves it be.
+RESEND_AFTER: Final = timedelta(minutes=1)
+# Wait after the 1st, 2nd, ... failed attempt: about 22 hours in all, then the notice is given up.
+RESEND_DELAYS: Final = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+    timedelta(hours=6),
+    timedelta(hours=8),
+)
+MAX_ATTEMPTS: Final = len(RESEND_DELAYS) + 1
+# Notices one sweep tries at most; the next sweep takes the rest.
+RESEND_BATCH: Final = 500
+# Seconds a mail server may take to answer when EMAIL_TIMEOUT is unset (Django then waits for
+# ever): a hung server fails the attempt instead of holding a worker and the notice's lock.
+SEND_TIMEOUT: Final = 20
 
 
 def chart_url(entitlement: Entitlement) -> str:
@@ -62,25 +86,106 @@ def recipients(customer: Customer, *, preference: str) -> list[str]:
     return list(dict.fromkeys(email for email in found if email))
 
 
-def send(name: str, context: dict[str, Any], to: list[str]) -> str:
-    """Render `emails/<name>*` into one message per recipient and send them once the current
-    transaction commits (at once outside one; never if it rolls back); returns the subject.
-
-    A mail server that fails then is logged and not retried: the committed EmailNotice, which
-    keeps each email to one per event, already says it was sent.
-    """
+def _record(
+    kind: str, name: str, context: dict[str, Any], *, to: list[str], now: datetime, **fields: Any
+) -> EmailNotice:
+    """Render `emails/<name>*` into a notice to `to`, whose messages leave once the current
+    transaction commits (at once outside one; never if it rolls back)."""
     context = {**context, "portal_url": links.absolute("/")}
-    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
-    text = render_to_string(f"emails/{name}.txt", context)
-    html = render_to_string(f"emails/{name}.html", context)
-    messages = []
-    for address in to:
-        message = EmailMultiAlternatives(subject, text, to=[address])
-        message.attach_alternative(html, "text/html")
-        messages.append(message)
-    if messages:
-        transaction.on_commit(lambda: get_connection().send_messages(messages), robust=True)
-    return subject
+    notice = EmailNotice.objects.create(
+        kind=kind,
+        recipients=to,
+        subject=" ".join(render_to_string(f"emails/{name}_subject.txt", context).split()),
+        text=render_to_string(f"emails/{name}.txt", context),
+        html=render_to_string(f"emails/{name}.html", context),
+        created_at=now,
+        # With nobody to tell there is nothing to send: the notice only records the decision.
+        sent_at=None if to else now,
+        next_attempt_at=now + RESEND_AFTER if to else None,
+        **fields,
+    )
+    if to:
+        transaction.on_commit(lambda: _attempt(notice, timezone.now()), robust=True)
+    return notice
+
+
+def _message(notice: EmailNotice, address: str) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(notice.subject, notice.text, to=[address])
+    message.attach_alternative(notice.html, "text/html")
+    return message
+
+
+def _attempt(notice: EmailNotice, now: datetime) -> bool:
+    """Send the notice's messages still owed and record the outcome; True once it is sent.
+
+    Both outcomes are written only `WHERE sent_at IS NULL`, so of two tries that overlap (an
+    after-commit send that outlived RESEND_AFTER, and the sweep) only one can count.
+    """
+    sent_to = list(notice.sent_to)
+    error = ""
+    try:
+        with get_connection(timeout=settings.EMAIL_TIMEOUT or SEND_TIMEOUT) as connection:
+            for address in notice.owed_to():
+                connection.send_messages([_message(notice, address)])
+                sent_to.append(address)  # a retry sends only the messages still owed
+    except Exception as exc:  # smtplib, socket and backend errors all mean "not sent"
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    attempts = notice.attempts + 1
+    unsent = EmailNotice.objects.filter(pk=notice.pk, sent_at__isnull=True)
+    if not error:
+        return bool(
+            unsent.update(sent_at=now, sent_to=sent_to, attempts=attempts, next_attempt_at=None)
+        )
+    gave_up = attempts >= MAX_ATTEMPTS
+    unsent.update(
+        sent_to=sent_to,
+        attempts=attempts,
+        last_error=error,
+        next_attempt_at=None if gave_up else now + RESEND_DELAYS[attempts - 1],
+    )
+    if gave_up:
+        logger.error(
+            "email notice %s (%s, %r) given up after %d failed attempts; never reached %s: %s",
+            notice.pk,
+            notice.kind,
+            notice.subject,
+            attempts,
+            ", ".join(address for address in notice.recipients if address not in sent_to),
+            error,
+        )
+    else:
+        logger.warning(
+            "email notice %s not sent (attempt %d of %d), will retry: %s",
+            notice.pk,
+            attempts,
+            MAX_ATTEMPTS,
+            error,
+        )
+    return False
+
+
+def resend_due(*, now: datetime | None = None) -> int:
+    """Try again each unsent notice whose next attempt time has come; returns how many went.
+
+    Each is claimed with FOR UPDATE SKIP LOCKED and kept locked while its messages go, so
+    concurrent sweeps share the work and never send one notice twice. Safe to run any time:
+    a notice just written is left to its after-commit send for RESEND_AFTER.
+    """
+    now = now or timezone.now()
+    sent = 0
+    for _ in range(RESEND_BATCH):
+        with transaction.atomic():
+            notice = (
+                EmailNotice.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True, next_attempt_at__lte=now)
+                .order_by("next_attempt_at")
+                .first()
+            )
+            if notice is None:
+                break
+            # A failure moves next_attempt_at past `now`, so this run does not pick it again.
+            sent += _attempt(notice, now)
+    return sent
 
 
 def _figures(event: Event) -> dict[str, Any]:
@@ -100,8 +205,7 @@ def send_event_email(event: Event) -> bool:
     """Email the customer's admins and account manager about a zone change, once per event.
 
     Call inside a transaction (fan-out's, which locks the event): the EmailNotice row is
-    inserted first, so a concurrent run waits on it and then finds it; the email leaves when
-    that transaction commits.
+    written in it, and the email leaves when it commits.
     """
     if event.entitlement_id is None:
         return False
@@ -110,11 +214,6 @@ def send_event_email(event: Event) -> bool:
     entitlement = Entitlement.objects.select_related(
         "customer", "customer__account_manager", "product"
     ).get(pk=event.entitlement_id)
-    to = recipients(entitlement.customer, preference="notify_overdraft")
-    notice = EmailNotice.objects.create(
-        kind=EmailNotice.Kind.EVENT, event=event, entitlement=entitlement, recipients=to
-    )
-    name = event.type.replace(".", "_")
     context = {
         "event": event,
         "entitlement": entitlement,
@@ -123,8 +222,15 @@ def send_event_email(event: Event) -> bool:
         "chart_url": chart_url(entitlement),
         **_figures(event),
     }
-    notice.subject = send(name, context, to)
-    notice.save(update_fields=["subject"])
+    _record(
+        EmailNotice.Kind.EVENT,
+        event.type.replace(".", "_"),
+        context,
+        to=recipients(entitlement.customer, preference="notify_overdraft"),
+        now=timezone.now(),
+        event=event,
+        entitlement=entitlement,
+    )
     return True
 
 
@@ -150,26 +256,18 @@ def _send_digest(entitlement: Entitlement, denied: Any, now: datetime) -> bool:
         last = (
             EmailNotice.objects.select_for_update()
             .filter(kind=EmailNotice.Kind.DENIAL_DIGEST, entitlement=entitlement)
-            .order_by("-sent_at")
+            .order_by("-created_at")
             .first()
         )
         if last is not None:
-            if last.sent_at > now - DIGEST_INTERVAL:
+            # Spaced by when a digest was decided on, sent yet or not: a retry is no new digest.
+            if last.created_at > now - DIGEST_INTERVAL:
                 return False
             denied = denied.filter(seq__gt=last.last_event_seq or 0)
         count = denied.count()
         if not count:
             return False
         recent = list(denied.order_by("-seq")[:DIGEST_FINGERPRINTS])
-        to = recipients(entitlement.customer, preference="notify_denials")
-        notice = EmailNotice.objects.create(
-            kind=EmailNotice.Kind.DENIAL_DIGEST,
-            entitlement=entitlement,
-            recipients=to,
-            denial_count=count,
-            last_event_seq=recent[0].seq,
-            sent_at=now,
-        )
         context = {
             "entitlement": entitlement,
             "customer": entitlement.customer,
@@ -187,8 +285,16 @@ def _send_digest(entitlement: Entitlement, denied: Any, now: datetime) -> bool:
             "seats": recent[0].data.get("seats", {}),
             "chart_url": chart_url(entitlement),
         }
-        notice.subject = send("denial_digest", context, to)
-        notice.save(update_fields=["subject"])
+        _record(
+            EmailNotice.Kind.DENIAL_DIGEST,
+            "denial_digest",
+            context,
+            to=recipients(entitlement.customer, preference="notify_denials"),
+            now=now,
+            entitlement=entitlement,
+            denial_count=count,
+            last_event_seq=recent[0].seq,
+        )
     return True
 
 
@@ -207,16 +313,12 @@ def send_endpoint_disabled(endpoint: WebhookEndpoint) -> bool:
         )
     else:
         page = reverse("team_webhooks:detail", kwargs={"endpoint_id": endpoint.pk})
-    with transaction.atomic():
-        subject = send(
-            "endpoint_disabled",
-            {"endpoint": endpoint, "owner": owner, "endpoint_url": links.absolute(page)},
-            [owner.email],
-        )
-        EmailNotice.objects.create(
-            kind=EmailNotice.Kind.ENDPOINT_DISABLED,
-            endpoint=endpoint,
-            recipients=[owner.email],
-            subject=subject,
-        )
+    _record(
+        EmailNotice.Kind.ENDPOINT_DISABLED,
+        "endpoint_disabled",
+        {"endpoint": endpoint, "owner": owner, "endpoint_url": links.absolute(page)},
+        to=[owner.email],
+        now=timezone.now(),
+        endpoint=endpoint,
+    )
     return True

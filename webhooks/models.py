@@ -1,4 +1,4 @@
-"""Webhook endpoints, their deliveries and attempts, and the notification emails sent.
+"""Webhook endpoints, their deliveries and attempts, and the notification emails to send.
 
 A delivery is one event on its way to one endpoint; every HTTP try is a DeliveryAttempt row.
 Retries are scheduled in the database (`next_attempt_at`) and picked up by a beat sweep, so a
@@ -160,7 +160,13 @@ class DeliveryAttempt(models.Model):
 
 
 class EmailNotice(models.Model):
-    """An email that was sent: makes event emails idempotent and spaces denial digests."""
+    """An email decided on, and the outbox that sends it: one row per event email, digest or
+    disabled endpoint (which keeps event emails to one per event and spaces the digests).
+
+    The rendered subject and bodies are stored, so a retry sends the very messages that were
+    decided on; `sent_to` lists the recipients whose message the mail server has accepted, so a
+    retry sends only the messages still owed. `sent_at` is null until every one went.
+    """
 
     class Kind(models.TextChoices):
         EVENT = "event", "Event"
@@ -187,13 +193,21 @@ class EmailNotice(models.Model):
     )
     recipients = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=300, blank=True)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
     denial_count = models.PositiveIntegerField(default=0)
     # Digests: the last denial event covered, so the next digest starts after it.
     last_event_seq = models.BigIntegerField(null=True, blank=True)
-    sent_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_to = models.JSONField(default=list, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0, editable=False)
+    # When the resend sweep may try an unsent notice; null once sent or given up.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
 
     class Meta:
-        ordering = ["-sent_at"]
+        ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "event"],
@@ -203,8 +217,20 @@ class EmailNotice(models.Model):
         ]
         indexes = [
             # Denial digests: the latest digest of an entitlement.
-            models.Index(fields=["entitlement", "kind", "-sent_at"], name="webhooks_notice_latest"),
+            models.Index(
+                fields=["entitlement", "kind", "-created_at"], name="webhooks_notice_latest"
+            ),
+            # Resend sweep: unsent notices whose next attempt time has come.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(sent_at__isnull=True),
+                name="webhooks_notice_due",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.subject}"
+
+    def owed_to(self) -> list[str]:
+        """The recipients whose message has not gone yet."""
+        return [address for address in self.recipients if address not in self.sent_to]

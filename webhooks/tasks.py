@@ -37,3 +37,8 @@ def deliver_due() -> int:
 @shared_task(name="webhooks.send_denial_digests")
 def send_denial_digests() -> int:
     return emails.send_denial_digests()
+
+
+@shared_task(name="webhooks.resend_emails")
+def resend_emails() -> int:
+    return emails.resend_due()

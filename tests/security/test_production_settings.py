@@ -27,7 +27,10 @@ def _env(**overrides: str | None) -> dict[str, str]:
         if not k.startswith(("SECURE_", "SECRET_KEY", "DATABASE_URL", "DEBUG", "PORTAL_ENV"))
     }
     env.update(
-        PORTAL_ENV="production", SECRET_KEY=STRONG_KEY, DJANGO_SETTINGS_MODULE="portal.settings"
+        PORTAL_ENV="production",
+        SECRET_KEY=STRONG_KEY,
+        SITE_URL="https://portal.example.com",
+        DJANGO_SETTINGS_MODULE="portal.settings",
     )
     for name, value in overrides.items():
         if value is None:
@@ -56,6 +59,13 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_site_url() -> None:
+    """Links in emails would otherwise point at 127.0.0.1."""
+    result = _python("", SITE_URL=None)
+    assert result.returncode != 0
+    assert "SITE_URL must be set when PORTAL_ENV=production" in result.stderr
 
 
 def test_check_deploy_warns_without_https_settings() -> None:

@@ -1,4 +1,4 @@
-"""Webhook fixtures: a real local HTTP receiver, and endpoints pointing at it."""
+"""Webhook fixtures: a real local HTTP receiver, endpoints pointing at it, a flaky mail server."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from licensing.models import Customer
 from licensing.services import Actor
 from portal.models import User
+from tests.webhooks.mailserver import FlakyMailServer
 from webhooks import services
 from webhooks.models import WebhookEndpoint
 
@@ -156,3 +157,12 @@ def customer_endpoint(
     customer_admin: User,
 ) -> WebhookEndpoint:
     return make_endpoint(receiver.url, customer=customer, actor=Actor.of(customer_admin))
+
+
+@pytest.fixture
+def mail_server(settings: Any) -> Iterator[type[FlakyMailServer]]:
+    """Emails go to a mail server the test can take down (`mail_server.down = True`)."""
+    settings.EMAIL_BACKEND = f"{FlakyMailServer.__module__}.{FlakyMailServer.__qualname__}"
+    FlakyMailServer.reset()
+    yield FlakyMailServer
+    FlakyMailServer.reset()

@@ -9,6 +9,10 @@ class LicensingError(Exception):
         self.message = message
 
 
+class UnknownLicenseKey(LicensingError):
+    code = "invalid_license_key"
+
+
 class EntitlementSuspended(LicensingError):
     code = "entitlement_suspended"
 

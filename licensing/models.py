@@ -96,7 +96,7 @@ class EntitlementQuerySet(models.QuerySet["Entitlement"]):
 class Entitlement(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
+        SUSPENDED = zones.SUSPENDED, "Suspended"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="entitlements")

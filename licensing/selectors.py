@@ -28,7 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, CumeDist
 from django.utils import timezone
 
-from licensing import zones
+from licensing import statements, zones
 from licensing.models import AuditEntry, Customer, Entitlement, Event, Seat, UsageBucket
 
 # --- usage series, figures and seats (customer pages) -----------------------------------------
@@ -653,3 +653,23 @@ def audit_entries(
     if customer is not None:
         entries = entries.filter(customer_id=customer.pk)
     return entries.order_by("-occurred_at", "-pk")
+
+
+_ENTITLEMENT_FIELDS = [field.attname for field in Entitlement._meta.concrete_fields]
+_BY_LICENSE_KEY = (
+    f"SELECT {', '.join(_ENTITLEMENT_FIELDS)} FROM {Entitlement._meta.db_table}"
+    " WHERE license_key = %(key)s"
+)
+
+
+def entitlement_by_license_key(key: str) -> Entitlement | None:
+    """The entitlement with this (unique) key: one indexed query, no join, no ORDER BY.
+
+    Client API calls make this lookup, so on PostgreSQL it is a prepared statement
+    (`licensing.statements.run`); compiling the equivalent queryset cost about as much CPU as
+    running it (bench/RUNS.md).
+    """
+    if not statements.available():
+        return Entitlement.objects.filter(license_key=key).order_by("pk").first()
+    rows = statements.run(_BY_LICENSE_KEY, {"key": key})
+    return Entitlement.from_db(connection.alias, _ENTITLEMENT_FIELDS, rows[0]) if rows else None

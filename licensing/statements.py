@@ -36,7 +36,18 @@ def _names(model: type[models.Model], *fields: str) -> dict[str, str]:
 
 
 E = _names(
-    Entitlement, "id", "customer", "product", "seats", "hard_limit", "seats_used", "lease_seconds"
+    Entitlement,
+    "id",
+    "customer",
+    "product",
+    "license_key",
+    "seats",
+    "hard_limit",
+    "seats_used",
+    "lease_seconds",
+    "status",
+    "starts_at",
+    "ends_at",
 )
 S = _names(
     Seat,
@@ -128,15 +139,27 @@ _BUCKET_UPSERT = f"""
         {B["releases"]} = b.{B["releases"]} + excluded.{B["releases"]}
 """
 
-# A new seat below the hard limit for a fingerprint that holds none; then seat.activated and
-# the zone changes it caused. (Whether the entitlement may be used at all is checked before.)
+# A new seat on an entitlement that takes seats now, below its hard limit, for a fingerprint
+# that holds none; then seat.activated and the zone changes it caused. Keyed by the license
+# key the client sent, so the common activation needs no lookup first. The entitlement's id
+# comes from a sub-select evaluated once (`keyed`), so that both the UPDATE and the held-seat
+# check look their rows up by it: correlated on `e.id` instead, the planner may check the
+# fingerprint across every entitlement's seats (seen: 319 pages).
+_USABLE = zones.sql_usable(
+    status=f"e.{E['status']}",
+    starts_at=f"e.{E['starts_at']}",
+    ends_at=f"e.{E['ends_at']}",
+    now="%(now)s",
+)
 ACTIVATE = f"""
-WITH took AS (
+WITH keyed AS (
+    SELECT {E["id"]} AS id FROM {E["table"]} WHERE {E["license_key"]} = %(key)s::text
+), took AS (
     UPDATE {E["table"]} e SET {E["seats_used"]} = {E["seats_used"]} + 1
-     WHERE e.{E["id"]} = %(eid)s
+     WHERE e.{E["id"]} = (SELECT id FROM keyed) AND {_USABLE}
        AND {zones.sql_has_room(f"e.{E['seats_used']}", f"e.{E['hard_limit']}")}
        AND NOT EXISTS (SELECT 1 FROM {S["table"]} s
-                       WHERE s.{S["entitlement"]} = %(eid)s
+                       WHERE s.{S["entitlement"]} = (SELECT id FROM keyed)
                        AND s.{S["fingerprint"]} = %(fp)s::text AND s.{S["released_at"]} IS NULL)
     RETURNING {_TOOK_COLUMNS},
               {zones.sql_in_overdraft(f"e.{E['seats_used']}", f"e.{E['seats']}")} AS overdraft,
@@ -160,7 +183,8 @@ WITH took AS (
     SELECT id, used AS peak, used, 1 AS activations, overdraft::int AS overdraft_activations,
            0 AS releases FROM took
 ), bucket AS ({_BUCKET_UPSERT})
-SELECT used, entitled, hard, overdraft, lease, (SELECT array_agg(seq ORDER BY seq) FROM events)
+SELECT id, used, entitled, hard, overdraft, lease,
+       (SELECT array_agg(seq ORDER BY seq) FROM events)
   FROM took
 """
 
@@ -233,24 +257,24 @@ def _execute(sql: str, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
 
 def activate(
     *,
-    entitlement_id: UUID,
+    license_key: str,
     seat_id: UUID,
     fingerprint: str,
     label: str,
     now: datetime,
     hour: datetime,
-) -> tuple[int, int, int | None, bool, datetime | None, list[int]] | None:
-    """Take a new seat: (used, entitled, hard limit, overdraft, lease end, event seqs), or
-    None."""
+) -> tuple[UUID, int, int, int | None, bool, datetime | None, list[int]] | None:
+    """Take a new seat: (entitlement id, used, entitled, hard limit, overdraft, lease end,
+    event seqs), or None."""
     rows = run(
         ACTIVATE,
-        {"eid": entitlement_id, "sid": seat_id, "fp": fingerprint, "label": label, "now": now,
+        {"key": license_key, "sid": seat_id, "fp": fingerprint, "label": label, "now": now,
          "hour": hour},
     )  # fmt: skip
     if not rows:
         return None
-    used, entitled, hard, overdraft, lease, seqs = rows[0]
-    return used, entitled, hard, overdraft, lease, list(seqs or [])
+    entitlement_id, used, entitled, hard, overdraft, lease, seqs = rows[0]
+    return entitlement_id, used, entitled, hard, overdraft, lease, list(seqs or [])
 
 
 def heartbeat(

@@ -1,4 +1,5 @@
-"""The zone rule: where an entitlement's seats in use stand against its two lines.
+"""The zone rule: where an entitlement's seats in use stand against its two lines; and the
+rule before it, whether an entitlement takes seats at all (`check_usable`, `sql_usable`).
 
 This module is the one place that says what "overdraft" and "at the hard limit" mean, in the
 three forms the code needs: Python (`zone_of`, `transitions`), the ORM (`q_in_zone`,
@@ -24,6 +25,8 @@ from typing import Any, Final
 
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
+
+from licensing import errors
 
 
 class Zone(models.TextChoices):
@@ -185,3 +188,33 @@ def sql_transition(event: str, *, before: str, after: str, entitled: str, hard_l
     was = _sql_states(before, entitled, hard_limit)[event]
     now = _sql_states(after, entitled, hard_limit)[event]
     return f"(NOT {was} AND {now})" if starts else f"({was} AND NOT {now})"
+
+
+# --- whether an entitlement takes seats at all ------------------------------------------------
+
+SUSPENDED: Final = "suspended"  # the value of Entitlement.Status.SUSPENDED
+
+
+def check_usable(entitlement: Any, now: Any) -> None:
+    """Raise EntitlementSuspended / EntitlementExpired / EntitlementNotStarted for an
+    Entitlement that may not take seats at `now`; heartbeats and releases are not asked."""
+    if entitlement.status == SUSPENDED:
+        raise errors.EntitlementSuspended(
+            "This entitlement is suspended; contact your vendor to resume it."
+        )
+    if entitlement.ends_at is not None and entitlement.ends_at <= now:
+        raise errors.EntitlementExpired(
+            f"This entitlement ended on {entitlement.ends_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if entitlement.starts_at > now:
+        raise errors.EntitlementNotStarted(
+            f"This entitlement starts on {entitlement.starts_at:%Y-%m-%d %H:%M} UTC."
+        )
+
+
+def sql_usable(*, status: str, starts_at: str, ends_at: str, now: str) -> str:
+    """SQL: the entitlement may take seats at `now` (`check_usable` raises nothing)."""
+    return (
+        f"({status} <> '{SUSPENDED}' AND {starts_at} <= {now}"
+        f" AND ({ends_at} IS NULL OR {ends_at} > {now}))"
+    )

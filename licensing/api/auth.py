@@ -2,11 +2,10 @@ import re
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from licensing import statements
+from licensing import selectors
 from licensing.models import Entitlement
 
 KEYWORD = "License"
@@ -19,25 +18,6 @@ def normalise_license_key(raw: str) -> str:
     if _KEY_SHAPE.match(key):
         return "-".join(key[i : i + 5] for i in range(0, 25, 5))
     return raw.strip()
-
-
-_FIELDS = [field.attname for field in Entitlement._meta.concrete_fields]
-_BY_KEY = (
-    f"SELECT {', '.join(_FIELDS)} FROM {Entitlement._meta.db_table} WHERE license_key = %(key)s"
-)
-
-
-def _by_license_key(key: str) -> Entitlement | None:
-    """The entitlement with this (unique) key: one indexed query, no join, no ORDER BY.
-
-    Every client API call makes this lookup, so on PostgreSQL it is a prepared statement
-    (`licensing.statements.run`); compiling the equivalent queryset cost about as much CPU as
-    running it (docs/performance.md).
-    """
-    if not statements.available():
-        return Entitlement.objects.filter(license_key=key).order_by("pk").first()
-    rows = statements.run(_BY_KEY, {"key": key})
-    return Entitlement.from_db(connection.alias, _FIELDS, rows[0]) if rows else None
 
 
 def _key_from_header(request: Request) -> str | None:
@@ -67,25 +47,39 @@ def _key_from_header(request: Request) -> str | None:
     return key if len(key) <= 64 and key.isprintable() else None
 
 
-def license_key_from_header(request: Request) -> str | None:
-    """The normalised key the request names, or None when its header is unusable."""
-    try:
-        return _key_from_header(request)
-    except exceptions.AuthenticationFailed:
-        return None
+class LicenseKey:
+    """The license key a request sent (`request.auth`). Its entitlement is looked up on first
+    use: an activation's first step needs only the key (licensing.statements), so the common
+    activation makes no lookup at all."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self._entitlement: Entitlement | None = None
+
+    @property
+    def entitlement(self) -> Entitlement:
+        """The key's entitlement; AuthenticationFailed (401) when it names none."""
+        if self._entitlement is None:
+            found = selectors.entitlement_by_license_key(self.key) if self.key else None
+            if found is None:
+                raise invalid_license_key()
+            self._entitlement = found
+        return self._entitlement
+
+
+def invalid_license_key() -> exceptions.AuthenticationFailed:
+    return exceptions.AuthenticationFailed(
+        "This license key is not valid.", code="invalid_license_key"
+    )
 
 
 class LicenseKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: License <license_key>`; `request.auth` is the Entitlement."""
+    """`Authorization: License <license_key>`; `request.auth` is the LicenseKey. A missing or
+    malformed header fails here; a well-formed key that names no entitlement fails where its
+    entitlement is first needed, with the same 401."""
 
-    def authenticate(self, request: Request) -> tuple[Any, Entitlement]:
-        key = _key_from_header(request)
-        entitlement = _by_license_key(key) if key is not None else None
-        if entitlement is None:
-            raise exceptions.AuthenticationFailed(
-                "This license key is not valid.", code="invalid_license_key"
-            )
-        return AnonymousUser(), entitlement
+    def authenticate(self, request: Request) -> tuple[Any, LicenseKey]:
+        return AnonymousUser(), LicenseKey(_key_from_header(request))
 
     def authenticate_header(self, request: Request) -> str:
         return f'{KEYWORD} realm="api"'

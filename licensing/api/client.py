@@ -8,14 +8,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing import errors, services
 from licensing.api import schema
-from licensing.api.auth import LicenseKeyAuthentication
+from licensing.api.auth import LicenseKey, LicenseKeyAuthentication, invalid_license_key
 from licensing.api.parsers import JSONParser
 from licensing.api.throttling import AuthFailureThrottleMixin, LicenseKeyThrottle
 from licensing.models import Entitlement, Seat
@@ -118,9 +118,14 @@ class ClientAPIView(AuthFailureThrottleMixin, APIView):
     parser_classes = [JSONParser]
 
     @property
-    def entitlement(self) -> Entitlement:
-        assert isinstance(self.request.auth, Entitlement)
+    def credential(self) -> LicenseKey:
+        assert isinstance(self.request.auth, LicenseKey)
         return self.request.auth
+
+    @property
+    def entitlement(self) -> Entitlement:
+        """The license key's entitlement, looked up on first use; 401 when there is none."""
+        return self.credential.entitlement
 
 
 class ActivationCreateView(ClientAPIView):
@@ -128,10 +133,18 @@ class ActivationCreateView(ClientAPIView):
 
     @extend_schema(request=ActivationInputSerializer, **schema.ACTIVATION_CREATE)
     def post(self, request: Request) -> Response:
-        fingerprint, label = _activation_input(request.data)
-        result = services.seat_activate(
-            entitlement=self.entitlement, fingerprint=fingerprint, label=label
-        )
+        try:
+            fingerprint, label = _activation_input(request.data)
+        except exceptions.APIException:
+            self.entitlement  # noqa: B018  # an unknown key is a 401 before its body's 400
+            raise
+        key = self.credential.key
+        if key is None:
+            raise invalid_license_key()
+        try:
+            result = services.seat_activate(license_key=key, fingerprint=fingerprint, label=label)
+        except errors.UnknownLicenseKey:
+            raise invalid_license_key() from None
         if result.seat is None:
             headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
             return Response(

@@ -30,10 +30,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from licensing.models import ApiToken, Entitlement
+from licensing.api.auth import LicenseKey
+from licensing.models import ApiToken
 
 _PERIODS = {"s": 1, "min": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
@@ -103,33 +105,35 @@ class TokenThrottle(FixedWindowThrottle):
 
 
 class LicenseKeyThrottle(FixedWindowThrottle):
+    """Per license key as the client sent it (normalised: however it is spelled), counted
+    before the key's entitlement is looked up."""
+
     setting = "API_THROTTLE_LICENSE"
 
     def identity(self, request: Request, view: APIView) -> str | None:
-        return request.auth.license_key if isinstance(request.auth, Entitlement) else None
+        return request.auth.key if isinstance(request.auth, LicenseKey) else None
 
 
 class AuthFailureThrottleMixin:
     """Count failed authentications per client address; once an address has failed too often
     in the window, its failures get 429 instead of 401. Valid credentials are always served.
 
-    DRF checks throttles only after authentication, and only when it succeeded, so this runs
-    around authentication itself.
+    Counted where DRF handles the failure, wherever it was found: a malformed header or an
+    unknown token fails in authentication, an unknown license key where its entitlement is
+    first needed (licensing.api.auth.LicenseKey).
     """
 
     AUTH_FAILURES_SETTING = "API_THROTTLE_AUTH_FAILURES"
 
-    def perform_authentication(self, request: Request) -> None:
-        try:
-            super().perform_authentication(request)  # type: ignore[misc]
-        except exceptions.AuthenticationFailed:  # a wrong key or token, not a missing one
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, exceptions.AuthenticationFailed):  # not a missing token
             setting = self.AUTH_FAILURES_SETTING
-            failures, left = hit(setting, client_ip(request))
+            failures, left = hit(setting, client_ip(self.request))  # type: ignore[attr-defined]
             if failures > limit_of(setting):
-                raise exceptions.Throttled(
+                exc = exceptions.Throttled(
                     wait=left, detail="Too many failed authentication attempts from this address."
-                ) from None
-            raise
+                )
+        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 def client_ip(request: Request | HttpRequest) -> str:

@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from licensing import errors, hooks, statements, zones
+from licensing import errors, hooks, selectors, statements, zones
 from licensing.models import AuditEntry, Entitlement, Event, Seat
 from licensing.services._rows import (
     entitlement_pk,
@@ -58,22 +58,37 @@ class ActivationResult:
 
 
 def seat_activate(
-    *, entitlement: Entitlement, fingerprint: str, label: str = "", now: datetime | None = None
+    *,
+    entitlement: Entitlement | None = None,
+    license_key: str = "",
+    fingerprint: str,
+    label: str = "",
+    now: datetime | None = None,
 ) -> ActivationResult:
-    """Grant a seat to `fingerprint`: ok, overdraft, or denied at the hard limit.
+    """Grant a seat to `fingerprint` on `entitlement`, or on the one `license_key` names: ok,
+    overdraft, or denied at the hard limit.
 
     Re-activating a fingerprint that holds a seat returns that seat (and renews its lease).
     A full entitlement first reclaims floating seats whose lease ran out.
-    Raises EntitlementSuspended / EntitlementExpired / EntitlementNotStarted.
+    Raises UnknownLicenseKey, EntitlementSuspended / EntitlementExpired /
+    EntitlementNotStarted.
     """
     now = now or timezone.now()
     fingerprint = clean_fingerprint(fingerprint)
     label = clean_label(label)
-    _check_usable(entitlement, now)
+    key = entitlement.license_key if entitlement is not None else license_key
+    granted = _take_new_seat(key, fingerprint, label, now)
+    if granted is not None:
+        if entitlement is not None and granted.seat is not None:
+            granted.seat.entitlement = entitlement
+        return granted
+    if entitlement is None:
+        entitlement = selectors.entitlement_by_license_key(key)
+        if entitlement is None:
+            raise errors.UnknownLicenseKey("This license key is not valid.")
+    zones.check_usable(entitlement, now)
     try:
-        return _take_new_seat(entitlement, fingerprint, label, now) or _activate_in_transaction(
-            entitlement, fingerprint, label, now
-        )
+        return _activate_in_transaction(entitlement, fingerprint, label, now)
     except IntegrityError:
         # Another request for the same fingerprint committed its seat first: return that one.
         seat = _seat_in_use(entitlement, fingerprint)
@@ -83,28 +98,31 @@ def seat_activate(
 
 
 def _take_new_seat(
-    entitlement: Entitlement, fingerprint: str, label: str, now: datetime
+    license_key: str, fingerprint: str, label: str, now: datetime
 ) -> ActivationResult | None:
-    """The common case in one statement: a fingerprint that holds no seat, below the hard
-    limit. None when it does not apply (or on SQLite)."""
+    """The common case in one statement: an entitlement that takes seats now, below its hard
+    limit, a fingerprint that holds none. None when it does not apply (or on SQLite)."""
     if not statements.available():
         return None
     seat_id = uuid.uuid4()
-    taken = statements.activate(
-        entitlement_id=entitlement.pk,
-        seat_id=seat_id,
-        fingerprint=fingerprint,
-        label=label,
-        now=now,
-        hour=hour_of(now),
-    )
+    try:
+        taken = statements.activate(
+            license_key=license_key,
+            seat_id=seat_id,
+            fingerprint=fingerprint,
+            label=label,
+            now=now,
+            hour=hour_of(now),
+        )
+    except IntegrityError:
+        return None  # the same fingerprint's seat was committed first: it holds a seat now
     if taken is None:
         return None
-    used, entitled, hard_limit, overdraft, lease_expires_at, seqs = taken
+    entitlement_id, used, entitled, hard_limit, overdraft, lease_expires_at, seqs = taken
     hooks.events_written(seqs)
     seat = _written_seat(
         id=seat_id,
-        entitlement=entitlement,
+        entitlement_id=entitlement_id,
         fingerprint=fingerprint,
         label=label,
         activated_at=now,
@@ -267,21 +285,6 @@ def _deny(
     return ActivationResult(
         status="denied", counts=counts, message=_denied_message(counts), retry_after=retry_after
     )
-
-
-def _check_usable(entitlement: Entitlement, now: datetime) -> None:
-    if entitlement.status == Entitlement.Status.SUSPENDED:
-        raise errors.EntitlementSuspended(
-            "This entitlement is suspended; contact your vendor to resume it."
-        )
-    if entitlement.ends_at is not None and entitlement.ends_at <= now:
-        raise errors.EntitlementExpired(
-            f"This entitlement ended on {entitlement.ends_at:%Y-%m-%d %H:%M} UTC."
-        )
-    if entitlement.starts_at > now:
-        raise errors.EntitlementNotStarted(
-            f"This entitlement starts on {entitlement.starts_at:%Y-%m-%d %H:%M} UTC."
-        )
 
 
 def _granted_message(counts: SeatCounts) -> str:

@@ -170,18 +170,30 @@ def test_hot_statements_are_prepared_once_per_connection(make_entitlement: Any) 
     assert sum("seats_used + 1" in text and "licensing_seat" in text for text in prepared) == 1
 
 
-@pytest.mark.parametrize("state", ["full", "held", "unknown"])
+@pytest.mark.parametrize(
+    "state", ["suspended", "not_started", "ended", "full", "held", "unknown key"]
+)
 def test_the_statement_leaves_every_other_case_to_the_transaction(
     make_entitlement: Any, state: str
 ) -> None:
-    """A full entitlement, a fingerprint that holds a seat, an id that is no entitlement's:
-    the statement writes nothing and says so, and seat_activate goes on in its transaction."""
+    """An entitlement that takes no seats now, a full one, a fingerprint that holds a seat, a
+    key that names no entitlement: the statement writes nothing and says so, and seat_activate
+    goes on (licensing.zones.check_usable, its transaction, or UnknownLicenseKey)."""
     entitlement = make_entitlement(seats=1, hard_limit=1)
-    services.seat_activate(entitlement=entitlement, fingerprint="first")
+    if state == "suspended":
+        Entitlement.objects.filter(pk=entitlement.pk).update(status="suspended")
+    elif state == "not_started":
+        Entitlement.objects.filter(pk=entitlement.pk).update(starts_at=T0 + timedelta(days=9999))
+    elif state == "ended":
+        Entitlement.objects.filter(pk=entitlement.pk).update(
+            starts_at=T0 - timedelta(days=2), ends_at=T0
+        )
+    else:
+        services.seat_activate(entitlement=entitlement, fingerprint="first")
     before = (Seat.objects.count(), Event.objects.count(), UsageBucket.objects.count())
     now = datetime.now(UTC)
     taken = statements.activate(
-        entitlement_id=uuid.uuid4() if state == "unknown" else entitlement.pk,
+        license_key="NO-SUCH-KEY" if state == "unknown key" else entitlement.license_key,
         seat_id=uuid.uuid4(),
         fingerprint="first" if state == "held" else "second",
         label="",
@@ -191,7 +203,7 @@ def test_the_statement_leaves_every_other_case_to_the_transaction(
     assert taken is None
     assert (Seat.objects.count(), Event.objects.count(), UsageBucket.objects.count()) == before
     entitlement.refresh_from_db()
-    assert entitlement.seats_used == 1
+    assert entitlement.seats_used == (0 if state in {"suspended", "not_started", "ended"} else 1)
 
 
 def test_writing_events_takes_no_lock_on_the_customer_row(make_entitlement: Any) -> None:

@@ -188,13 +188,13 @@ SELECT id, used, entitled, hard, overdraft, lease,
   FROM took
 """
 
-# Renew a held seat whose lease has not run out (heartbeats work on suspended entitlements
-# too: docs/decisions.md). Takes no lock on the entitlement row.
+# Renew a held seat whose lease has not run out, by license key and seat id (heartbeats work
+# on suspended entitlements too: docs/decisions.md). Takes no lock on the entitlement row.
 HEARTBEAT = f"""
 UPDATE {S["table"]} s SET {S["last_heartbeat_at"]} = %(now)s, {S["lease_expires_at"]} = {_LEASE_END}
   FROM {E["table"]} e
- WHERE s.{S["id"]} = %(sid)s AND s.{S["entitlement"]} = %(eid)s AND e.{E["id"]} = %(eid)s
-   AND s.{S["released_at"]} IS NULL
+ WHERE e.{E["license_key"]} = %(key)s::text AND s.{S["id"]} = %(sid)s
+   AND s.{S["entitlement"]} = e.{E["id"]} AND s.{S["released_at"]} IS NULL
    AND (s.{S["lease_expires_at"]} IS NULL OR s.{S["lease_expires_at"]} > %(now)s)
 RETURNING s.{S["fingerprint"]}, s.{S["label"]}, s.{S["activated_at"]}, s.{S["overdraft"]},
           s.{S["lease_expires_at"]}, e.{E["seats_used"]}, e.{E["seats"]}, e.{E["hard_limit"]}
@@ -205,12 +205,13 @@ RETURNING s.{S["fingerprint"]}, s.{S["label"]}, s.{S["activated_at"]}, s.{S["ove
 RELEASE = f"""
 WITH gone AS (
     UPDATE {S["table"]} SET {S["released_at"]} = %(now)s, {S["release_reason"]} = %(reason)s::text
-     WHERE {S["id"]} = %(sid)s AND {S["entitlement"]} = %(eid)s AND {S["released_at"]} IS NULL
-    RETURNING {S["fingerprint"]} AS fingerprint, {S["label"]} AS label,
-              {S["overdraft"]} AS overdraft
+     WHERE {S["id"]} = %(sid)s AND {S["released_at"]} IS NULL AND {S["entitlement"]} =
+           (SELECT {E["id"]} FROM {E["table"]} WHERE {E["license_key"]} = %(key)s::text)
+    RETURNING {S["entitlement"]} AS entitlement_id, {S["fingerprint"]} AS fingerprint,
+              {S["label"]} AS label, {S["overdraft"]} AS overdraft
 ), took AS (
     UPDATE {E["table"]} e SET {E["seats_used"]} = {E["seats_used"]} - 1 FROM gone
-     WHERE e.{E["id"]} = %(eid)s
+     WHERE e.{E["id"]} = gone.entitlement_id
     RETURNING {_TOOK_COLUMNS}, gone.fingerprint, gone.label, gone.overdraft
 ), base AS (
     SELECT *, {_COMMON_JSON} AS common FROM took
@@ -278,21 +279,21 @@ def activate(
 
 
 def heartbeat(
-    *, entitlement_id: UUID, seat_id: UUID, now: datetime
+    *, license_key: str, seat_id: UUID, now: datetime
 ) -> tuple[str, str, datetime, bool, datetime | None, int, int, int | None] | None:
     """Renew a held seat: (fingerprint, label, activated_at, overdraft, lease end, used,
     entitled, hard limit), or None."""
-    rows = run(HEARTBEAT, {"eid": entitlement_id, "sid": seat_id, "now": now})
+    rows = run(HEARTBEAT, {"key": license_key, "sid": seat_id, "now": now})
     return rows[0] if rows else None
 
 
 def release(
-    *, entitlement_id: UUID, seat_id: UUID, reason: str, now: datetime, hour: datetime
+    *, license_key: str, seat_id: UUID, reason: str, now: datetime, hour: datetime
 ) -> list[int] | None:
     """Release a held seat: the seqs of the events written, or None when it was not held (or
     does not exist)."""
     rows = run(
         RELEASE,
-        {"eid": entitlement_id, "sid": seat_id, "reason": reason, "now": now, "hour": hour},
+        {"key": license_key, "sid": seat_id, "reason": reason, "now": now, "hour": hour},
     )
     return list(rows[0][0] or []) if rows else None

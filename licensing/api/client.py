@@ -127,6 +127,26 @@ class ClientAPIView(AuthFailureThrottleMixin, APIView):
         """The license key's entitlement, looked up on first use; 401 when there is none."""
         return self.credential.entitlement
 
+    @property
+    def license_key(self) -> str:
+        """The key as sent; the calls that need no more than it do not look it up."""
+        key = self.credential.key
+        if key is None:
+            raise invalid_license_key()
+        return key
+
+    def seat_id(self, raw: str) -> uuid.UUID:
+        try:
+            return _parse_seat_id(raw)
+        except errors.SeatNotFound:
+            self.entitlement  # noqa: B018  # an unknown key is a 401 before a bad id's 404
+            raise
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, errors.UnknownLicenseKey):  # found by a service, not by the lookup
+            exc = invalid_license_key()
+        return super().handle_exception(exc)
+
 
 class ActivationCreateView(ClientAPIView):
     """Take a seat: 201 new, 200 already held by this fingerprint, 409 denied."""
@@ -138,13 +158,9 @@ class ActivationCreateView(ClientAPIView):
         except exceptions.APIException:
             self.entitlement  # noqa: B018  # an unknown key is a 401 before its body's 400
             raise
-        key = self.credential.key
-        if key is None:
-            raise invalid_license_key()
-        try:
-            result = services.seat_activate(license_key=key, fingerprint=fingerprint, label=label)
-        except errors.UnknownLicenseKey:
-            raise invalid_license_key() from None
+        result = services.seat_activate(
+            license_key=self.license_key, fingerprint=fingerprint, label=label
+        )
         if result.seat is None:
             headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
             return Response(
@@ -169,11 +185,10 @@ class ActivationHeartbeatView(ClientAPIView):
 
     @extend_schema(**schema.ACTIVATION_HEARTBEAT)
     def post(self, request: Request, activation_id: str) -> Response:
-        seat = services.seat_heartbeat(
-            entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id)
+        beat = services.seat_heartbeat(
+            license_key=self.license_key, seat_id=self.seat_id(activation_id)
         )
-        counts = SeatCounts.of(self.entitlement)
-        return Response(granted_body(seat, counts, heartbeat_message(seat)))
+        return Response(granted_body(beat.seat, beat.counts, heartbeat_message(beat.seat)))
 
 
 class ActivationReleaseView(ClientAPIView):
@@ -181,7 +196,7 @@ class ActivationReleaseView(ClientAPIView):
 
     @extend_schema(**schema.ACTIVATION_RELEASE)
     def delete(self, request: Request, activation_id: str) -> Response:
-        services.seat_release(entitlement=self.entitlement, seat_id=_parse_seat_id(activation_id))
+        services.seat_release(license_key=self.license_key, seat_id=self.seat_id(activation_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

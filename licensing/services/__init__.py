@@ -35,6 +35,7 @@ from licensing.services.entitlements import (
 from licensing.services.events import events_prune
 from licensing.services.seats import (
     ActivationResult,
+    Heartbeat,
     seat_activate,
     seat_get,
     seat_heartbeat,
@@ -58,6 +59,7 @@ __all__ = [
     "UNSET",
     "ActivationResult",
     "Actor",
+    "Heartbeat",
     "api_token_create",
     "api_token_revoke",
     "audit_diff",

@@ -82,10 +82,7 @@ def seat_activate(
         if entitlement is not None and granted.seat is not None:
             granted.seat.entitlement = entitlement
         return granted
-    if entitlement is None:
-        entitlement = selectors.entitlement_by_license_key(key)
-        if entitlement is None:
-            raise errors.UnknownLicenseKey("This license key is not valid.")
+    entitlement = _entitlement_of(entitlement, key)
     zones.check_usable(entitlement, now)
     try:
         return _activate_in_transaction(entitlement, fingerprint, label, now)
@@ -226,11 +223,6 @@ def _counts_now(entitlement: Entitlement) -> SeatCounts:
     return counts
 
 
-def _set_counts(entitlement: Entitlement, counts: SeatCounts) -> None:
-    entitlement.seats_used, entitlement.seats = counts.used, counts.entitled
-    entitlement.hard_limit = counts.hard_limit
-
-
 def _granted(seat: Seat, counts: SeatCounts) -> ActivationResult:
     return ActivationResult(
         status="overdraft" if seat.overdraft else "ok",
@@ -349,12 +341,26 @@ def seat_get(*, entitlement: Entitlement, seat_id: Any) -> Seat:
     return seat
 
 
-def seat_heartbeat(*, entitlement: Entitlement, seat_id: Any, now: datetime | None = None) -> Seat:
-    """Extend a held seat's lease; `entitlement`'s counts are refreshed. Raises SeatNotFound,
-    or SeatNotHeld when it was released or its lease ran out (it is then expired)."""
+@dataclasses.dataclass(frozen=True)
+class Heartbeat:
+    seat: Seat
+    counts: SeatCounts
+
+
+def seat_heartbeat(
+    *,
+    entitlement: Entitlement | None = None,
+    license_key: str = "",
+    seat_id: Any,
+    now: datetime | None = None,
+) -> Heartbeat:
+    """Extend the lease of a seat of `entitlement`, or of the one `license_key` names; the
+    seat and the entitlement's counts. Raises UnknownLicenseKey, SeatNotFound, or SeatNotHeld
+    when it was released or its lease ran out (it is then expired)."""
     now = now or timezone.now()
+    key = entitlement.license_key if entitlement is not None else license_key
     renewed = (
-        statements.heartbeat(entitlement_id=entitlement.pk, seat_id=seat_id, now=now)
+        statements.heartbeat(license_key=key, seat_id=seat_id, now=now)
         if statements.available()
         else None
     )
@@ -362,10 +368,8 @@ def seat_heartbeat(*, entitlement: Entitlement, seat_id: Any, now: datetime | No
         fingerprint, label, activated_at, overdraft, lease_expires_at, used, entitled, hard = (
             renewed
         )
-        _set_counts(entitlement, SeatCounts(used, entitled, hard))
-        return _written_seat(
+        seat = _written_seat(
             id=seat_id,
-            entitlement=entitlement,
             fingerprint=fingerprint,
             label=label,
             activated_at=activated_at,
@@ -373,6 +377,8 @@ def seat_heartbeat(*, entitlement: Entitlement, seat_id: Any, now: datetime | No
             lease_expires_at=lease_expires_at,
             overdraft=overdraft,
         )
+        return Heartbeat(seat, SeatCounts(used, entitled, hard))
+    entitlement = _entitlement_of(entitlement, key)
     seat = seat_get(entitlement=entitlement, seat_id=seat_id)
     if seat.released_at is None and _lease_expired(seat, now):
         _release_in_transaction(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
@@ -388,8 +394,16 @@ def seat_heartbeat(*, entitlement: Entitlement, seat_id: Any, now: datetime | No
         raise _not_held(seat)
     seat.last_heartbeat_at = now
     seat.lease_expires_at = lease_expires_at
-    _set_counts(entitlement, _counts_now(entitlement))
-    return seat
+    return Heartbeat(seat, _counts_now(entitlement))
+
+
+def _entitlement_of(entitlement: Entitlement | None, license_key: str) -> Entitlement:
+    """`entitlement`, or the one `license_key` names; UnknownLicenseKey when none does."""
+    if entitlement is None:
+        entitlement = selectors.entitlement_by_license_key(license_key)
+        if entitlement is None:
+            raise errors.UnknownLicenseKey("This license key is not valid.")
+    return entitlement
 
 
 def _not_held(seat: Seat) -> errors.SeatNotHeld:
@@ -404,13 +418,21 @@ def _not_held(seat: Seat) -> errors.SeatNotHeld:
     )
 
 
-def seat_release(*, entitlement: Entitlement, seat_id: Any, now: datetime | None = None) -> bool:
-    """A client gives its seat back. Idempotent: False when it was released already. Raises
-    SeatNotFound for a seat the entitlement never had."""
+def seat_release(
+    *,
+    entitlement: Entitlement | None = None,
+    license_key: str = "",
+    seat_id: Any,
+    now: datetime | None = None,
+) -> bool:
+    """A client gives back a seat of `entitlement`, or of the one `license_key` names.
+    Idempotent: False when it was released already. Raises UnknownLicenseKey, or SeatNotFound
+    for a seat the entitlement never had."""
     now = now or timezone.now()
+    key = entitlement.license_key if entitlement is not None else license_key
     if statements.available():
         seqs = statements.release(
-            entitlement_id=entitlement.pk,
+            license_key=key,
             seat_id=seat_id,
             reason=Seat.ReleaseReason.RELEASED.value,
             now=now,
@@ -419,6 +441,7 @@ def seat_release(*, entitlement: Entitlement, seat_id: Any, now: datetime | None
         if seqs is not None:
             hooks.events_written(seqs)
             return True
+    entitlement = _entitlement_of(entitlement, key)
     seat = seat_get(entitlement=entitlement, seat_id=seat_id)
     return _release_in_transaction(entitlement, [seat], Seat.ReleaseReason.RELEASED, now) > 0
 

@@ -38,7 +38,7 @@ def _story(entitlement: Entitlement) -> list[Any]:
         again = services.seat_activate(entitlement=entitlement, fingerprint="fp-1", label="x")
         assert again.seat is not None
         answers.append((again.status, again.counts, again.created, again.seat.pk == seats[1].pk))
-        beat = services.seat_heartbeat(entitlement=entitlement, seat_id=seats[0].pk)
+        beat = services.seat_heartbeat(entitlement=entitlement, seat_id=seats[0].pk).seat
         answers.append((beat.fingerprint, beat.label, beat.overdraft, beat.lease_expires_at))
     with time_machine.travel(T0 + timedelta(hours=1, minutes=2), tick=False):
         answers.append(services.seat_release(entitlement=entitlement, seat_id=seats[2].pk))

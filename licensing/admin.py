@@ -103,8 +103,23 @@ class EntitlementInline(admin.TabularInline):
         return super().get_queryset(request).select_related("customer", "product")
 
 
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = ["name", "account_manager"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("name"):  # errors name the field: {"name": [...]}
+            services.check_customer_name(
+                data["name"], exclude=self.instance if self.instance.pk else None
+            )
+        return data
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
     list_display = ["name", "slug", "account_manager", "created_at"]
     list_filter = ["account_manager"]
     list_select_related = ["account_manager"]

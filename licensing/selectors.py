@@ -482,7 +482,9 @@ def customers_overview(
 ) -> QuerySet[Customer]:
     """Customers with their worst zone now, seats in use / entitled and denials in 30 days.
 
-    Zone and seats count active entitlements only: a suspended one grants nothing.
+    Zone and seats count active entitlements only: a suspended one grants nothing, so
+    `suspended_count` says how many of `entitlement_count` are suspended (all of them: the
+    zone and seats describe nothing).
     `zone_rank` is the worst entitlement's `zones.zone_rank` (zones.ZONE_RANKS names it).
     One query per page, whatever the number of customers or entitlements.
     """
@@ -500,6 +502,9 @@ def customers_overview(
         seats_used_total=Coalesce(Sum("entitlements__seats_used", filter=active), 0),
         seats_total=Coalesce(Sum("entitlements__seats", filter=active), 0),
         entitlement_count=Count("entitlements"),
+        suspended_count=Count(
+            "entitlements", filter=Q(entitlements__status=Entitlement.Status.SUSPENDED)
+        ),
         denials_30d=Coalesce(Subquery(denials), 0),
     )
     query = query.strip()

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.internal.ratelimit import get_rates
 from django.conf import settings
 from django.http import HttpRequest
 
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _duration_words(seconds: float) -> str:
+    """300 -> "5 minutes", 3600 -> "1 hour", 90 -> "90 seconds": the largest whole unit."""
+    for unit, size in _UNITS:
+        count, rest = divmod(int(seconds), size)
+        if count and not rest:
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{int(seconds)} seconds"
+
+
+def lockout_message() -> str:
+    """The login lockout, with how long to wait: the longest window of the `login_failed`
+    limits (the per-account one in our settings), after which every limit has let go.
+
+    The rates are read as allauth reads them (ACCOUNT_RATE_LIMITS over its defaults)."""
+    rates = get_rates(app="allauth.account", action="login_failed")
+    if not rates:
+        return str(DefaultAccountAdapter.error_messages["too_many_login_attempts"])
+    wait = _duration_words(max(rate.duration for rate in rates))
+    return f"Too many failed login attempts. Try again in {wait}."
+
 
 class AccountAdapter(DefaultAccountAdapter):
+    @property
+    def error_messages(self) -> dict[str, Any]:
+        # A property, not a class attribute: the limits are settings, read when the error is.
+        return {
+            **DefaultAccountAdapter.error_messages,
+            "too_many_login_attempts": lockout_message(),
+        }
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         """Accounts come from invitations; self-signup only where ACCOUNT_ALLOW_SIGNUP is on.
 

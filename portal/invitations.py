@@ -37,7 +37,8 @@ INVITATION_LIFETIME: Final = timedelta(days=7)
 
 
 class InvitationUnusable(Exception):
-    """The token is unknown, expired or already used; `reason` says which."""
+    """The token is unknown, used, replaced by a newer invitation or expired; `reason` says
+    which."""
 
     def __init__(self, reason: str, invitation: Invitation | None = None) -> None:
         super().__init__(reason)
@@ -64,7 +65,8 @@ def invitation_create(
     """Invite `email` to `customer` as `actor`'s user and email the link once committed;
     returns the invitation with the token (shown nowhere else).
 
-    A newer invitation to the same address for the same customer replaces pending ones.
+    A newer invitation to the same address for the same customer replaces pending ones: they
+    expire now, marked replaced, so their links say so.
     """
     now = now or timezone.now()
     email = normalize_email(email)
@@ -84,7 +86,7 @@ def invitation_create(
     with transaction.atomic():
         Invitation.objects.filter(
             customer=customer, email=email, accepted_at__isnull=True, expires_at__gt=now
-        ).update(expires_at=now)
+        ).update(expires_at=now, replaced_at=now)
         invitation.save(force_insert=True)
         services.audit_record(
             action=AuditEntry.Action.MEMBER_INVITED,
@@ -147,7 +149,8 @@ def _send_invitation_email(invitation: Invitation, token: str) -> None:
 
 
 def invitation_for_token(token: str, *, now: datetime | None = None) -> Invitation:
-    """The usable invitation for a token; raises InvitationUnusable (unknown/expired/used)."""
+    """The usable invitation for a token; raises InvitationUnusable (unknown, used, replaced
+    or expired)."""
     now = now or timezone.now()
     invitation = (
         Invitation.objects.select_related("customer", "invited_by")
@@ -156,11 +159,17 @@ def invitation_for_token(token: str, *, now: datetime | None = None) -> Invitati
     )
     if invitation is None:
         raise InvitationUnusable("unknown")
+    _check_usable(invitation, now)
+    return invitation
+
+
+def _check_usable(invitation: Invitation, now: datetime) -> None:
     if invitation.accepted_at is not None:
         raise InvitationUnusable("used", invitation)
+    if invitation.replaced_at is not None:
+        raise InvitationUnusable("replaced", invitation)
     if invitation.expires_at <= now:
         raise InvitationUnusable("expired", invitation)
-    return invitation
 
 
 def existing_user(invitation: Invitation) -> User | None:
@@ -207,7 +216,9 @@ def _accept(invitation: Invitation, user: User, actor: Actor) -> Membership:
     claimed = Invitation.objects.filter(
         pk=invitation.pk, accepted_at__isnull=True, expires_at__gt=now
     ).update(accepted_at=now, accepted_by=user)
-    if not claimed:
+    if not claimed:  # used, replaced or expired since it was looked up: say which
+        invitation.refresh_from_db(fields=["accepted_at", "replaced_at", "expires_at"])
+        _check_usable(invitation, now)
         raise InvitationUnusable("used", invitation)
     invitation.accepted_at, invitation.accepted_by = now, user
     membership = services.membership_join(

@@ -93,6 +93,8 @@ class Invitation(models.Model):
         on_delete=models.SET_NULL,
         related_name="invitations_accepted",
     )
+    # A newer invitation to the same address replaced this one (which then expires at once).
+    replaced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -98,6 +98,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 # Forms carry the CSRF token in a hidden field and no script reads the cookie.
 CSRF_COOKIE_HTTPONLY = True
+# A failed check (often a form left open across a log-in elsewhere) is a styled page.
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 if PRODUCTION:
     # HTTPS only: cookies never travel in clear, browsers remember to use HTTPS (HSTS), and
     # plain HTTP is redirected, except the probes and /metrics that load balancers and
@@ -228,6 +230,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Outside production (the demo's runserver runs without DEBUG) files are looked up on each
+# request, so a stylesheet edited while it runs is served whole, not cut at its old length.
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # Accounts (django-allauth): email is the login.
 ACCOUNT_LOGIN_METHODS = {"email"}

@@ -77,7 +77,10 @@ def hard_limit_for(seats: int, mode: str, extra: int | None, percent: int | None
 
 class EntitlementForm(forms.Form):
     product = forms.ModelChoiceField(
-        queryset=Product.objects.all(), required=False, empty_label="(a new product)"
+        label="Existing product",
+        queryset=Product.objects.all(),
+        required=False,
+        empty_label="(a new product)",
     )
     new_product = forms.CharField(
         label="New product name",
@@ -106,7 +109,11 @@ class EntitlementForm(forms.Form):
         help_text="Floating seats must heartbeat within this lease. Empty: named seats.",
     )
     starts_at = forms.DateTimeField(
-        label="Starts (UTC)", input_formats=DATETIME_FORMATS, widget=DateTimeInput()
+        label="Starts (UTC)",
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeInput(),
+        required=False,
+        help_text="Empty: starts now.",
     )
     ends_at = forms.DateTimeField(
         label="Ends (UTC)",
@@ -133,6 +140,7 @@ class EntitlementForm(forms.Form):
         if entitlement is not None:
             # The product of an entitlement is fixed: its license key was sold for it.
             del self.fields["product"], self.fields["new_product"]
+            self.fields["starts_at"].help_text = "Empty: unchanged."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -163,15 +171,21 @@ class EntitlementForm(forms.Form):
         )
 
     def terms(self) -> dict[str, Any]:
-        """The entitlement's terms as the services take them (`entitlement_create/update`)."""
+        """The entitlement's terms as the services take them (`entitlement_create/update`).
+
+        An empty start is left out: a new entitlement then starts now, an edited one keeps
+        its start.
+        """
         data = self.cleaned_data
-        return {
+        terms = {
             "seats": data["seats"],
             "hard_limit": self.hard_limit,
             "lease_seconds": data["lease_seconds"],
-            "starts_at": data["starts_at"],
             "ends_at": data["ends_at"],
         }
+        if data["starts_at"] is not None:
+            terms["starts_at"] = data["starts_at"]
+        return terms
 
     def hard_limit_preview(self) -> str:
         """The hard limit the submitted (or initial) values give, for the page's preview."""

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing import selectors, services, zones
 from licensing.models import Customer, Entitlement, Membership
@@ -211,9 +211,14 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
 
 
 @staff_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def entitlement_suspend(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
+    """GET asks (the edit page's Suspend links here); the confirmation's POST suspends."""
     entitlement = _entitlement(entitlement_id)
+    if request.method == "GET":
+        if entitlement.status == Entitlement.Status.SUSPENDED:
+            return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
+        return render(request, "team/entitlement_suspend.html", {"entitlement": entitlement})
     services.entitlement_suspend(
         entitlement=entitlement, actor=services.Actor.from_request(request)
     )

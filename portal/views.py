@@ -18,7 +18,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
 
 from licensing import selectors, services, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
@@ -221,23 +222,44 @@ def entitlement_usage_csv(request: HttpRequest, slug: str, entitlement_id: Any) 
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def seat_release(
     request: HttpRequest, slug: str, entitlement_id: Any, seat_id: Any
 ) -> HttpResponse:
+    """GET asks (the seats table's Release links here); the confirmation's POST releases.
+
+    `page` (query or form) is the seats page to go back to.
+    """
     entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
     seat = Seat.objects.filter(pk=seat_id, entitlement_id=entitlement.pk).first()
     if seat is None:
         raise Http404
     seat.entitlement = entitlement
-    revoked = services.seat_revoke(seat=seat, actor=services.Actor.from_request(request))
-    if revoked:
+    page = (request.POST if request.method == "POST" else request.GET).get("page", "")
+    page = page if page.isdigit() else ""
+    url = reverse("customer:entitlement", args=[slug, entitlement.pk])
+    back = f"{url}?page={page}#seats" if page else f"{url}#seats"
+    if request.method == "GET":
+        if seat.released_at is None:
+            return render(
+                request,
+                "portal/seat_release.html",
+                {
+                    "customer": entitlement.customer,
+                    "entitlement": entitlement,
+                    "seat": seat,
+                    "page": page,
+                    "back": back,
+                },
+            )
+        released = False
+    else:
+        released = services.seat_revoke(seat=seat, actor=services.Actor.from_request(request))
+    if released:
         messages.success(request, f"Released the seat held by {seat.fingerprint}.")
     else:
         messages.info(request, f"The seat held by {seat.fingerprint} was already released.")
-    url = reverse("customer:entitlement", args=[slug, entitlement.pk])
-    page = request.POST.get("page", "")
-    return redirect(f"{url}?page={page}#seats" if page.isdigit() else f"{url}#seats")
+    return redirect(back)
 
 
 @login_required
@@ -289,6 +311,39 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
             message = "The request could not be read."
         return JsonResponse({"code": "invalid_request", "message": message}, status=400)
     return render(request, "400.html", status=400)
+
+
+def _way_back(request: HttpRequest) -> str:
+    """The page the visitor came from if it is one of ours, else home."""
+    referer = request.headers.get("Referer", "")
+    if url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return "/"
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(
+            {"code": "permission_denied", "message": "You are not allowed to do that."},
+            status=403,
+        )
+    return render(request, "403.html", {"back": _way_back(request)}, status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW. Most often a form left open while its user logged out and in again
+    in another tab, which gives the browser a new CSRF token; Django logs the reason."""
+    if _wants_json(request):
+        return JsonResponse(
+            {
+                "code": "csrf_failed",
+                "message": "The CSRF token is missing or out of date: reload and try again.",
+            },
+            status=403,
+        )
+    return render(request, "403_csrf.html", {"back": _way_back(request)}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -115,7 +115,8 @@ def resolve(host: str, port: int) -> list[_IPAddress]:
             if not is_public_address(ip):
                 raise RefusedAddress(
                     f"{host} resolves to {ip}, a loopback, private, link-local or reserved"
-                    " address; webhooks cannot be sent there."
+                    " address; webhooks cannot be sent there. For local testing, set"
+                    " WEBHOOKS_ALLOW_PRIVATE_URLS=1 on the portal."
                 )
     return addresses
 

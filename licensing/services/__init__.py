@@ -17,6 +17,7 @@ The names below are the package's public interface: `from licensing import servi
 """
 
 from licensing.services.accounts import (
+    check_customer_name,
     customer_create,
     membership_join,
     membership_set_notifications,
@@ -65,6 +66,7 @@ __all__ = [
     "audit_diff",
     "audit_record",
     "check_characters",
+    "check_customer_name",
     "check_entitlement_limits",
     "clean_fingerprint",
     "clean_label",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.text import slugify
 
 from licensing.models import AuditEntry, Customer, Membership, Product
@@ -14,6 +14,9 @@ from licensing.services.audit import SYSTEM, Actor, audit_record
 # Creates of one name that race each find the same free slug; each loser takes the next one.
 # Every loss is another create's win, so this many concurrent creates of one name all succeed.
 SLUG_ATTEMPTS: Final = 20
+
+# The first key of the advisory locks that serialise creates of one customer name.
+_CUSTOMER_NAME_LOCKS: Final = 0x6375  # "cu"
 
 
 def _unique_slug(model: type[Customer] | type[Product], field: str, name: str) -> str:
@@ -58,11 +61,43 @@ def _insert_with_slug(obj: Customer | Product, field: str, name: str, given: str
 
 
 def customer_create(*, name: str, account_manager: Any = None, actor: Actor = SYSTEM) -> Customer:
+    """Create a customer; refused when another has the same name, ignoring case and spaces
+    around it (names that only slugify alike are different customers with their own slugs)."""
     customer = Customer(name=name.strip(), account_manager=account_manager)
     with transaction.atomic():
+        _lock_customer_name(customer.name)
+        check_customer_name(customer.name)
         _insert_with_slug(customer, "slug", name)
         audit_record(action=AuditEntry.Action.CUSTOMER_CREATED, target=customer, actor=actor)
     return customer
+
+
+def check_customer_name(name: str, *, exclude: Any = None) -> None:
+    """Refuse a name another customer (not `exclude`) has, ignoring case and spaces around it."""
+    others = Customer.objects.filter(name__iexact=name.strip())
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    taken = others.first()
+    if taken is not None:
+        raise ValidationError(
+            {"name": [f"A customer named “{taken.name}” exists already."]}, code="unique"
+        )
+
+
+def _lock_customer_name(name: str) -> None:
+    """Serialise creates of one name until commit, so that the check after it sees a
+    concurrent create's committed row (read committed) instead of racing it.
+
+    Rows made before the rule may repeat a name, so no unique index holds it (yet). The lock
+    is PostgreSQL's transaction-level advisory lock, keyed by the name as `iexact` compares
+    it (UPPER); SQLite (the demo) takes none.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(UPPER(%s)))", [_CUSTOMER_NAME_LOCKS, name]
+        )
 
 
 def product_create(*, name: str, code: str = "") -> Product:

@@ -1,4 +1,5 @@
-"""Concurrent creates of customers (and products) with one name: each gets its own slug (code).
+"""Concurrent creates of customers (and products) whose names slugify alike: each gets its own
+slug (code); concurrent creates of one customer name make one customer and refuse the rest.
 
 Real threads, one PostgreSQL connection each, released together by a barrier: they all look
 for a free slug at the same moment and find the same one. None may answer 500.
@@ -20,6 +21,14 @@ from licensing.services import accounts
 from tests.api.conftest import bearer
 
 CLIENTS = 8
+
+
+def alike(name: str) -> list[str]:
+    """CLIENTS different names (a customer's name is unique) with the slug of `name`."""
+    first, last = name.rsplit(" ", 1)
+    names = [f"{first}{sep}{last}{end}" for sep in (" ", "-", ", ", " - ") for end in ("", ".")]
+    assert len(names) == CLIENTS
+    return names
 
 
 def post_together(token: str, path: str, bodies: list[dict[str, Any]]) -> list[Any]:
@@ -56,13 +65,36 @@ def statuses(responses: list[Any]) -> Counter[int]:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_customers_with_one_name_all_get_their_own_slug(token: str) -> None:
-    for name, base in (("Slug Race Co", "slug-race-co"), ("Other Race", "other-race")):
-        responses = post_together(token, "/api/v1/customers", [{"name": name}] * CLIENTS)
+def test_concurrent_customers_with_one_name_make_one_and_refuse_the_rest(token: str) -> None:
+    responses = post_together(token, "/api/v1/customers", [{"name": "Slug Race Co"}] * CLIENTS)
+    assert statuses(responses) == {201: 1, 400: CLIENTS - 1}, [r.content for r in responses]
+    taken = "A customer named “Slug Race Co” exists already."
+    for response in responses:
+        if response.status_code == 400:
+            assert response.json() == {
+                "code": "invalid_request",
+                "message": f"name: {taken}",
+                "errors": {"name": [taken]},
+            }
+    assert Customer.objects.get().slug == "slug-race-co"
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.CUSTOMER_CREATED).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_customers_whose_names_slugify_alike_all_get_their_own_slug(
+    token: str,
+) -> None:
+    for names, base in (
+        (alike("Slug Race Co"), "slug-race-co"),
+        (alike("Other Race"), "other-race"),
+    ):
+        bodies = [{"name": name} for name in names]
+        responses = post_together(token, "/api/v1/customers", bodies)
         assert statuses(responses) == {201: CLIENTS}, [r.content for r in responses]
         slugs = {response.json()["slug"] for response in responses}
         assert slugs == {base, *(f"{base}-{n}" for n in range(2, CLIENTS + 1))}
-        rows = Customer.objects.filter(name=name)
+        rows = Customer.objects.filter(name__in=names)
         assert set(rows.values_list("slug", flat=True)) == slugs
         assert {str(pk) for pk in rows.values_list("pk", flat=True)} == {
             response.json()["id"] for response in responses
@@ -106,17 +138,22 @@ def test_creates_that_keep_losing_the_race_get_a_clear_400(
     token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(accounts, "SLUG_ATTEMPTS", 1)
-    responses = post_together(token, "/api/v1/customers", [{"name": "Busy Co"}] * CLIENTS)
+    names = alike("Busy Co")
+    responses = post_together(token, "/api/v1/customers", [{"name": name} for name in names])
     assert set(statuses(responses)) <= {201, 400}, [r.content for r in responses]
-    message = "Too many customers named “Busy Co” are being created at once; try again."
+    busy = {
+        f"Too many customers named “{name}” are being created at once; try again." for name in names
+    }
     for response in responses:
         if response.status_code == 400:
+            message = response.json()["message"]
+            assert message in busy
             assert response.json() == {
                 "code": "invalid_request",
                 "message": message,
                 "errors": {"non_field_errors": [message]},
             }
-    assert Customer.objects.filter(name="Busy Co").count() == statuses(responses)[201]
+    assert Customer.objects.filter(name__in=names).count() == statuses(responses)[201]
 
 
 def test_a_slug_taken_after_the_check_is_retried_inside_the_callers_transaction(
@@ -128,6 +165,6 @@ def test_a_slug_taken_after_the_check_is_retried_inside_the_callers_transaction(
     fresh = accounts._unique_slug
     monkeypatch.setattr(accounts, "_unique_slug", lambda *args: next(stale, None) or fresh(*args))
     with transaction.atomic():
-        customer = services.customer_create(name="Slug Race Co")
+        customer = services.customer_create(name="Slug-Race Co")
         assert Customer.objects.count() == 2  # the caller's transaction carries on
     assert customer.slug == "slug-race-co-2"

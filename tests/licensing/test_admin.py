@@ -1,11 +1,13 @@
 """The Django admin: every page opens, and writes go through the services."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from licensing import services
-from licensing.models import Entitlement, Event, Membership, Seat, UsageBucket
+from licensing.models import Customer, Entitlement, Event, Membership, Seat, UsageBucket
 from portal.models import User
 
 
@@ -173,3 +175,14 @@ def test_api_token_pages_open_and_revoke_action_revokes(admin_client, superuser)
     admin_client.post(changelist, {"action": "revoke_tokens", "_selected_action": [api_token.pk]})
     api_token.refresh_from_db()
     assert api_token.revoked_at is not None
+
+
+def test_the_admin_refuses_a_customer_name_that_exists_with_a_form_error(
+    admin_client: Client, customer: Any
+) -> None:
+    response = admin_client.post(
+        reverse("admin:licensing_customer_add"), {"name": " acme CORP ", "account_manager": ""}
+    )
+    assert response.status_code == 200
+    assert "A customer named “Acme Corp” exists already." in response.content.decode()
+    assert Customer.objects.filter(name__iexact="acme corp").count() == 1

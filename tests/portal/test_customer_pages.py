@@ -287,21 +287,6 @@ def test_viewer_cannot_release_a_seat(
     assert seat.released_at is None
 
 
-def test_release_needs_post(
-    login: Callable[[User], Client],
-    customer_admin: User,
-    entitlement: Entitlement,
-    make_seats: Callable[..., list[Seat]],
-) -> None:
-    seat = make_seats(entitlement, 1)[0]
-
-    response = login(customer_admin).get(
-        reverse("customer:seat_release", args=["acme-corp", entitlement.pk, seat.pk])
-    )
-
-    assert response.status_code == 405
-
-
 def test_release_is_csrf_protected(
     customer_admin: User, entitlement: Entitlement, make_seats: Callable[..., list[Seat]]
 ) -> None:

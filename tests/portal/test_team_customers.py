@@ -70,6 +70,44 @@ def test_customer_at_hard_limit_is_worst_zone(
     assert "At hard limit" in response.content.decode()
 
 
+def test_customer_whose_entitlements_are_all_suspended_is_marked_suspended(
+    staff_client: Client, customer: Customer, product: Product, other_customer: Customer
+) -> None:
+    entitlement = services.entitlement_create(
+        customer=customer, product=product, seats=5, hard_limit=6
+    )
+    services.entitlement_suspend(entitlement=entitlement)
+
+    response = staff_client.get("/team/customers/")
+
+    acme = {c.name: c for c in response.context["page"]}["Acme Corp"]
+    assert (acme.entitlement_count, acme.suspended_count) == (1, 1)
+    row = _row(response.content.decode(), "Acme Corp")
+    assert '<span class="zone-badge zone-suspended">Suspended</span>' in row
+    assert "Within" not in row
+
+
+def test_customer_with_some_entitlements_suspended_shows_how_many(
+    staff_client: Client, customer: Customer, product: Product
+) -> None:
+    entitlements = [
+        services.entitlement_create(customer=customer, product=product, seats=5, hard_limit=6)
+        for _ in range(3)
+    ]
+    services.entitlement_suspend(entitlement=entitlements[0])
+
+    row = _row(staff_client.get("/team/customers/").content.decode(), "Acme Corp")
+
+    assert "Within" in row
+    assert "1 of 3 suspended" in row
+
+
+def _row(html: str, name: str) -> str:
+    """The customers table row of the customer named `name`."""
+    start = html.index(f">{name}</a>")
+    return html[html.rindex("<tr>", 0, start) : html.index("</tr>", start)]
+
+
 def test_customers_are_searchable(
     staff_client: Client, customer: Customer, other_customer: Customer
 ) -> None:
@@ -117,10 +155,11 @@ def test_customers_list_query_count_does_not_grow(
 ) -> None:
     def add_customers(count: int) -> None:
         for _ in range(count):
-            c = services.customer_create(name="Customer")
+            c = services.customer_create(name=f"Customer {Customer.objects.count()}")
             for _ in range(3):
                 e = services.entitlement_create(customer=c, product=product, seats=1, hard_limit=2)
                 _denials(e, 1)
+            services.entitlement_suspend(entitlement=e)
 
     add_customers(2)
     with CaptureQueriesContext(connection) as few:

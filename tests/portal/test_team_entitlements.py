@@ -152,12 +152,6 @@ def test_suspend_and_resume(staff_client: Client, entitlement: Entitlement) -> N
     assert entitlement.status == "active"
 
 
-def test_suspend_needs_post(staff_client: Client, entitlement: Entitlement) -> None:
-    assert staff_client.get(f"/team/entitlements/{entitlement.pk}/suspend").status_code == 405
-    entitlement.refresh_from_db()
-    assert entitlement.status == "active"
-
-
 def test_bad_numbers_are_form_errors(staff_client: Client, entitlement: Entitlement) -> None:
     response = staff_client.post(
         f"/team/entitlements/{entitlement.pk}/edit",

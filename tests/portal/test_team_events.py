@@ -92,7 +92,7 @@ def test_event_log_query_count_does_not_grow(
 ) -> None:
     def add(count: int) -> None:
         for n in range(count):
-            customer = services.customer_create(name=f"Customer {n}")
+            customer = services.customer_create(name=f"Customer {n} of {count}")
             entitlement = services.entitlement_create(
                 customer=customer, product=product, seats=1, hard_limit=2
             )

@@ -121,7 +121,7 @@ def test_leads_query_count_does_not_grow(
 ) -> None:
     def add(count: int) -> None:
         for n in range(count):
-            customer = services.customer_create(name=f"Lead {n}")
+            customer = services.customer_create(name=f"Lead {n} of {count}")
             entitlement = services.entitlement_create(
                 customer=customer, product=product, seats=10, hard_limit=12
             )

@@ -10,7 +10,8 @@ from django.test import Client
 from portal.models import User
 from tests.conftest import PASSWORD
 
-TOO_MANY = "Too many failed login attempts. Try again later."
+# ACCOUNT_RATE_LIMITS: 5 failures per address in 5 minutes.
+TOO_MANY = "Too many failed login attempts. Try again in 5 minutes."
 
 
 def _portal_login(client: Client, email: str, password: str) -> Any:

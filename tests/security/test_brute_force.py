@@ -11,7 +11,8 @@ from licensing.models import Entitlement
 from portal.models import User
 from tests.conftest import PASSWORD
 
-TOO_MANY = "Too many failed login attempts. Try again later."
+# ACCOUNT_RATE_LIMITS: 5 failures per address in 5 minutes.
+TOO_MANY = "Too many failed login attempts. Try again in 5 minutes."
 
 
 def _login(client: Client, email: str, password: str) -> Any:
@@ -32,6 +33,18 @@ def test_sixth_wrong_password_in_five_minutes_locks_the_account_even_with_the_ri
     assert response.status_code == 200
     assert TOO_MANY in response.content.decode()
     assert "_auth_user_id" not in response.wsgi_request.session
+
+
+def test_the_lockout_message_gives_the_window_of_the_setting(
+    customer_admin: User, settings: Any
+) -> None:
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,3/2h/key"}
+    for _ in range(3):
+        _login(Client(), customer_admin.email, "not-the-password")
+
+    response = _login(Client(), customer_admin.email, PASSWORD)
+
+    assert "Too many failed login attempts. Try again in 2 hours." in response.content.decode()
 
 
 def test_the_lock_is_per_account(customer_admin: User, viewer: User) -> None:

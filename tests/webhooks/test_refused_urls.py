@@ -43,6 +43,17 @@ def test_form_shows_why_a_url_is_refused(db, settings):
     assert "link-local" in form.errors["url"][0]
 
 
+def test_refusal_says_how_to_allow_local_testing(db, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(ValidationError) as error:
+        services.endpoint_create(customer=None, url="http://127.0.0.1:8001/hook")
+    assert error.value.message_dict["url"] == [
+        "127.0.0.1 resolves to 127.0.0.1, a loopback, private, link-local or reserved address;"
+        " webhooks cannot be sent there. For local testing, set"
+        " WEBHOOKS_ALLOW_PRIVATE_URLS=1 on the portal."
+    ]
+
+
 @pytest.mark.parametrize(
     "url", ["ftp://example.com/x", "http://user:pw@example.com/x", "https:///nohost"]
 )

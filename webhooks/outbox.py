@@ -65,6 +65,10 @@ def events_committed(event_seqs: Sequence[int]) -> None:
 # dying process had not published yet, or that a down broker refused, are left undispatched
 # for `sweep`, like any lost kick.
 KICK_INTERVAL = 0.05
+# Kicks a process keeps while the broker does not take them (down, or hung until its socket
+# gives up): past this, the oldest are dropped. They are only a shortcut: every event stays
+# undispatched in the database until a fan-out marks it, and the sweep queues it then.
+MAX_PENDING_KICKS = 10 * SWEEP_LIMIT
 
 
 class _Kicks:
@@ -77,6 +81,8 @@ class _Kicks:
     def add(self, event_seqs: Sequence[int]) -> None:
         with self._lock:
             self._seqs.extend(event_seqs)
+            if len(self._seqs) > MAX_PENDING_KICKS:
+                del self._seqs[: len(self._seqs) - MAX_PENDING_KICKS]
             if self._pid != os.getpid():  # the first kick of this process (gunicorn forks)
                 self._pid = os.getpid()
                 threading.Thread(target=self._run, name="outbox-kicks", daemon=True).start()

@@ -72,3 +72,16 @@ def test_fan_out_twice_creates_one_delivery(vendor_endpoint, receiver, entitleme
     Event.objects.update(dispatched_at=None)
     outbox.fan_out(seqs)
     assert WebhookDelivery.objects.count() == len(seqs)
+
+
+def test_kicks_waiting_for_a_broker_that_does_not_take_them_stay_bounded(monkeypatch):
+    """While the broker is away the kicks pile up in the web process; past the cap the oldest
+    go (their events stay undispatched in the database for the sweep), the newest stay."""
+    import os
+
+    monkeypatch.setattr(outbox, "MAX_PENDING_KICKS", 250)
+    kicks = outbox._Kicks()
+    kicks._pid = os.getpid()  # as if this process's publishing thread were running (stuck)
+    for start in range(0, 1000, 100):
+        kicks.add(list(range(start, start + 100)))
+    assert kicks._seqs == list(range(750, 1000))

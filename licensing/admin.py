@@ -4,7 +4,9 @@ Writes with domain rules go through `licensing.services`: new customers, product
 entitlements are created by their services, entitlement changes are saved by
 `entitlement_update` (which refuses limits below the seats in use and writes the events),
 seats are revoked by `seat_revoke` and API tokens by `api_token_revoke`. Counters, seats,
-events, usage history and tokens are otherwise read-only.
+events, usage history and tokens are otherwise read-only. The entitlement and seat lists (and an
+entitlement's page) release the seats whose lease ran out first (`seats_expire_due`), as every
+page that shows seats in use does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from licensing import services, zones
@@ -243,6 +245,23 @@ class EntitlementAdmin(admin.ModelAdmin):
         # Deleting would erase seats, events and usage history; suspend it instead.
         return False
 
+    # Both show seats in use and zones: seats whose lease ran out are released first.
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        services.seats_expire_due()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        services.seats_expire_due()
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="hard limit", ordering="hard_limit")
     def hard_limit_display(self, obj: Entitlement) -> str:
         return "∞" if obj.hard_limit is None else str(obj.hard_limit)
@@ -326,6 +345,12 @@ class SeatAdmin(ReadOnlyAdmin):
         "entitlement__customer__name",
     ]
     actions = ["revoke_seats"]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        services.seats_expire_due()  # seats whose lease ran out show as released
+        return super().changelist_view(request, extra_context)
 
     @admin.display(ordering="entitlement__customer__name")
     def customer(self, obj: Seat) -> Customer:

@@ -35,7 +35,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from licensing import services
-from licensing.models import Customer, Entitlement, Event, Membership, Product, Seat, UsageBucket
+from licensing.models import (
+    Customer,
+    Entitlement,
+    EntitlementTerms,
+    Event,
+    Membership,
+    Product,
+    Seat,
+    UsageBucket,
+)
 from licensing.zones import SeatCounts, in_overdraft, transitions
 
 DEMO_PASSWORD: Final = "demo-password-2026"
@@ -451,6 +460,7 @@ def _load_customer(
         Event.objects.filter(entitlement=entitlement, type=Event.Type.ENTITLEMENT_CREATED).update(
             occurred_at=begins
         )
+        EntitlementTerms.objects.filter(entitlement=entitlement).update(effective_from=begins)
         Customer.objects.filter(pk=customer.pk).update(created_at=begins)
     summary.created_customers.append(spec.name)
     summary.buckets += len(history.buckets)

@@ -168,6 +168,44 @@ class Entitlement(models.Model):
         return None if self.hard_limit is None else self.hard_limit - self.seats
 
 
+class EntitlementTerms(models.Model):
+    """The terms of an entitlement in force from `effective_from` until the next record's.
+
+    Written by the entitlement services with every change of the terms (and at creation), never
+    updated: the usage history judges each hour by the terms in force then (licensing.history).
+    Hours before the first record are judged by the first record.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="terms_history"
+    )
+    effective_from = models.DateTimeField()
+    seats = models.PositiveIntegerField()
+    hard_limit = models.PositiveIntegerField(null=True, blank=True)
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Entitlement.Status.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.CharField(
+        max_length=255, blank=True, help_text='Who made the change: an email, a token or "system".'
+    )
+
+    class Meta:
+        ordering = ["entitlement", "effective_from", "id"]
+        verbose_name_plural = "entitlement terms"
+        indexes = [
+            # The history of one entitlement, in order (charts, leads, statements).
+            models.Index(
+                fields=["entitlement", "effective_from", "id"], name="licensing_terms_history"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        hard_limit = "∞" if self.hard_limit is None else self.hard_limit
+        return f"{self.seats}/{hard_limit} from {self.effective_from:%Y-%m-%d %H:%M}"
+
+
 class Seat(models.Model):
     class ReleaseReason(models.TextChoices):
         RELEASED = "released", "Released by the client"
@@ -214,6 +252,13 @@ class Seat(models.Model):
                 fields=["entitlement", "-activated_at"],
                 condition=Q(released_at__isnull=True),
                 name="licensing_seat_in_use_recent",
+            ),
+            # Seats past their lease, of any entitlement: the check before every read that
+            # shows seats in use (services.seats_expire_due), read from the due end.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(released_at__isnull=True, lease_expires_at__isnull=False),
+                name="licensing_seat_lease_due",
             ),
         ]
 

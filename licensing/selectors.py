@@ -7,288 +7,214 @@ usage-series selector, so both answer the same numbers.
 from __future__ import annotations
 
 import dataclasses
-import math
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, NamedTuple
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from django.db import connection
 from django.db.models import (
-    Case,
     Count,
+    Exists,
     F,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
-    When,
-    Window,
 )
-from django.db.models.functions import Coalesce, CumeDist
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from licensing import statements, zones
-from licensing.models import AuditEntry, Customer, Entitlement, Event, Seat, UsageBucket
+from licensing import history, statements, zones
+from licensing.capacity import Capacity, capacity_of
+from licensing.history import Terms
+from licensing.models import (
+    AuditEntry,
+    Customer,
+    Entitlement,
+    EntitlementTerms,
+    Event,
+    Seat,
+    UsageBucket,
+)
 
-# --- usage series, figures and seats (customer pages) -----------------------------------------
+# --- usage history, capacity and seats (customer pages) ----------------------------------------
 
-Bucket = Literal["hour", "day"]
+Bucket = history.Bucket
+UsagePoint = history.Point
+
+
+def terms_history(entitlement: Entitlement) -> list[Terms]:
+    """The entitlement's terms over time, oldest first (its current terms throughout if none
+    were recorded)."""
+    records = EntitlementTerms.objects.filter(entitlement_id=entitlement.pk).order_by(
+        "effective_from", "id"
+    )
+    return [Terms.of(record) for record in records] or _current_terms(entitlement)
+
+
+def _current_terms(entitlement: Entitlement) -> list[Terms]:
+    return [Terms.of(entitlement, effective_from=entitlement.created_at)]
 
 
 @dataclasses.dataclass(frozen=True)
-class UsagePoint:
-    """Seat use in one bucket (an hour or a UTC day) of an entitlement's history."""
+class UsageHistory:
+    """Seat use of an entitlement from `start` to `end`, judged by the terms of each hour
+    (licensing.history), up to `as_of`; `capacity` is what it says (licensing.capacity)."""
 
+    entitlement: Entitlement
+    bucket: Bucket
     start: datetime
-    peak: int
-    closing: int
-    activations: int
-    overdraft_activations: int
-    denials: int
-    releases: int
-    overdraft_hours: int
+    end: datetime
+    as_of: datetime
+    points: list[UsagePoint]
+    terms: list[Terms]
+    changes: list[history.Change]
+    capacity: Capacity
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat(),
-            "peak": self.peak,
-            "closing": self.closing,
-            "activations": self.activations,
-            "overdraft_activations": self.overdraft_activations,
-            "denials": self.denials,
-            "releases": self.releases,
-            "overdraft_hours": self.overdraft_hours,
-        }
+    def terms_in_range(self) -> list[Terms]:
+        """The terms in force at `start` and those that began before `end`."""
+        first = 0
+        for n, terms in enumerate(self.terms):
+            if terms.effective_from <= self.start:
+                first = n
+        return [t for n, t in enumerate(self.terms) if n >= first and t.effective_from < self.end]
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _floor_day(moment: datetime) -> datetime:
-    return _floor_hour(moment).replace(hour=0)
-
-
-def usage_series(
-    entitlement: Entitlement, *, start: datetime, end: datetime, bucket: Bucket = "hour"
-) -> list[UsagePoint]:
-    """Seat use from `start` to `end` (exclusive) in hourly or daily (UTC) buckets.
-
-    Reads UsageBucket rows only: hours without a row carry the previous hour's `closing_used`
-    forward as their peak and closing. A day's peak is the highest hourly peak, its closing
-    the last hour's, its counts the sums; `overdraft_hours` counts hours whose peak was above
-    the entitled seats (today's entitled count: limits are not versioned). Two queries,
-    whatever the range (see _carried_peaks for the one exception); daily buckets are
-    aggregated in the database, so a year reads 365 rows, not 8,760.
-    """
-    floor = _floor_day if bucket == "day" else _floor_hour
-    start, end = floor(start), floor(end)
-    if end <= start:
-        return []
-    rows = UsageBucket.objects.filter(entitlement_id=entitlement.pk)
-    before = rows.filter(hour__lt=start).order_by("-hour").values_list("closing_used").first()
-    closing = before[0] if before else 0
-    if bucket == "day":
-        return _daily_series(entitlement, start, end, closing)
-    by_hour = {
-        row[0]: row[1:]
-        for row in rows.filter(hour__gte=start, hour__lt=end)
-        .order_by("hour")
-        .values_list(
-            "hour",
-            "peak_used",
-            "closing_used",
-            "activations",
-            "overdraft_activations",
-            "denials",
-            "releases",
-        )
-    }
-    entitled = entitlement.seats
-    points: list[UsagePoint] = []
-    hour = start
-    while hour < end:
-        row = by_hour.get(hour)
-        if row is None:
-            peak = closing
-            activations = overdraft_activations = denials = releases = 0
-        else:
-            peak, closing, activations, overdraft_activations, denials, releases = row
-        points.append(
-            UsagePoint(
-                start=hour,
-                peak=max(peak, 0),
-                closing=closing,
-                activations=activations,
-                overdraft_activations=overdraft_activations,
-                denials=denials,
-                releases=releases,
-                overdraft_hours=int(zones.in_overdraft(peak, entitled)),
-            )
-        )
-        hour += timedelta(hours=1)
-    return points
-
-
-# Hours since the Unix epoch of UsageBucket.hour, per database: integer arithmetic on these
-# finds UTC days (h / 24) and hours of the day (h % 24) without backend-specific date
-# functions. On PostgreSQL date_part() (a float) is cheaper than EXTRACT() (a numeric), and an
-# integer rather than a bigint h keeps the sums below bigints rather than numerics.
+# Hours since the Unix epoch of UsageBucket.hour, per database. Rows are read with their hour
+# as this integer (licensing.history.Row), not a datetime: converting 8,760 timestamps with
+# time zones cost 45 of a year's 56 ms of reading (bench/RUNS.md, run 8). On PostgreSQL
+# date_part() (a float) is cheaper than EXTRACT() (a numeric).
 _EPOCH_HOUR_SQL: Final = {
-    "postgresql": "CAST(CAST(date_part('epoch', hour) AS bigint) / 3600 AS integer)",
-    "sqlite": "CAST(strftime('%%s', hour) AS integer) / 3600",
+    "postgresql": "CAST(CAST(date_part('epoch', {hour}) AS bigint) / 3600 AS integer)",
+    "sqlite": "CAST(strftime('%%s', {hour}) AS integer) / 3600",
 }
 
-# One row per UTC day that has bucket rows, in a single pass over the rows (no window
-# function): see _Day. `hours` and `closed_over` are bit sets (bit n = hour n of the day;
-# an hour has at most one row, so SUM is a bitwise OR); `last` packs the hour of the day
-# above the closing, so its maximum is the last row's.
-_DAILY_SQL: Final = """
-SELECT h / 24,
-       MAX(peak_used), SUM(activations), SUM(overdraft_activations), SUM(denials),
-       SUM(releases),
-       SUM(CASE WHEN {peak_over} THEN 1 ELSE 0 END),
-       SUM(1 << (h %% 24)),
-       SUM(CASE WHEN {closing_over} THEN 1 << (h %% 24) ELSE 0 END),
-       MAX(closing_used),
-       MAX((h %% 24) * 4294967296 + closing_used)
-FROM (
-    SELECT {epoch_hour} AS h,
-           peak_used, closing_used, activations, overdraft_activations, denials, releases
-    FROM {table}
-    WHERE entitlement_id = %s AND hour >= %s AND hour < %s
-) AS hourly
-GROUP BY h / 24
-"""
 
-_WHOLE_DAY: Final = (1 << 24) - 1
-
-
-class _Day(NamedTuple):
-    """A UTC day's bucket rows, aggregated by _DAILY_SQL."""
-
-    peak: int  # the highest peak_used
-    activations: int
-    overdraft_activations: int
-    denials: int
-    releases: int
-    rows_over: int  # rows whose peak_used is above the entitled seats
-    hours: int  # bit set of the hours that have a row
-    closed_over: int  # bit set of the rows whose closing_used is above the entitled seats
-    top_closing: int  # the highest closing_used
-    last: int  # (hour of the day << 32) + closing_used of the last row
-
-    @property
-    def first_hour(self) -> int:
-        return (self.hours & -self.hours).bit_length() - 1
-
-    @property
-    def closing(self) -> int:
-        return self.last & 0xFFFFFFFF
-
-    def carried_over(self) -> int:
-        """Hours without a row that carry forward a closing above the entitled seats.
-
-        An hour without a row carries the closing of the latest row before it that day
-        (hours before the first row carry the previous day's: not counted here).
-        """
-        if self.hours == _WHOLE_DAY:
-            return 0
-        count = carrying = 0
-        for n in range(self.first_hour, 24):
-            if self.hours >> n & 1:
-                carrying = self.closed_over >> n & 1
-            else:
-                count += carrying
-        return count
-
-    def carrying_rows(self) -> int:
-        """Bit set of the rows followed by an hour without a row the same day."""
-        return self.hours & ~(self.hours >> 1) & (_WHOLE_DAY >> 1)
-
-
-def _daily_series(
-    entitlement: Entitlement, start: datetime, end: datetime, closing: int
-) -> list[UsagePoint]:
-    """Daily points from `start` to `end` (whole UTC days); `closing` is the level before."""
-    hour_field = UsageBucket._meta.get_field("hour")
-    sql = _DAILY_SQL.format(
-        epoch_hour=_EPOCH_HOUR_SQL[connection.vendor],
-        table=UsageBucket._meta.db_table,
-        peak_over=zones.sql_in_overdraft("peak_used", "%s"),
-        closing_over=zones.sql_in_overdraft("closing_used", "%s"),
+def _bucket_rows(
+    entitlement_ids: list[Any], start: datetime, stop: datetime
+) -> dict[Any, list[history.Row]]:
+    """The UsageBucket rows (licensing.history.Row) of each entitlement from `start` to
+    `stop`, in order: one query. With one entitlement the rows do not repeat its id (a year
+    is 8,760 rows: parsing the UUIDs would cost more than the walk)."""
+    rows: dict[Any, list[history.Row]] = {pk: [] for pk in entitlement_ids}
+    if not entitlement_ids:
+        return rows
+    meta = UsageBucket._meta
+    column = {field.name: str(field.column) for field in meta.concrete_fields}
+    entitlement, hour = column["entitlement"], column["hour"]
+    several = len(entitlement_ids) > 1
+    sql = (
+        f"SELECT {entitlement + ', ' if several else ''}"
+        + _EPOCH_HOUR_SQL[connection.vendor].format(hour=hour)
+        + f", {column['peak_used']}, {column['closing_used']}, {column['activations']},"
+        f" {column['overdraft_activations']}, {column['denials']}, {column['releases']}"
+        f" FROM {meta.db_table}"
+        f" WHERE {entitlement} IN ({', '.join(['%s'] * len(entitlement_ids))})"
+        f" AND {hour} >= %s AND {hour} < %s ORDER BY {entitlement}, {hour}"
     )
-    entitled = entitlement.seats
-    params = [
-        entitled,
-        entitled,
-        Entitlement._meta.pk.get_db_prep_value(entitlement.pk, connection),
+    pk = Entitlement._meta.pk
+    hour_field = meta.get_field("hour")
+    params = [pk.get_db_prep_value(value, connection) for value in entitlement_ids]
+    params += [
         hour_field.get_db_prep_value(start, connection),
-        hour_field.get_db_prep_value(end, connection),
+        hour_field.get_db_prep_value(stop, connection),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        by_day = {row[0]: _Day(*row[1:]) for row in cursor.fetchall()}
-    carried_peaks = _carried_peaks(entitlement, start, end, by_day)
-    first_day = int(start.timestamp()) // 86400
-    points: list[UsagePoint] = []
-    for n in range(int((end - start).total_seconds()) // 86400):
-        day = by_day.get(first_day + n)
-        if day is None:
-            peak, overdraft_hours = max(closing, 0), 24 * zones.in_overdraft(closing, entitled)
-            activations = overdraft_activations = denials = releases = 0
-        else:
-            leading = day.first_hour  # hours before the first row carry `closing` forward
-            peak = max(day.peak, carried_peaks.get(first_day + n, 0), closing if leading else 0, 0)
-            carried = leading * zones.in_overdraft(closing, entitled)
-            overdraft_hours = day.rows_over + day.carried_over() + carried
-            activations, overdraft_activations = day.activations, day.overdraft_activations
-            denials, releases = day.denials, day.releases
-            closing = day.closing
-        points.append(
-            UsagePoint(
-                start=start + timedelta(days=n),
-                peak=peak,
-                closing=closing,
-                activations=activations,
-                overdraft_activations=overdraft_activations,
-                denials=denials,
-                releases=releases,
-                overdraft_hours=overdraft_hours,
-            )
+        if not several:
+            rows[entitlement_ids[0]] = cursor.fetchall()
+            return rows
+        for entitlement_id, *row in cursor.fetchall():
+            rows[pk.to_python(entitlement_id)].append(tuple(row))
+    return rows
+
+
+def usage_history(
+    entitlement: Entitlement,
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket = "hour",
+    now: datetime | None = None,
+) -> UsageHistory:
+    """Hourly or daily (UTC) points from `start` to `end` (exclusive), floored to the bucket;
+    nothing after `now` exists (the bucket that holds it is partial). Three queries: the terms,
+    the level before `start` and the UsageBucket rows of the range."""
+    now = now or timezone.now()
+    start, end = _floor_range(start, end, bucket)
+    rows = UsageBucket.objects.filter(entitlement_id=entitlement.pk)
+    before = rows.filter(hour__lt=start).order_by("-hour").values_list("closing_used").first()
+    return _usage_history(
+        entitlement,
+        terms_history(entitlement),
+        _bucket_rows([entitlement.pk], start, _stop(end, now))[entitlement.pk],
+        closing_before=before[0] if before else 0,
+        start=start,
+        end=end,
+        bucket=bucket,
+        now=now,
+    )
+
+
+def _floor_range(start: datetime, end: datetime, bucket: Bucket) -> tuple[datetime, datetime]:
+    floor = history.floor_day if bucket == "day" else history.floor_hour
+    return floor(start), floor(end)
+
+
+def _stop(end: datetime, now: datetime) -> datetime:
+    """Where the rows of a history end: `end`, or the end of the current hour."""
+    return min(end, history.floor_hour(now) + history.HOUR)
+
+
+def _usage_history(
+    entitlement: Entitlement,
+    terms: list[Terms],
+    rows: Iterable[history.Row],
+    *,
+    closing_before: int,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+    now: datetime,
+) -> UsageHistory:
+    stop = _stop(end, now)
+    points = (
+        history.walk(
+            rows,
+            closing_before=closing_before,
+            spans=history.spans(terms, start, stop),
+            now=now,
+            bucket=bucket,
         )
-    return points
+        if stop > start
+        else []
+    )
+    return UsageHistory(
+        entitlement=entitlement,
+        bucket=bucket,
+        start=start,
+        end=end,
+        as_of=now,
+        points=points,
+        terms=terms,
+        changes=history.changes(terms, start, end),
+        capacity=capacity_of(points, entitled=entitlement.seats, hard_limit=entitlement.hard_limit),
+    )
 
 
-def _carried_peaks(
-    entitlement: Entitlement, start: datetime, end: datetime, by_day: dict[int, _Day]
-) -> dict[int, int]:
-    """The highest closing carried into an hour without a row, per day where it matters.
-
-    A carried closing is that hour's peak. It can only top a day's highest row peak if some
-    row closed above its own peak, which seat changes never write (the peak is the highest
-    level in the hour, the closing its last); only then are those rows read, in a third query.
-    """
-    suspect = {
-        number
-        for number, day in by_day.items()
-        if day.top_closing > day.peak and day.carrying_rows()
-    }
-    if not suspect:
-        return {}
-    rows = UsageBucket.objects.filter(
-        entitlement_id=entitlement.pk,
-        hour__gte=start,
-        hour__lt=end,
-        closing_used__gt=F("peak_used"),
-    ).values_list("hour", "closing_used")
-    peaks: dict[int, int] = {}
-    for hour, closing in rows:
-        number, n = divmod(int(hour.timestamp()) // 3600, 24)
-        if number in suspect and by_day[number].carrying_rows() >> n & 1:
-            peaks[number] = max(peaks.get(number, 0), closing)
-    return peaks
+def usage_series(
+    entitlement: Entitlement,
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket = "hour",
+    now: datetime | None = None,
+) -> list[UsagePoint]:
+    """The points of `usage_history`."""
+    return usage_history(entitlement, start=start, end=end, bucket=bucket, now=now).points
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,9 +229,9 @@ class UsageRange:
     def bounds(self, now: datetime) -> tuple[datetime, datetime]:
         """The buckets ending with the current one (whole hours or whole UTC days)."""
         if self.bucket == "day":
-            end = _floor_day(now) + timedelta(days=1)
+            end = history.floor_day(now) + timedelta(days=1)
         else:
-            end = _floor_hour(now) + timedelta(hours=1)
+            end = history.floor_hour(now) + history.HOUR
         return end - self.span, end
 
 
@@ -327,92 +253,35 @@ def usage_range(key: str | None) -> UsageRange:
     return USAGE_RANGES.get(key or "", USAGE_RANGES[DEFAULT_USAGE_RANGE])
 
 
-def recommended_seats(
-    *, entitled: int, hard_limit: int | None, peak: int, denials: int, overdraft_hours: int
-) -> int | None:
-    """Seats to suggest buying, or None when the entitled count covers the demand.
-
-    Demand is the peak; with denials it is at least the hard limit, since people were turned
-    away there. Add 5% headroom and round up to a tidy step (10 from 50 seats, 5 from 10,
-    else 1). Suggest it only when the range saw overdraft or denials.
-    """
-    if not denials and not overdraft_hours:
-        return None
-    demand = max(peak, hard_limit or 0) if denials else peak
-    wanted = math.ceil(demand * 1.05)
-    step = 10 if wanted >= 50 else 5 if wanted >= 10 else 1
-    recommended = math.ceil(wanted / step) * step
-    return recommended if recommended > entitled else None
-
-
-@dataclasses.dataclass(frozen=True)
-class UsageFigures:
-    peak: int
-    overdraft_hours: int
-    denials: int
-    activations: int
-    recommended: int | None
-    note: str
-
-
-def usage_figures(
-    entitlement: Entitlement, points: list[UsagePoint], *, period: str
-) -> UsageFigures:
-    """Totals of a series and a plain-language capacity note for `period` ("last 30 days")."""
-    peak = max((p.peak for p in points), default=0)
-    overdraft_hours = sum(p.overdraft_hours for p in points)
-    denials = sum(p.denials for p in points)
-    activations = sum(p.activations for p in points)
-    entitled, hard_limit = entitlement.seats, entitlement.hard_limit
-    recommended = recommended_seats(
-        entitled=entitled,
-        hard_limit=hard_limit,
-        peak=peak,
-        denials=denials,
-        overdraft_hours=overdraft_hours,
-    )
-    of = f"{hard_limit} ({entitled} entitled)" if hard_limit is not None else f"{entitled} entitled"
-    if denials:
-        note = f"Peak {peak} of {of}; {denials} denials in the {period}"
-    elif overdraft_hours:
-        hours = "hour" if overdraft_hours == 1 else "hours"
-        note = f"Peak {peak} of {of}; {overdraft_hours} {hours} in overdraft in the {period}"
-    else:
-        note = f"Peak {peak} of {entitled} entitled seats in the {period}"
-    if recommended is not None:
-        note += f": consider {recommended} seats."
-    elif denials or overdraft_hours:
-        note += "."
-    else:
-        note += ": your entitled seats cover your use."
-    return UsageFigures(
-        peak=peak,
-        overdraft_hours=overdraft_hours,
-        denials=denials,
-        activations=activations,
-        recommended=recommended,
-        note=note,
-    )
-
-
-def usage_chart(
-    entitlement: Entitlement, points: list[UsagePoint], *, bucket: Bucket
-) -> dict[str, Any]:
-    """The entitlement page's chart data (its json_script): the two lines, and per point the
-    peak, the denials and the zone of the peak, which the script only turns into colours."""
-    entitled, hard_limit = entitlement.seats, entitlement.hard_limit
+def usage_chart(usage: UsageHistory) -> dict[str, Any]:
+    """The entitlement page's chart data (its json_script): per point the peak, the denials,
+    the lines it was judged by and its zone, which the script only turns into colours; the
+    changes of the lines inside the range, for markers."""
     return {
-        "bucket": bucket,
-        "entitled": entitled,
-        "hard_limit": hard_limit,
+        "bucket": usage.bucket,
+        "entitled": usage.entitlement.seats,
+        "hard_limit": usage.entitlement.hard_limit,
+        "as_of": usage.as_of.isoformat(),
         "points": [
             {
                 "t": p.start.isoformat(),
                 "peak": p.peak,
                 "denials": p.denials,
-                "zone": zones.zone_of(p.peak, entitled, hard_limit).value,
+                "entitled": p.entitled,
+                "hard_limit": p.hard_limit,
+                "zone": p.zone.value,
+                "partial": p.partial,
             }
-            for p in points
+            for p in usage.points
+        ],
+        "changes": [
+            {
+                "t": change.at.isoformat(),
+                "entitled": change.terms.seats,
+                "hard_limit": change.terms.hard_limit,
+                "summary": change.summary,
+            }
+            for change in usage.changes
         ],
     }
 
@@ -421,7 +290,7 @@ def customer_entitlements(
     customer: Customer, *, now: datetime | None = None
 ) -> QuerySet[Entitlement]:
     """A customer's entitlements for its dashboard, with denials in the last 30 days."""
-    since = _floor_hour(now or timezone.now()) - timedelta(days=30)
+    since = history.floor_hour(now or timezone.now()) - timedelta(days=30)
     denials = (
         UsageBucket.objects.filter(entitlement_id=OuterRef("pk"), hour__gte=since)
         .values("entitlement_id")
@@ -488,7 +357,7 @@ def customers_overview(
     `zone_rank` is the worst entitlement's `zones.zone_rank` (zones.ZONE_RANKS names it).
     One query per page, whatever the number of customers or entitlements.
     """
-    since = _floor_hour(now or timezone.now()) - timedelta(days=30)
+    since = history.floor_hour(now or timezone.now()) - timedelta(days=30)
     active = Q(entitlements__status=Entitlement.Status.ACTIVE)
     denials = (
         UsageBucket.objects.filter(entitlement__customer_id=OuterRef("pk"), hour__gte=since)
@@ -524,96 +393,115 @@ class ExpansionLead:
     seats: int
     hard_limit: int | None
     seats_used: int
-    overdraft_seat_hours: int
-    overdraft_hours: int
-    denials: int
-    peak: int
-    p95_peak: int
-    recommended: int | None
+    capacity: Capacity
+
+    @property
+    def overdraft_seat_hours(self) -> int:
+        return self.capacity.overdraft_seat_hours
+
+    @property
+    def overdraft_hours(self) -> int:
+        return self.capacity.overdraft_hours
+
+    @property
+    def denials(self) -> int:
+        return self.capacity.denials
+
+    @property
+    def peak(self) -> int:
+        return self.capacity.peak
+
+    @property
+    def p95_peak(self) -> int:
+        return self.capacity.p95_daily_peak
+
+    @property
+    def recommended(self) -> int | None:
+        return self.capacity.recommended
 
     @property
     def extra_seats(self) -> int | None:
-        return None if self.recommended is None else self.recommended - self.seats
+        return self.capacity.extra_seats
 
 
-LEADS_WINDOW: Final = timedelta(days=30)
+LEADS_RANGE: Final = "30d"
 
 
 def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[ExpansionLead]:
-    """Entitlements ranked by overdraft seat-hours, then denials, over the last 30 days.
+    """Entitlements ranked by overdraft seat-hours, then denials, over the 30-day chart's range.
 
-    Overdraft seat-hours sum max(peak_used - seats, 0) over the hourly buckets; hours with no
-    bucket row (nothing changed) are not counted, which under-counts a long, quiet overdraft.
-    Two queries: the aggregates per entitlement, then the 95th-percentile hourly peak of the
-    ranked ones with a window function (portable to SQLite, unlike percentile_cont).
-    The recommendation is `recommended_seats` (the same rule as the entitlement page's
-    capacity note) fed with the 95th-percentile peak, so one spike does not sell seats.
+    Each candidate's figures are its `usage_history(...).capacity` over exactly the range and
+    buckets of the entitlement page's 30-day chart, so a lead and the chart's note agree.
+    Three queries, whatever the number of leads. The first finds the candidates, a superset of
+    the entitlements with overdraft or denials under any terms: a bucket of the range with
+    denials or a peak above the fewest seats the entitlement ever had, or a level (before the
+    range, or now) above them; then their terms, then their UsageBucket rows of the range.
     """
-    since = _floor_hour(now or timezone.now()) - LEADS_WINDOW
-    buckets = UsageBucket.objects.filter(hour__gte=since)
-    in_overdraft = zones.q_in_overdraft("peak_used", "entitlement__seats")
-    over = F("peak_used") - F("entitlement__seats")
-    rows = list(
-        buckets.order_by()
-        .values(
-            "entitlement_id",
-            "entitlement__customer__name",
-            "entitlement__customer__slug",
-            "entitlement__product__name",
-            "entitlement__seats",
-            "entitlement__hard_limit",
-            "entitlement__seats_used",
-        )
-        .annotate(
-            seat_hours=Sum(Case(When(in_overdraft, then=over), default=0)),
-            overdraft_hours=Count("pk", filter=in_overdraft),
-            denials_total=Sum("denials"),
-            peak=Max("peak_used"),
-        )
-        .filter(Q(seat_hours__gt=0) | Q(denials_total__gt=0))
-        .order_by("-seat_hours", "-denials_total", "entitlement__customer__name", "entitlement_id")[
-            :limit
-        ]
+    now = now or timezone.now()
+    leads_range = USAGE_RANGES[LEADS_RANGE]
+    start, end = _floor_range(*leads_range.bounds(now), leads_range.bucket)
+    fewest_ever = Subquery(
+        EntitlementTerms.objects.filter(entitlement_id=OuterRef("pk"))
+        .order_by()
+        .values("entitlement_id")
+        .annotate(fewest=Min("seats"))
+        .values("fewest")
     )
-    if not rows:
-        return []
-    # The smallest peak whose cumulative distribution reaches 95% is the 95th percentile.
-    ranked = (
-        buckets.filter(entitlement_id__in=[row["entitlement_id"] for row in rows])
-        .annotate(cume=Window(CumeDist(), partition_by=[F("entitlement_id")], order_by="peak_used"))
-        .filter(cume__gte=0.95)
-        .values_list("entitlement_id", "peak_used")
+    fewest = Least(F("seats"), Coalesce(fewest_ever, F("seats")))
+    buckets = UsageBucket.objects.filter(entitlement_id=OuterRef("pk"))
+    busy = buckets.filter(hour__gte=start, hour__lt=end).filter(
+        Q(denials__gt=0) | Q(peak_used__gt=OuterRef("fewest"))
     )
-    p95: dict[Any, int] = {}
-    for entitlement_id, peak in ranked:
-        p95[entitlement_id] = min(peak, p95.get(entitlement_id, peak))
-    leads = []
-    for row in rows:
-        p95_peak = p95.get(row["entitlement_id"], row["peak"])
-        leads.append(
-            ExpansionLead(
-                entitlement_id=row["entitlement_id"],
-                customer_name=row["entitlement__customer__name"],
-                customer_slug=row["entitlement__customer__slug"],
-                product_name=row["entitlement__product__name"],
-                seats=row["entitlement__seats"],
-                hard_limit=row["entitlement__hard_limit"],
-                seats_used=row["entitlement__seats_used"],
-                overdraft_seat_hours=row["seat_hours"],
-                overdraft_hours=row["overdraft_hours"],
-                denials=row["denials_total"],
-                peak=row["peak"],
-                p95_peak=p95_peak,
-                recommended=recommended_seats(
-                    entitled=row["entitlement__seats"],
-                    hard_limit=row["entitlement__hard_limit"],
-                    peak=p95_peak,
-                    denials=row["denials_total"],
-                    overdraft_hours=row["overdraft_hours"],
-                ),
+    level_before = Subquery(
+        buckets.filter(hour__lt=start).order_by("-hour").values("closing_used")[:1]
+    )
+    candidates = list(
+        Entitlement.objects.select_related("customer", "product")
+        .annotate(fewest=fewest, level_before=Coalesce(level_before, 0))
+        .filter(Exists(busy) | Q(seats_used__gt=F("fewest")) | Q(level_before__gt=F("fewest")))
+        .order_by()
+    )
+    ids = [entitlement.pk for entitlement in candidates]
+    terms: dict[Any, list[Terms]] = {pk: [] for pk in ids}
+    for record in EntitlementTerms.objects.filter(entitlement_id__in=ids).order_by(
+        "entitlement_id", "effective_from", "id"
+    ):
+        terms[record.entitlement_id].append(Terms.of(record))
+    rows = _bucket_rows(ids, start, _stop(end, now))
+    leads: list[ExpansionLead] = []
+    for entitlement in candidates:
+        capacity = _usage_history(
+            entitlement,
+            terms[entitlement.pk] or _current_terms(entitlement),
+            rows[entitlement.pk],
+            closing_before=entitlement.level_before,
+            start=start,
+            end=end,
+            bucket=leads_range.bucket,
+            now=now,
+        ).capacity
+        if capacity.overdraft_seat_hours or capacity.denials:
+            leads.append(
+                ExpansionLead(
+                    entitlement_id=entitlement.pk,
+                    customer_name=entitlement.customer.name,
+                    customer_slug=entitlement.customer.slug,
+                    product_name=entitlement.product.name,
+                    seats=entitlement.seats,
+                    hard_limit=entitlement.hard_limit,
+                    seats_used=entitlement.seats_used,
+                    capacity=capacity,
+                )
             )
+    leads.sort(
+        key=lambda lead: (
+            -lead.overdraft_seat_hours,
+            -lead.denials,
+            lead.customer_name,
+            str(lead.entitlement_id),
         )
-    return leads
+    )
+    return leads[:limit]
 
 
 def events_log(

@@ -1,5 +1,6 @@
-"""The domain's periodic jobs (Celery beat: settings.CELERY_BEAT_SCHEDULE). Thin: each calls one
-service, and is safe to run twice (a second run finds nothing left to do)."""
+"""The domain's periodic jobs (Celery beat: settings.CELERY_BEAT_SCHEDULE; in the embedded
+default, `manage.py run_periodic`). Thin: each calls one service, and is safe to run twice (a
+second run finds nothing left to do)."""
 
 from __future__ import annotations
 

@@ -370,6 +370,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "SeatReleaseReasonEnum": "licensing.models.Seat.ReleaseReason",
+        "EntitlementStatusEnum": "licensing.models.Entitlement.Status",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
     "POSTPROCESSING_HOOKS": [

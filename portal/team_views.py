@@ -1,6 +1,8 @@
 """Account-team pages (/team/...): customers, entitlements, expansion leads, event log.
 
 Every view is wrapped in `staff_required`: anyone else gets 404 (or the login page).
+Pages that show seats in use or zones first release the seats whose lease ran out
+(`services.seats_expire_due`: one query when none is due), so no count includes them.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def customers(request: HttpRequest) -> HttpResponse:
     if sort not in selectors.CUSTOMER_SORTS:
         sort = "name"
     query, page = "", None  # a search the database cannot run shows its error, no rows
+    services.seats_expire_due()
     if form.is_valid():
         query = form.cleaned_data["q"]
         page = _page(request, selectors.customers_overview(query=query, sort=sort))
@@ -107,6 +110,7 @@ def customer_new(request: HttpRequest) -> HttpResponse:
 def _customer_page(
     request: HttpRequest, customer: Customer, invite_form: InvitationForm | None = None
 ) -> HttpResponse:
+    services.seats_expire_due(entitlements=Entitlement.objects.filter(customer_id=customer.pk))
     entitlements = selectors.customer_entitlements(customer)
     members = (
         Membership.objects.filter(customer=customer)
@@ -179,9 +183,12 @@ def entitlement_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _entitlement(entitlement_id: Any) -> Entitlement:
-    return get_object_or_404(
+    """The entitlement, its seats whose lease ran out released (its pages show seats in use)."""
+    entitlement = get_object_or_404(
         Entitlement.objects.select_related("customer", "product"), pk=entitlement_id
     )
+    services.seats_expire_due(entitlements=[entitlement])
+    return entitlement
 
 
 @staff_required
@@ -237,6 +244,7 @@ def entitlement_resume(request: HttpRequest, entitlement_id: Any) -> HttpRespons
 
 @staff_required
 def leads(request: HttpRequest) -> HttpResponse:
+    services.seats_expire_due()
     return render(request, "team/leads.html", {"leads": selectors.expansion_leads()})
 
 

@@ -1,6 +1,8 @@
 """Pages for everyone and for customer members; the account team's pages live elsewhere.
 
 Every customer page resolves its objects through `portal.access`, so outsiders get 404.
+Pages that show seats in use or zones first release the seats whose lease ran out
+(`services.seats_expire_due`: one query when none is due), so no count includes them.
 """
 
 import csv
@@ -121,6 +123,7 @@ def _can_manage(request: HttpRequest, customer: Customer) -> bool:
 @require_GET
 def customer_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     customer = access.customer_for(request, slug)
+    services.seats_expire_due(entitlements=Entitlement.objects.filter(customer_id=customer.pk))
     entitlements = list(selectors.customer_entitlements(customer))
     cards = [(entitlement, SeatGauge.of(entitlement)) for entitlement in entitlements]
     return render(
@@ -142,24 +145,23 @@ def _entitlement_of(request: HttpRequest, slug: str, entitlement_id: Any, **kw: 
     return entitlement
 
 
-def _series(request: HttpRequest, entitlement: Entitlement) -> tuple[Any, list[Any]]:
+def _usage(request: HttpRequest, entitlement: Entitlement) -> tuple[Any, Any]:
     usage_range = selectors.usage_range(request.GET.get("range"))
     start, end = usage_range.bounds(timezone.now())
-    points = selectors.usage_series(entitlement, start=start, end=end, bucket=usage_range.bucket)
-    return usage_range, points
+    usage = selectors.usage_history(entitlement, start=start, end=end, bucket=usage_range.bucket)
+    return usage_range, usage
 
 
 @login_required
 @require_GET
 def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
     entitlement = _entitlement_of(request, slug, entitlement_id)
+    services.seats_expire_due(entitlements=[entitlement])
     customer = entitlement.customer
-    usage_range, points = _series(request, entitlement)
-    figures = selectors.usage_figures(entitlement, points, period=usage_range.label)
+    usage_range, usage = _usage(request, entitlement)
     seats = Paginator(selectors.seats_in_use(entitlement), SEATS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    chart = selectors.usage_chart(entitlement, points, bucket=usage_range.bucket)
     return render(
         request,
         "portal/entitlement_detail.html",
@@ -169,9 +171,10 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             "gauge": SeatGauge.of(entitlement),
             "range": usage_range,
             "ranges": selectors.USAGE_RANGES.values(),
-            "points": points,
-            "figures": figures,
-            "chart": chart,
+            "points": usage.points,
+            "figures": usage.capacity,
+            "note": usage.capacity.note(usage_range.label),
+            "chart": selectors.usage_chart(usage),
             "seats": seats,
             "denials": selectors.recent_denials(entitlement),
             "can_release": _can_manage(request, customer),
@@ -183,7 +186,7 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
 @require_GET
 def entitlement_usage_csv(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
     entitlement = _entitlement_of(request, slug, entitlement_id)
-    usage_range, points = _series(request, entitlement)
+    usage_range, usage = _usage(request, entitlement)
     filename = f"{entitlement.customer.slug}-{entitlement.product.code}-{usage_range.key}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -200,22 +203,29 @@ def entitlement_usage_csv(request: HttpRequest, slug: str, entitlement_id: Any) 
             "denials",
             "releases",
             "overdraft_hours",
+            "overdraft_seat_hours",
+            "hours_elapsed",
+            "partial",
         ]
     )
-    hard_limit = "" if entitlement.hard_limit is None else entitlement.hard_limit
-    for p in points:
+    # Each row's lines are the terms it was judged by (licensing.history); a bucket that holds
+    # the current hour is partial: its figures so far, over `hours_elapsed`.
+    for p in usage.points:
         writer.writerow(
             [
                 p.start.isoformat(),
                 p.peak,
                 p.closing,
-                entitlement.seats,
-                hard_limit,
+                p.entitled,
+                "" if p.hard_limit is None else p.hard_limit,
                 p.activations,
                 p.overdraft_activations,
                 p.denials,
                 p.releases,
                 p.overdraft_hours,
+                p.overdraft_seat_hours,
+                p.hours,
+                "yes" if p.partial else "",
             ]
         )
     return response
@@ -231,6 +241,7 @@ def seat_release(
     `page` (query or form) is the seats page to go back to.
     """
     entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
+    services.seats_expire_due(entitlements=[entitlement])  # an expired seat is released already
     seat = Seat.objects.filter(pk=seat_id, entitlement_id=entitlement.pk).first()
     if seat is None:
         raise Http404

@@ -206,6 +206,7 @@ class EntitlementStatusView(ClientAPIView):
     @extend_schema(**schema.ENTITLEMENT_STATUS)
     def get(self, request: Request) -> Response:
         entitlement = self.entitlement
+        services.seats_expire_due(entitlements=[entitlement])
         counts = SeatCounts.of(entitlement)
         return Response(
             {

@@ -168,7 +168,53 @@ class UsagePointSerializer(serializers.Serializer):
     overdraft_activations = serializers.IntegerField()
     denials = serializers.IntegerField()
     releases = serializers.IntegerField()
-    overdraft_hours = serializers.IntegerField(help_text="Hours whose peak was in overdraft.")
+    overdraft_hours = serializers.IntegerField(
+        help_text="Hours whose peak was above the seats entitled in that hour."
+    )
+    overdraft_seat_hours = serializers.IntegerField(
+        help_text="The sum, over those hours, of the peak above the seats entitled then."
+    )
+    entitled = serializers.IntegerField(
+        help_text="Entitled seats of the bucket's busiest hour: the terms in force then."
+    )
+    hard_limit = serializers.IntegerField(
+        allow_null=True, help_text="Hard limit of the bucket's busiest hour (null: none)."
+    )
+    zone = serializers.ChoiceField(
+        choices=zones.Zone.choices,
+        help_text="Where the peak stood against those lines.",
+    )
+    partial = serializers.BooleanField(  # type: ignore[assignment]  # see ErrorSerializer.errors
+        help_text="The bucket holds the current hour: its figures so far."
+    )
+
+
+class TermsSerializer(serializers.Serializer):
+    effective_from = serializers.DateTimeField()
+    seats = serializers.IntegerField()
+    hard_limit = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(choices=Entitlement.Status.choices)
+    changed_by = serializers.CharField(help_text='An email, a token or "system".')
+
+
+class CapacitySerializer(serializers.Serializer):
+    peak = serializers.IntegerField()
+    p95_daily_peak = serializers.IntegerField(
+        help_text="95th-percentile (nearest rank) of the daily peaks."
+    )
+    overdraft_hours = serializers.IntegerField()
+    overdraft_seat_hours = serializers.IntegerField()
+    denials = serializers.IntegerField()
+    activations = serializers.IntegerField()
+    demand = serializers.IntegerField(
+        help_text="The 95th-percentile daily peak; with denials at least the hard limit in "
+        "force when they happened."
+    )
+    recommended_seats = serializers.IntegerField(
+        allow_null=True,
+        help_text="Demand plus 5% headroom, rounded up to a tidy step; null unless the range "
+        "saw overdraft or denials and it is more than the seats entitled now.",
+    )
 
 
 class UsageSeriesSerializer(serializers.Serializer):
@@ -176,8 +222,18 @@ class UsageSeriesSerializer(serializers.Serializer):
     bucket = serializers.ChoiceField(choices=["hour", "day"])
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    seats = serializers.IntegerField(help_text="Entitled seats (the soft limit line).")
-    hard_limit = serializers.IntegerField(allow_null=True, help_text="The hard limit line.")
+    as_of = serializers.DateTimeField(
+        help_text="Now: no bucket after the one that holds it is returned or counted."
+    )
+    seats = serializers.IntegerField(help_text="Entitled seats now.")
+    hard_limit = serializers.IntegerField(allow_null=True, help_text="The hard limit now.")
+    terms = TermsSerializer(
+        many=True,
+        help_text="The terms in force at `start` and every change before `end`, oldest first.",
+    )
+    capacity = CapacitySerializer(
+        help_text="The figures of the range, the same as the portal's capacity note."
+    )
     points = UsagePointSerializer(many=True)
 
 

@@ -3,11 +3,13 @@
 Thin views: validate with an input serializer, call one service or selector, answer with an
 output serializer. Writes go through `licensing.services`, so the rules and messages are the
 portal's. Tokens belong to staff, who see every customer; anything that does not exist (or
-is not under the entitlement in the path) is a 404.
+is not under the entitlement in the path) is a 404. Answers about entitlements first release
+the seats whose lease ran out (`services.seats_expire_due`), as the portal's pages do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.db.models import QuerySet
@@ -45,7 +47,11 @@ def _entitlements() -> EntitlementQuerySet:
 
 
 def _entitlement(entitlement_id: Any) -> Entitlement:
-    return get_object_or_404(_entitlements(), pk=entitlement_id)
+    """The entitlement, its seats whose lease ran out released: every answer about it shows
+    its seats in use, its zone, its seats or its usage."""
+    entitlement = get_object_or_404(_entitlements(), pk=entitlement_id)
+    services.seats_expire_due(entitlements=[entitlement])
+    return entitlement
 
 
 # --- customers ----------------------------------------------------------------------------------
@@ -159,6 +165,7 @@ class EntitlementCollectionView(VendorAPIView):
     )
     def get(self, request: Request) -> Response:
         params = inputs.query(s.EntitlementFilterSerializer, request)
+        services.seats_expire_due()  # before filtering and ordering by zone or seats in use
         entitlements = _entitlements()
         for name in ("customer", "product", "status"):
             if name in params:
@@ -352,14 +359,17 @@ class UsageView(VendorAPIView):
         tags=["usage"],
         summary="Seat use over time",
         description="The numbers of the portal's chart (same selector): hourly or daily (UTC) "
-        "buckets from `start` to `end`, hours without changes carrying the level forward.",
+        "buckets from `start` to `end`, hours without changes carrying the level forward. "
+        "Each hour is judged by the terms in force then (a bucket's `entitled` and `hard_limit` "
+        "are those of its busiest hour); buckets after the current one are not returned, and "
+        "the one that holds the current hour is `partial`.",
         parameters=[s.UsageQuerySerializer, RETRY_AFTER],
         responses=responses({200: s.UsageSeriesSerializer}, 400, 404),
     )
     def get(self, request: Request, entitlement_id: Any) -> Response:
         entitlement = _entitlement(entitlement_id)
         params = inputs.query(s.UsageQuerySerializer, request)
-        points = selectors.usage_series(
+        usage = selectors.usage_history(
             entitlement, start=params["start"], end=params["end"], bucket=params["bucket"]
         )
         body = {
@@ -367,8 +377,11 @@ class UsageView(VendorAPIView):
             "bucket": params["bucket"],
             "start": params["start"],
             "end": params["end"],
+            "as_of": usage.as_of,
             "seats": entitlement.seats,
             "hard_limit": entitlement.hard_limit,
-            "points": [point.as_dict() for point in points],
+            "terms": [dataclasses.asdict(terms) for terms in usage.terms_in_range()],
+            "capacity": usage.capacity.as_dict(),
+            "points": [point.as_dict() for point in usage.points],
         }
         return Response(s.UsageSeriesSerializer(body).data)

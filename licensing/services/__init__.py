@@ -5,7 +5,7 @@ hour's UsageBucket), and, where the change is audited, its AuditEntry for the `A
 caller passes. Side effects (webhooks, emails) happen after commit through `licensing.hooks`.
 Nothing else writes domain rows: not views, serializers, forms, `save()` overrides or signals.
 
-- `seats`: activate, heartbeat, release, revoke, expire;
+- `seats`: activate, heartbeat, release, revoke, expire (periodically, and before a read);
 - `entitlements`: create, change terms, suspend, resume;
 - `accounts`: customers, products, memberships;
 - `tokens`: vendor API tokens;
@@ -42,6 +42,7 @@ from licensing.services.seats import (
     seat_heartbeat,
     seat_release,
     seat_revoke,
+    seats_expire_due,
     seats_expire_stale,
 )
 from licensing.services.tokens import api_token_create, api_token_revoke
@@ -85,5 +86,6 @@ __all__ = [
     "seat_heartbeat",
     "seat_release",
     "seat_revoke",
+    "seats_expire_due",
     "seats_expire_stale",
 ]

@@ -1,7 +1,9 @@
 """Entitlements: create one, change its terms, suspend and resume it.
 
-Each change writes its Event rows (entitlement.created / entitlement.updated and the zone
-changes it caused, licensing.zones) and its audit entry in one transaction.
+Each change records the terms in force from that moment (EntitlementTerms: the usage history
+judges every hour by the terms of its time) and writes its Event rows (entitlement.created /
+entitlement.updated and the zone changes it caused, licensing.zones) and its audit entry, in
+one transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from licensing.models import AuditEntry, Customer, Entitlement, Event, Product
+from licensing.models import AuditEntry, Customer, Entitlement, EntitlementTerms, Event, Product
 from licensing.services._rows import write_events, zone_events
 from licensing.services.accounts import product_create
 from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
@@ -64,6 +66,16 @@ def entitlement_snapshot(entitlement: Entitlement) -> dict[str, Any]:
     return values
 
 
+def _record_terms(entitlement: Entitlement, moment: datetime, actor: Actor) -> None:
+    """The terms as they are now, in force from `moment` (licensing.models.EntitlementTerms)."""
+    EntitlementTerms.objects.create(
+        entitlement=entitlement,
+        effective_from=moment,
+        changed_by=actor.label,
+        **{name: getattr(entitlement, name) for name in _EDITABLE},
+    )
+
+
 def entitlement_create(
     *,
     customer: Customer,
@@ -94,6 +106,7 @@ def entitlement_create(
     with transaction.atomic():
         entitlement.product = product or product_create(name=new_product)
         entitlement.save(force_insert=True)
+        _record_terms(entitlement, now, actor)
         terms = entitlement_snapshot(entitlement)
         write_events(
             entitlement,
@@ -160,6 +173,7 @@ def entitlement_update(
         if changes:
             current.updated_at = now
             current.save()
+            _record_terms(current, now, actor)
             after = SeatCounts.of(current)
             write_events(
                 current,

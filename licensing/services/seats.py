@@ -1,4 +1,4 @@
-"""Seats: activate, heartbeat, release, revoke, expire.
+"""Seats: activate, heartbeat, release, revoke, expire (the periodic sweep, and before a read).
 
 Each is one function with one path. Where a single PostgreSQL statement serves the common case
 (a new seat below the hard limit, a heartbeat of a held seat, a release of a held seat:
@@ -9,17 +9,26 @@ transaction below it, which writes the same rows (tests/licensing/test_statement
 Lock order, to keep concurrent transactions free of deadlocks: seat rows first (in pk order),
 then the entitlement row. An activation touches the entitlement row first, but after that it
 only inserts a new seat row, which no other transaction can hold.
+
+A floating seat whose lease ran out is no longer in use, but it counts in `seats_used` until it
+is released (`seat.expired`). Releasing it is the one way it stops counting: an activation that
+finds the entitlement full, a heartbeat of it, the periodic sweep (`seats_expire_stale`), and
+every page and API read that shows seats in use or zones (`seats_expire_due` first), so no read
+shows the counter with such a seat in it (docs/decisions.md, "Live counts").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Min
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from licensing import errors, hooks, selectors, statements, zones
@@ -38,6 +47,8 @@ from licensing.services.validation import clean_fingerprint, clean_label
 from licensing.zones import SeatCounts
 
 Status = Literal["ok", "overdraft", "denied"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,15 +321,21 @@ def _seat_in_use(entitlement: Entitlement, fingerprint: str) -> Seat | None:
 
 
 def _lease_expired(seat: Seat, now: datetime) -> bool:
+    """Whether a seat's lease ran out by `now`: `_due_seats` for one seat in memory."""
     return seat.lease_expires_at is not None and seat.lease_expires_at <= now
 
 
+def _due_seats(now: datetime) -> QuerySet[Seat]:
+    """Seats held whose lease ran out by `now`: no longer in use, to be released (expired).
+
+    Served by the partial indexes `licensing_seat_lease_in_use` (per entitlement) and
+    `licensing_seat_lease_due` (all entitlements, in lease order).
+    """
+    return Seat.objects.filter(released_at__isnull=True, lease_expires_at__lte=now)
+
+
 def _stale_seats(entitlement: Entitlement, now: datetime) -> list[Seat]:
-    return list(
-        Seat.objects.filter(
-            entitlement_id=entitlement.pk, released_at__isnull=True, lease_expires_at__lte=now
-        )
-    )
+    return list(_due_seats(now).filter(entitlement_id=entitlement.pk))
 
 
 def _seat_data(seat: Seat) -> dict[str, Any]:
@@ -474,25 +491,110 @@ def seats_expire_stale(
     """
     now = now or timezone.now()
     if entitlement is not None:
-        entitlements = [entitlement]
+        return _expire([entitlement], now)
+    ids = _due_seats(now).order_by().values_list("entitlement_id", flat=True).distinct()
+    return _expire(Entitlement.objects.filter(pk__in=list(ids)), now)
+
+
+# How long an expiry before a read waits for a row lock another transaction holds (an
+# activation holds its entitlement's row for a statement, or a short transaction). Past it the
+# read goes on with the counter as it is; the next read, a full entitlement's next activation or
+# the periodic sweep releases those seats.
+READ_LOCK_WAIT_MS: Final = 200
+
+
+def seats_expire_due(
+    *,
+    entitlements: QuerySet[Entitlement] | Iterable[Entitlement] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Before a read shows seats in use or zones: release the seats whose lease ran out, of
+    `entitlements` (instances or a queryset) or of all; returns how many.
+
+    Costs one indexed query when none is due (the common case). Otherwise it is the sweep of
+    `seats_expire_stale`, for the entitlements that have seats due, with lock waits bounded by
+    READ_LOCK_WAIT_MS (PostgreSQL): an entitlement whose rows stay locked is left for later,
+    and the read is not failed. Instances passed in get their new `seats_used`.
+    """
+    now = now or timezone.now()
+    due = _due_seats(now)
+    given: list[Entitlement] | None = None
+    if isinstance(entitlements, QuerySet):
+        due = due.filter(entitlement__in=entitlements)
+    elif entitlements is not None:
+        given = list(entitlements)
+        due = due.filter(entitlement_id__in=[entitlement.pk for entitlement in given])
+    # Ordered by the lease, so PostgreSQL reads the due end of an index on it rather than
+    # scanning the table: its statistics cannot tell that few seats held are due (released
+    # seats keep their past leases).
+    if due.order_by("lease_expires_at").values_list("pk", flat=True).first() is None:
+        return 0
+    ids = set(due.order_by().values_list("entitlement_id", flat=True).distinct())
+    if given is not None:
+        found = [entitlement for entitlement in given if entitlement.pk in ids]
     else:
-        ids = (
-            Seat.objects.filter(released_at__isnull=True, lease_expires_at__lte=now)
-            .values_list("entitlement_id", flat=True)
-            .distinct()
-        )
-        entitlements = list(Entitlement.objects.filter(pk__in=list(ids)))
-    return sum(
-        _release_in_transaction(ent, _stale_seats(ent, now), Seat.ReleaseReason.EXPIRED, now)
-        for ent in entitlements
-    )
+        found = list(Entitlement.objects.filter(pk__in=ids))
+    return _expire(found, now, lock_wait_ms=READ_LOCK_WAIT_MS)
+
+
+# PostgreSQL's lock_not_available (lock_timeout ran out) and deadlock_detected.
+_LOCK_FAILURES: Final = frozenset({"55P03", "40P01"})
+
+
+def _expire(
+    entitlements: Iterable[Entitlement], now: datetime, *, lock_wait_ms: int | None = None
+) -> int:
+    """Release the seats due of each entitlement, in one transaction each. One whose rows are
+    locked past `lock_wait_ms` (or caught in a deadlock) keeps them until the next sweep."""
+    expired = 0
+    for entitlement in entitlements:
+        stale = _stale_seats(entitlement, now)
+        try:
+            expired += _release_in_transaction(
+                entitlement, stale, Seat.ReleaseReason.EXPIRED, now, lock_wait_ms=lock_wait_ms
+            )
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) not in _LOCK_FAILURES:
+                raise
+            logger.info("seats of entitlement %s not expired yet: %s", entitlement.pk, exc)
+    return expired
 
 
 def _release_in_transaction(
-    entitlement: Entitlement, seats: list[Seat], reason: Seat.ReleaseReason, now: datetime
+    entitlement: Entitlement,
+    seats: list[Seat],
+    reason: Seat.ReleaseReason,
+    now: datetime,
+    *,
+    lock_wait_ms: int | None = None,
 ) -> int:
+    nested = connection.in_atomic_block
     with transaction.atomic():
-        return _release_seats(entitlement, seats, reason, now)
+        if lock_wait_ms is None or not seats:
+            return _release_seats(entitlement, seats, reason, now)
+        with _lock_wait(lock_wait_ms, restore=nested):
+            return _release_seats(entitlement, seats, reason, now)
+
+
+@contextmanager
+def _lock_wait(ms: int, *, restore: bool) -> Iterator[None]:
+    """Inside a transaction: a statement that waits more than `ms` for a lock fails with
+    lock_not_available (PostgreSQL's `lock_timeout`, local to the transaction; `restore` puts
+    the previous value back for the rest of an enclosing one). SQLite queues writers on its
+    busy timeout instead."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    previous = None
+    with connection.cursor() as cursor:
+        if restore:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (previous,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{ms}ms"])
+    yield
+    if previous is not None:  # after an error the rollback restores it
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def _release_seats(
@@ -513,6 +615,7 @@ def _release_seats(
         released_at=now, release_reason=reason
     )
     after = give_back_seats(entitlement.pk, len(locked))
+    entitlement.seats_used = after.used  # a caller showing the entitlement shows the new count
     before = dataclasses.replace(after, used=after.used + len(locked))
     event_type = (
         Event.Type.SEAT_EXPIRED

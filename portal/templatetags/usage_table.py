@@ -19,7 +19,8 @@ register = template.Library()
 
 @register.simple_tag
 def usage_rows(points: Iterable[UsagePoint], bucket: str) -> SafeString:
-    """`<tr>` per point: start, peak, closing, activations, denials, overdraft hours.
+    """`<tr>` per point: start, peak, closing, the lines it was judged by, activations,
+    denials, overdraft hours; the bucket that holds the current hour says "so far".
 
     The start reads as the `date` filter's "D j M Y" (days) or "D j M H:i" (hours) would,
     with the day and month names translated once per table instead of once per row.
@@ -33,9 +34,13 @@ def usage_rows(points: Iterable[UsagePoint], bucket: str) -> SafeString:
         label = f"{days[start.weekday()]} {start.day} {months[start.month]} " + (
             f"{start.year:04d}" if bucket == "day" else f"{start.hour:02d}:{start.minute:02d}"
         )
+        if p.partial:
+            label += ' <small class="muted">(so far)</small>'
+        limit = "∞" if p.hard_limit is None else int(p.hard_limit)
         rows.append(
             f"<tr{overdraft if p.overdraft_hours else ''}><td>{label}</td>"
-            f"<td>{int(p.peak)}</td><td>{int(p.closing)}</td><td>{int(p.activations)}</td>"
+            f"<td>{int(p.peak)}</td><td>{int(p.closing)}</td>"
+            f"<td>{int(p.entitled)} / {limit}</td><td>{int(p.activations)}</td>"
             f"<td>{int(p.denials)}</td><td>{int(p.overdraft_hours)}</td></tr>\n"
         )
     # Every value is an int or escaped above.

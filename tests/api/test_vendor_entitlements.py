@@ -203,5 +203,5 @@ def test_entitlement_list_query_count_does_not_grow(
 ):
     for _ in range(5):
         make_entitlement()
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # one of them: are any leases due to expire?
         assert vendor.get("/api/v1/entitlements").status_code == 200

@@ -71,5 +71,5 @@ def test_read_only_token_cannot_revoke(vendor_ro, entitlement, seats):
 def test_seat_list_query_count_does_not_grow(
     vendor, entitlement, seats, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # one of them: are any leases due to expire?
         assert vendor.get(f"/api/v1/entitlements/{entitlement.pk}/seats").status_code == 200

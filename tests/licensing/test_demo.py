@@ -5,10 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db.models import Model, Sum
 
-from licensing import demo
+from licensing import demo, selectors, services
 from licensing.models import Customer, Entitlement, Event, Membership, Product, Seat, UsageBucket
 from portal.models import User
 
@@ -195,3 +196,54 @@ def test_no_client_is_denied_while_it_holds_a_seat():
         ):
             since = held_since.get(data["fingerprint"])
             assert since is None or since > occurred_at
+
+
+def _thirty_days(client, entitlement: Entitlement):
+    page = client.get(f"/c/{entitlement.customer.slug}/entitlements/{entitlement.pk}/?range=30d")
+    assert page.status_code == 200
+    return page.context["figures"], page.context["note"]
+
+
+def test_chart_note_and_leads_agree_on_every_demo_customer(client):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        demo.load(now=WEDNESDAY)
+        client.force_login(User.objects.get(email="am@vendor.example"))
+        leads = {lead.entitlement_id: lead for lead in selectors.expansion_leads()}
+        listed = client.get("/team/leads/").content.decode()
+        for entitlement in Entitlement.objects.select_related("customer"):
+            figures, note = _thirty_days(client, entitlement)
+            if figures.overdraft_seat_hours or figures.denials:
+                lead = leads[entitlement.pk]
+                assert lead.capacity == figures, entitlement.customer.name
+                if figures.recommended:
+                    assert f"consider {figures.recommended} seats" in note
+                    assert f"+{figures.recommended - entitlement.seats}" in listed
+            else:
+                assert entitlement.pk not in leads
+    # Acme (denials), Initech (overdraft, no hard limit) and Umbrella (at its limit) are leads.
+    assert len(leads) == 3
+
+
+def test_an_expansion_does_not_rewrite_acmes_history(client):
+    """Raising Acme to 130/150 leaves every past hour judged by 100/120; the recommendation
+    is made against the new seats."""
+    with time_machine.travel(WEDNESDAY, tick=False):
+        demo.load(now=WEDNESDAY)
+        client.force_login(User.objects.get(email="am@vendor.example"))
+        before, _ = _thirty_days(client, acme())
+        assert before.overdraft_hours > 0 and before.denials > 0
+        now = selectors.usage_series(acme(), start=WEDNESDAY, end=WEDNESDAY + timedelta(hours=1))
+        services.entitlement_update(entitlement=acme(), seats=130, hard_limit=150)
+        after, note = _thirty_days(client, acme())
+        (lead,) = [lead for lead in selectors.expansion_leads() if lead.entitlement_id == acme().pk]
+    figures = ("peak", "p95_daily_peak", "denials")
+    assert [getattr(after, name) for name in figures] == [getattr(before, name) for name in figures]
+    # Every past hour keeps its verdict; only the current hour, the hour of the change, is
+    # judged by the more generous of its two terms (130) and leaves overdraft.
+    (current,) = now
+    assert current.partial and current.overdraft_hours == 1
+    assert after.overdraft_hours == before.overdraft_hours - 1
+    assert after.overdraft_seat_hours == before.overdraft_seat_hours - current.overdraft_seat_hours
+    assert lead.capacity == after
+    assert after.recommended is None or after.recommended > 130
+    assert f"{before.denials} denials" in note

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 from licensing import selectors, zones
-from licensing.models import Entitlement, Event
+from licensing.models import Entitlement, Event, UsageBucket
 from licensing.zones import (
     HARD_LIMIT_REACHED,
     OVERDRAFT_ENDED,
@@ -311,21 +311,18 @@ def test_sql_transition_agrees_with_python(
 
 def test_chart_points_carry_the_zone_of_their_peak(entitlement: Entitlement) -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    points = [
-        selectors.UsagePoint(
-            start=start + timedelta(days=n),
-            peak=peak,
-            closing=peak,
-            activations=0,
-            overdraft_activations=0,
-            denials=0,
-            releases=0,
-            overdraft_hours=0,
+    for n, peak in enumerate([100, 101, 119, 120]):
+        UsageBucket.objects.create(
+            entitlement=entitlement,
+            hour=start + timedelta(days=n),
+            peak_used=peak,
+            closing_used=0,
         )
-        for n, peak in enumerate([100, 101, 119, 120])
-    ]
+    usage = selectors.usage_history(
+        entitlement, start=start, end=start + timedelta(days=4), bucket="day"
+    )
 
-    chart = selectors.usage_chart(entitlement, points, bucket="day")
+    chart = selectors.usage_chart(usage)
 
     assert [p["zone"] for p in chart["points"]] == [
         "within",

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from licensing import selectors
+from licensing.capacity import capacity_of
+from licensing.history import Point
 from licensing.models import Entitlement, UsageBucket
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, midnight UTC
@@ -160,6 +162,21 @@ def test_unknown_range_falls_back_to_30_days() -> None:
     assert selectors.usage_range(None).key == "30d"
 
 
+def _day(
+    peak: int, denials: int, overdraft_hours: int, entitled: int, hard_limit: int, n: int = 0
+) -> Point:
+    return Point(
+        start=T0 + timedelta(days=n),
+        hours=24,
+        peak=peak,
+        denials=denials,
+        overdraft_hours=overdraft_hours,
+        entitled=entitled,
+        hard_limit=hard_limit,
+        denied_at=hard_limit if denials else None,
+    )
+
+
 @pytest.mark.parametrize(
     ("peak", "denials", "overdraft_hours", "expected"),
     [
@@ -171,45 +188,36 @@ def test_unknown_range_falls_back_to_30_days() -> None:
     ],
 )
 def test_recommended_seats(peak: int, denials: int, overdraft_hours: int, expected: int) -> None:
-    assert (
-        selectors.recommended_seats(
-            entitled=100,
-            hard_limit=120,
-            peak=peak,
-            denials=denials,
-            overdraft_hours=overdraft_hours,
-        )
-        == expected
-    )
+    day = _day(peak, denials, overdraft_hours, 100, 120)
+    assert capacity_of([day], entitled=100, hard_limit=120).recommended == expected
 
 
 def test_recommended_seats_rounds_small_entitlements_in_small_steps() -> None:
-    assert (
-        selectors.recommended_seats(
-            entitled=20, hard_limit=25, peak=25, denials=4, overdraft_hours=9
-        )
-        == 30
-    )
-    assert (
-        selectors.recommended_seats(entitled=3, hard_limit=5, peak=5, denials=1, overdraft_hours=2)
-        == 6
-    )
+    assert capacity_of([_day(25, 4, 9, 20, 25)], entitled=20, hard_limit=25).recommended == 30
+    assert capacity_of([_day(5, 1, 2, 3, 5)], entitled=3, hard_limit=5).recommended == 6
+
+
+def test_demand_is_the_95th_percentile_daily_peak() -> None:
+    # 19 days at 110 and one at 190 (nearest rank: the 19th of 20 values).
+    days = [_day(110, 0, 24, 100, 200, n) for n in range(19)] + [_day(190, 0, 24, 100, 200, 19)]
+    capacity = capacity_of(days, entitled=100, hard_limit=200)
+    assert (capacity.peak, capacity.p95_daily_peak, capacity.demand) == (190, 110, 110)
+    assert capacity.recommended == 120  # 110 + 5% = 115.5 -> 116 -> 120
 
 
 @pytest.mark.django_db
 def test_capacity_note_reads_like_the_story(entitlement: Entitlement) -> None:
     bucket(entitlement, T0 + timedelta(hours=10), peak=118, closing=90, denials=37)
 
-    points = selectors.usage_series(
+    figures = selectors.usage_history(
         entitlement, start=T0, end=T0 + timedelta(days=30), bucket="day"
-    )
-    figures = selectors.usage_figures(entitlement, points, period="last 30 days")
+    ).capacity
 
     assert figures.peak == 118
     assert figures.denials == 37
     assert figures.recommended == 130
-    assert figures.note == (
-        "Peak 118 of 120 (100 entitled); 37 denials in the last 30 days: consider 130 seats."
+    assert figures.note("last 30 days") == (
+        "Peak 118; 37 denials in the last 30 days: consider 130 seats."
     )
 
 
@@ -217,11 +225,10 @@ def test_capacity_note_reads_like_the_story(entitlement: Entitlement) -> None:
 def test_capacity_note_within_entitlement(entitlement: Entitlement) -> None:
     bucket(entitlement, T0, peak=80, closing=70)
 
-    points = selectors.usage_series(entitlement, start=T0, end=T0 + timedelta(hours=24))
-    figures = selectors.usage_figures(entitlement, points, period="last 24 hours")
+    figures = selectors.usage_history(entitlement, start=T0, end=T0 + timedelta(hours=24)).capacity
 
     assert figures.recommended is None
     assert figures.overdraft_hours == 0
-    assert figures.note == (
+    assert figures.note("last 24 hours") == (
         "Peak 80 of 100 entitled seats in the last 24 hours: your entitled seats cover your use."
     )

@@ -1,0 +1,48 @@
+"""An index of the seats held by lease end, for the check every page and API read makes first:
+is any seat of any entitlement due to expire? (`licensing.services.seats_expire_due`)
+
+Built with CREATE INDEX CONCURRENTLY on PostgreSQL, so activations and heartbeats keep writing
+seats while it builds (hence not atomic); a plain CREATE INDEX elsewhere (SQLite).
+"""
+
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+
+class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+        else:
+            migrations.AddIndex.database_forwards(
+                self, app_label, schema_editor, from_state, to_state
+            )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+        else:
+            migrations.AddIndex.database_backwards(
+                self, app_label, schema_editor, from_state, to_state
+            )
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("licensing", "0006_entitlementterms"),
+    ]
+
+    operations = [
+        AddIndexConcurrentlyOnPostgres(
+            model_name="seat",
+            index=models.Index(
+                condition=models.Q(
+                    ("lease_expires_at__isnull", False), ("released_at__isnull", True)
+                ),
+                fields=["lease_expires_at"],
+                name="licensing_seat_lease_due",
+            ),
+        ),
+    ]

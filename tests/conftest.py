@@ -132,6 +132,17 @@ def license_client(entitlement: Entitlement) -> APIClient:
     return client_for(entitlement)
 
 
+def lapse(entitlement: Entitlement, frozen: Any) -> Entitlement:
+    """Fill a floating entitlement of 3 seats with a 60 s lease (f-0, f-1, f-2), renew f-0
+    30 s later, and move the clock until the other two leases ran out a second ago."""
+    for n in range(3):
+        services.seat_activate(entitlement=entitlement, fingerprint=f"f-{n}")
+    frozen.shift(30)
+    services.seat_activate(entitlement=entitlement, fingerprint="f-0")
+    frozen.shift(31)
+    return entitlement
+
+
 @pytest.fixture
 def frozen(time_machine: Any) -> Any:
     """Time stands still at now until the test moves it."""

@@ -10,9 +10,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from licensing import services
 from licensing.models import Entitlement, Event
-from tests.conftest import client_for
+from tests.conftest import client_for, lapse
 
 
 @pytest.fixture
@@ -20,12 +19,7 @@ def lapsed(make_entitlement: Callable[..., Entitlement], frozen: Any) -> Entitle
     """A floating 2/3 entitlement at its hard limit whose leases ran out a second ago, but
     one (`f-0`, renewed 30 s later)."""
     entitlement = make_entitlement(seats=2, hard_limit=3, lease_seconds=60)
-    for n in range(3):
-        services.seat_activate(entitlement=entitlement, fingerprint=f"f-{n}")
-    frozen.shift(30)
-    services.seat_activate(entitlement=entitlement, fingerprint="f-0")
-    frozen.shift(31)
-    return entitlement
+    return lapse(entitlement, frozen)
 
 
 def _expired() -> int:

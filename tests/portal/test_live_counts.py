@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from licensing import services
 from licensing.models import Entitlement, Event, Seat, UsageBucket
 from portal.models import User
+from tests.conftest import lapse
 
 
 @pytest.fixture
@@ -26,12 +26,7 @@ def lapsed(make_entitlement: Callable[..., Entitlement], frozen: Any) -> Entitle
         UsageBucket(entitlement=entitlement, hour=hour - timedelta(hours=n), peak_used=3)
         for n in range(2, 6)
     )
-    for n in range(3):
-        services.seat_activate(entitlement=entitlement, fingerprint=f"f-{n}")
-    frozen.shift(30)
-    services.seat_activate(entitlement=entitlement, fingerprint="f-0")
-    frozen.shift(31)
-    return entitlement
+    return lapse(entitlement, frozen)
 
 
 def _expired() -> list[str]:

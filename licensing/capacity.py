@@ -25,10 +25,15 @@ def percentile(values: Sequence[int], fraction: float) -> int:
     return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
 
 
+def with_headroom(demand: int) -> int:
+    """Seats for `demand` with 5% headroom."""
+    return math.ceil(demand * 1.05)
+
+
 def recommended_seats(*, entitled: int, demand: int) -> int | None:
-    """`demand` plus 5% headroom, rounded up to a tidy step (10 from 50 seats, 5 from 10,
-    else 1); None unless that is more than the seats entitled now."""
-    wanted = math.ceil(demand * 1.05)
+    """`demand` with headroom, rounded up to a tidy step (10 from 50 seats, 5 from 10, else 1);
+    None unless that is more than the seats entitled now."""
+    wanted = with_headroom(demand)
     step = 10 if wanted >= 50 else 5 if wanted >= 10 else 1
     recommended = math.ceil(wanted / step) * step
     return recommended if recommended > entitled else None
@@ -84,7 +89,7 @@ class Capacity:
             return f"{said}: consider {self.recommended} seats."
         return (
             f"{said}: the {self.entitled} seats entitled now cover the usual demand"
-            f" ({self.demand} at the busiest, counting 5% headroom)."
+            f" ({self.demand} seats, {with_headroom(self.demand)} with 5% headroom)."
         )
 
 

@@ -205,6 +205,17 @@ def test_demand_is_the_95th_percentile_daily_peak() -> None:
     assert capacity.recommended == 120  # 110 + 5% = 115.5 -> 116 -> 120
 
 
+def test_capacity_note_after_an_expansion_past_the_demand() -> None:
+    # Judged by 100/120 then: denials at 120; entitled now: 130.
+    days = [_day(120, 5, 10, 100, 120, n) for n in range(3)]
+    capacity = capacity_of(days, entitled=130, hard_limit=150)
+    assert capacity.recommended is None
+    assert capacity.note("last 30 days") == (
+        "Peak 120; 15 denials in the last 30 days: the 130 seats entitled now cover the usual"
+        " demand (120 seats, 126 with 5% headroom)."
+    )
+
+
 @pytest.mark.django_db
 def test_capacity_note_reads_like_the_story(entitlement: Entitlement) -> None:
     bucket(entitlement, T0 + timedelta(hours=10), peak=118, closing=90, denials=37)

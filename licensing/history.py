@@ -50,6 +50,7 @@ class Terms:
     hard_limit: int | None
     status: str = "active"
     changed_by: str = ""
+    lease_seconds: int | None = None
 
     @classmethod
     def of(cls, record: Any, *, effective_from: datetime | None = None) -> Terms:
@@ -60,6 +61,7 @@ class Terms:
             hard_limit=record.hard_limit,
             status=record.status,
             changed_by=getattr(record, "changed_by", ""),
+            lease_seconds=record.lease_seconds,
         )
 
     @property

@@ -7,6 +7,7 @@ usage-series selector, so both answer the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -53,6 +54,26 @@ def terms_history(entitlement: Entitlement) -> list[Terms]:
         "effective_from", "id"
     )
     return [Terms.of(record) for record in records] or _current_terms(entitlement)
+
+
+@dataclasses.dataclass(frozen=True)
+class TermsEntry:
+    terms: Terms
+    summary: str  # "Expanded to 130/150 by am@vendor.example"
+
+
+def terms_log(entitlement: Entitlement) -> list[TermsEntry]:
+    """The entitlement's terms history, newest first, each change described."""
+    terms = terms_history(entitlement)
+    by = f" by {terms[0].changed_by}" if terms[0].changed_by else ""
+    entries = [TermsEntry(terms[0], f"Started at {terms[0].lines}{by}")]
+    for before, after in itertools.pairwise(terms):
+        summary = history.describe(before, after)
+        if not summary:
+            by = f" by {after.changed_by}" if after.changed_by else ""
+            summary = f"Lease or dates changed{by}"
+        entries.append(TermsEntry(after, summary))
+    return entries[::-1]
 
 
 def _current_terms(entitlement: Entitlement) -> list[Terms]:

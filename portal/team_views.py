@@ -213,6 +213,7 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
             "customer": entitlement.customer,
             "entitlement": entitlement,
             "hard_limit_preview": form.hard_limit_preview(),
+            "terms_log": selectors.terms_log(entitlement),
         },
     )
 

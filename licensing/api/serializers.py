@@ -194,6 +194,7 @@ class TermsSerializer(serializers.Serializer):
     seats = serializers.IntegerField()
     hard_limit = serializers.IntegerField(allow_null=True)
     status = serializers.ChoiceField(choices=Entitlement.Status.choices)
+    lease_seconds = serializers.IntegerField(allow_null=True, help_text="Null: named seats.")
     changed_by = serializers.CharField(help_text='An email, a token or "system".')
 
 

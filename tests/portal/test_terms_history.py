@@ -241,3 +241,18 @@ def test_an_entitlement_without_recorded_terms_is_judged_by_its_current_ones(
         bucket="day",
     )
     assert (day.entitled, day.hard_limit, day.overdraft_hours) == (90, 110, 24)
+
+
+def test_the_account_team_sees_the_terms_history(
+    week: Entitlement, client: Client, account_manager: User
+) -> None:
+    client.force_login(account_manager)
+    html = client.get(f"/team/entitlements/{week.pk}/edit").content.decode()
+    assert "Terms history" in html
+    rows = html[html.index("Terms history") :]
+    # Newest first.
+    lowered = rows.index("Lowered to 90/110 by am@vendor.test")
+    expanded = rows.index("Expanded to 130/150 by am@vendor.test")
+    started = rows.index("Started at 100/120 by am@vendor.test")
+    assert lowered < expanded < started
+    assert "6 Nov 2026 06:10" in rows

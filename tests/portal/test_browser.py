@@ -1,5 +1,6 @@
 """A real browser (Debian's headless chromium) logs in and looks at the usage chart."""
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,8 +27,9 @@ CHROMIUM_ARGS = [
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+@contextlib.contextmanager
+def launch_chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Debian's chromium through Playwright, or a skip when either is missing."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -40,7 +42,44 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         browser.close()
 
 
-def _collect_console(problems: list[str], name: str) -> Callable[[Any], None]:
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with launch_chromium(monkeypatch) as chromium:
+        yield chromium
+
+
+# The runs each line of the seats chart draws, by bucket ({label: {bucket: y}}: two points one
+# bucket apart at the same height), and the denials panel.
+RUNS_JS = """() => {
+    const seats = Chart.getChart(document.getElementById("usage-chart"));
+    const denials = Chart.getChart(document.getElementById("denials-chart"));
+    if (!seats || !denials) return null;
+    const runs = {};
+    for (const d of seats.data.datasets) {
+        const found = {};
+        for (let k = 0; k + 1 < d.data.length; k++) {
+            const a = d.data[k], b = d.data[k + 1];
+            if (a && b && b.x - a.x === 1 && a.y === b.y) found[a.x + 0.5] = a.y;
+        }
+        runs[d.label.split(" (")[0]] = found;
+    }
+    const bars = denials.data.datasets[0].data.map(p => p.y);
+    return {
+        seats: runs,
+        seatsTitle: seats.options.scales.y.title.text,
+        scales: Object.keys(seats.scales),
+        denials: {
+            title: denials.options.scales.y.title.text,
+            label: denials.data.datasets[0].label,
+            points: bars.length,
+            nonZero: bars.filter(v => v > 0).length,
+            values: bars,
+        },
+    };
+}"""
+
+
+def collect_console(problems: list[str], name: str) -> Callable[[Any], None]:
     """Console errors and warnings (CSP violations among them) fail the test."""
 
     def collect(message: Any) -> None:
@@ -72,7 +111,7 @@ def test_customer_admin_sees_the_usage_chart(
     ]:
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
-        page.on("console", _collect_console(problems, name))
+        page.on("console", collect_console(problems, name))
         page.on("pageerror", lambda error, name=name: problems.append(f"{name}: {error}"))
 
         page.goto(f"{live_server.url}{url}")
@@ -83,23 +122,18 @@ def test_customer_admin_sees_the_usage_chart(
         page.wait_for_url(f"{live_server.url}{url}")
         page.wait_for_load_state("networkidle")
 
-        chart = page.evaluate(
-            """() => {
-                const chart = Chart.getChart(document.getElementById("usage-chart"));
-                if (!chart) return null;
-                return chart.data.datasets.map(d => ({
-                    label: d.label, type: d.type, points: d.data.length,
-                    nonZero: d.data.filter(v => v > 0).length,
-                }));
-            }"""
-        )
+        chart = page.evaluate(RUNS_JS)
         assert chart is not None, "no Chart.js chart on the page"
-        by_label = {d["label"].split(" (")[0]: d for d in chart}
-        for label in ("Seats in use", "Entitled", "Hard limit", "Denials"):
-            assert label in by_label, f"{label} dataset missing from {chart}"
-            assert by_label[label]["points"] == 30
-        assert by_label["Seats in use"]["nonZero"] == 30
-        assert by_label["Denials"]["nonZero"] > 0
+        # Each bucket is one horizontal run of each line (licensing.history points).
+        for label in ("Seats in use", "Entitled seats", "Hard limit"):
+            assert label in chart["seats"], f"{label} dataset missing from {chart}"
+            assert len(chart["seats"][label]) == 30
+        assert sum(1 for y in chart["seats"]["Seats in use"].values() if y > 0) == 30
+        assert set(chart["seats"]["Entitled seats"].values()) == {100}
+        # Denials are a panel of their own under the seats, not a second axis of it.
+        assert chart["denials"]["title"] == "Denials"
+        assert chart["denials"]["points"] == 30
+        assert chart["denials"]["nonZero"] > 0
         assert page.locator("#capacity-note").inner_text().endswith("consider 130 seats.")
         assert page.locator(".seats-table tbody tr").count() == 25
 

@@ -318,6 +318,20 @@ CELERY_TIMEZONE = "UTC"
 # stays undispatched and the outbox sweep queues it again.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 1}
+# Fan-out on its own queue, the periodic jobs on theirs, so neither waits behind the other
+# (docs/operations.md: which workers consume which). Deliveries are no tasks: the dispatcher
+# (manage.py deliver_webhooks) claims them from the database.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "webhooks.fan_out": {"queue": "fanout"},
+    "webhooks.deliver": {"queue": "fanout"},
+    "webhooks.sweep_outbox": {"queue": "periodic"},
+    "webhooks.deliver_due": {"queue": "periodic"},
+    "webhooks.send_denial_digests": {"queue": "periodic"},
+    "webhooks.resend_emails": {"queue": "periodic"},
+    "licensing.expire_stale_seats": {"queue": "periodic"},
+    "licensing.prune_events": {"queue": "periodic"},
+}
 CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep-outbox": {"task": "webhooks.sweep_outbox", "schedule": 30.0},
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
@@ -383,8 +397,16 @@ SPECTACULAR_SETTINGS = {
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 # Seconds to wait for a receiver (connect, and each read) before the attempt counts as failed.
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
-# A worker claims a delivery for this long; if it dies mid-attempt the due sweep retries after.
+# A dispatcher claims a delivery for this long; if it dies mid-attempt another retries after.
 WEBHOOKS_CLAIM_SECONDS = env_int("WEBHOOKS_CLAIM_SECONDS", 60, minimum=1)
+# Attempts one dispatcher keeps in flight (threads waiting on receivers), and per endpoint (at
+# most a quarter of the threads; one while an endpoint is failing, at most one per
+# WEBHOOKS_FAILING_INTERVAL_SECONDS).
+WEBHOOKS_DISPATCH_THREADS = env_int("WEBHOOKS_DISPATCH_THREADS", 64, minimum=1)
+WEBHOOKS_ENDPOINT_IN_FLIGHT = env_int("WEBHOOKS_ENDPOINT_IN_FLIGHT", 8, minimum=1)
+WEBHOOKS_FAILING_INTERVAL_SECONDS = env_int("WEBHOOKS_FAILING_INTERVAL_SECONDS", 1, minimum=0)
+# The longest the periodic safety net (and, without a broker, a fan-out) delivers in one go.
+WEBHOOKS_DRAIN_SECONDS = env_int("WEBHOOKS_DRAIN_SECONDS", 20, minimum=1)
 # The portal's public address: every absolute link (emails, invitations) starts with it
 # (licensing.links). No trailing slash.
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")

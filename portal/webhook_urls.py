@@ -16,6 +16,7 @@ urlpatterns = [
     path("<uuid:endpoint_id>/delete/", webhook_views.endpoint_delete, name="delete"),
     path("<uuid:endpoint_id>/rotate/", webhook_views.endpoint_rotate, name="rotate"),
     path("<uuid:endpoint_id>/test/", webhook_views.endpoint_test, name="test"),
+    path("<uuid:endpoint_id>/resume/", webhook_views.endpoint_resume, name="resume"),
     path(
         "<uuid:endpoint_id>/redeliver/",
         webhook_views.endpoint_redeliver_failed,

@@ -208,6 +208,22 @@ def endpoint_test(request: HttpRequest, endpoint_id: Any, slug: str | None = Non
 
 @login_required
 @require_POST
+def endpoint_resume(
+    request: HttpRequest, endpoint_id: Any, slug: str | None = None
+) -> HttpResponse:
+    scope = _scope(request, slug)
+    endpoint = _endpoint(scope, endpoint_id)
+    was_paused = endpoint.paused_at is not None
+    services.endpoint_resume(endpoint=endpoint, actor=Actor.from_request(request))
+    if was_paused:
+        messages.success(request, "Endpoint resumed: the waiting deliveries are being sent.")
+    else:
+        messages.info(request, "The endpoint was not paused.")
+    return redirect(scope.url("detail", endpoint_id=endpoint.pk))
+
+
+@login_required
+@require_POST
 def endpoint_redeliver_failed(
     request: HttpRequest, endpoint_id: Any, slug: str | None = None
 ) -> HttpResponse:

@@ -179,7 +179,7 @@ grep -q '^portal_http_request_duration_seconds_count{method="POST",view="api:act
 
 # A worker that dies is restarted on its own, and gunicorn keeps answering meanwhile.
 worker_started() {  # the pid of the latest worker the supervisor started
-  grep -oE 'supervise \| worker started \(pid [0-9]+' "$WORK/stack.log" | tail -n 1 | grep -oE '[0-9]+$' || true
+  grep -oE 'supervise +\| worker started \(pid [0-9]+' "$WORK/stack.log" | tail -n 1 | grep -oE '[0-9]+$' || true
 }
 worker_ready() { grep -cE '^worker +\| .*celery@[^ ]* ready\.' "$WORK/stack.log" || true; }
 old_worker=$(worker_started)
@@ -199,8 +199,8 @@ say "worker $old_worker killed with SIGKILL; worker $new_worker took over, /heal
 
 say "stopping the stack"
 stop_stack || fail "the stack did not stop cleanly"
-grep -q 'supervise | worker stopped' "$WORK/stack.log" && grep -q 'supervise | web stopped' "$WORK/stack.log" \
-  && grep -q 'supervise | beat stopped' "$WORK/stack.log" && grep -q 'PostgreSQL stopped' "$WORK/stack.log" \
+grep -qE 'supervise +\| worker stopped' "$WORK/stack.log" && grep -qE 'supervise +\| web stopped' "$WORK/stack.log" \
+  && grep -qE 'supervise +\| beat stopped' "$WORK/stack.log" && grep -q 'PostgreSQL stopped' "$WORK/stack.log" \
   && grep -q 'Redis stopped' "$WORK/stack.log" || fail "not every process reported stopping"
 if curl -s -m 1 "$BASE/healthz" >/dev/null 2>&1; then fail "gunicorn still answers after the stop"; fi
 RESULT=PASS

@@ -1,21 +1,37 @@
-"""One delivery attempt: claim, sign, POST through the transport, record, schedule the next.
+"""Delivery attempts: claim due deliveries, sign, POST through the transport, record, schedule.
 
-A delivery is claimed by moving its `next_attempt_at` a lease into the future in one UPDATE, so
-two workers (or a task redelivered by the broker) never POST it at the same time, and a worker
-that dies mid-attempt only delays it until the lease runs out and the due sweep queues it again.
+- **Claims, not queue messages.** Due deliveries are claimed from the database in batches
+  (`claim_due`): the rows are locked with `SELECT … FOR UPDATE SKIP LOCKED` and their
+  `next_attempt_at` moved a lease (WEBHOOKS_CLAIM_SECONDS) into the future in the same
+  transaction, so two dispatchers never take the same delivery, nothing is queued twice, and a
+  dispatcher that dies mid-attempt only delays its claims until the lease runs out.
+- **Each endpoint on its own.** A claim takes at most an endpoint's free slots (the
+  dispatcher's share per endpoint; one for an endpoint whose last attempt failed, at most one
+  attempt per WEBHOOKS_FAILING_INTERVAL_SECONDS), oldest first per endpoint, so a slow or
+  failing endpoint backs up only itself. An endpoint failing for PAUSE_AFTER is paused (its
+  owner is emailed): one probe delivery every PROBE_INTERVAL, whose success resumes it; failing
+  for DISABLE_AFTER disables it.
+- **Recorded in bulk.** The outcomes of many attempts are written in one transaction
+  (`record`): their DeliveryAttempt rows, the deliveries' next steps, the endpoints' health.
+
+`webhooks.dispatcher` runs these with many HTTP calls in flight; `attempt` is one delivery,
+synchronously (the same steps), for a redelivery without a dispatcher.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from webhooks import emails, signing, transport
@@ -34,7 +50,10 @@ RETRY_DELAYS: Final = (
 )
 MAX_ATTEMPTS: Final = len(RETRY_DELAYS) + 1
 JITTER: Final = 0.15
-# An endpoint that has failed without a single success for this long is disabled.
+# An endpoint that has failed without a single success for this long is paused (one probe
+# every PROBE_INTERVAL), and after DISABLE_AFTER disabled.
+PAUSE_AFTER: Final = timedelta(hours=1)
+PROBE_INTERVAL: Final = timedelta(minutes=5)
 DISABLE_AFTER: Final = timedelta(days=1)
 TEST_EVENT_TYPE: Final = "webhook.test"
 
@@ -65,14 +84,126 @@ def message_body(delivery: WebhookDelivery) -> bytes:
     )
 
 
+# --- claims -----------------------------------------------------------------------------------
+
+
+def _lease(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.WEBHOOKS_CLAIM_SECONDS)
+
+
+def claim_due(
+    now: datetime,
+    *,
+    limit: int,
+    per_endpoint: int,
+    busy: Mapping[Any, int] | None = None,
+    held: Collection[Any] = (),
+) -> list[WebhookDelivery]:
+    """Claim up to `limit` due deliveries (with their endpoint and event), oldest first per
+    endpoint, each endpoint up to its free slots: `per_endpoint` (one while the endpoint is
+    failing) minus `busy[endpoint]`, the attempts the caller has in flight there. Endpoints
+    in `held` are skipped (the caller spaces a failing endpoint's attempts). A paused endpoint
+    gets one delivery, its probe, when the probe is due (and its next probe is moved on)."""
+    busy = busy or {}
+    if limit <= 0:
+        return []
+    due = Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+    # A disabled endpoint's deliveries are claimed too, to be given up (a test message sent
+    # to it): they were failed when it was disabled.
+    open_endpoints = (
+        Q(endpoint__enabled=False)
+        | Q(endpoint__paused_at__isnull=True)
+        | Q(endpoint__next_probe_at__lte=now)
+    )
+    ranked = (
+        WebhookDelivery.objects.filter(due & open_endpoints)
+        .exclude(endpoint_id__in=list(held))
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("endpoint_id")],
+                order_by=[F("next_attempt_at").asc(), F("id").asc()],
+            )
+        )
+        .filter(rank__lte=per_endpoint)
+        .order_by("next_attempt_at", "id")
+        .values_list(
+            "id", "endpoint_id", "rank", "endpoint__consecutive_failures", "endpoint__paused_at"
+        )[: limit * 4]
+    )
+    wanted: list[Any] = []
+    probes: list[Any] = []
+    for delivery_id, endpoint_id, rank, failures, paused_at in ranked:
+        slots = 1 if paused_at is not None or failures else per_endpoint
+        if rank > slots - busy.get(endpoint_id, 0):
+            continue
+        wanted.append(delivery_id)
+        if paused_at is not None:
+            probes.append(endpoint_id)
+        if len(wanted) >= limit:
+            break
+    if not wanted:
+        return []
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(due, pk__in=wanted)
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return []
+        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=_lease(now))
+        if probes:
+            WebhookEndpoint.objects.filter(pk__in=probes).update(next_probe_at=now + PROBE_INTERVAL)
+    claimed = {
+        delivery.pk: delivery
+        for delivery in WebhookDelivery.objects.select_related("endpoint", "event").filter(
+            pk__in=ids
+        )
+    }
+    return [claimed[pk] for pk in wanted if pk in claimed]
+
+
 def claim(delivery_id: Any, now: datetime) -> WebhookDelivery | None:
-    lease = now + timedelta(seconds=settings.WEBHOOKS_CLAIM_SECONDS)
+    """Claim one delivery by id, if it is due (a redelivery's first attempt)."""
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=lease)
+    ).update(next_attempt_at=_lease(now))
     if not claimed:
         return None
     return WebhookDelivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+
+
+# --- one attempt: the request, its outcome ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    delivery: WebhookDelivery
+    started_at: datetime
+    url: str
+    payload: bytes
+    headers: dict[str, str]
+
+
+def prepare(delivery: WebhookDelivery, now: datetime) -> Request:
+    """The signed request of a claimed delivery (signed with every current secret)."""
+    endpoint = delivery.endpoint
+    payload = message_body(delivery)
+    headers = signing.headers(
+        message_id=str(delivery.message_id),
+        payload=payload,
+        secrets=endpoint.signing_secrets(now),
+        now=now,
+    )
+    return Request(delivery, now, endpoint.url, payload, headers)
+
+
+def send(request: Request) -> transport.Response:
+    """POST it (no database: safe in any thread)."""
+    return transport.post(
+        request.url, request.payload, request.headers, timeout=settings.WEBHOOKS_TIMEOUT_SECONDS
+    )
 
 
 def attempt(delivery_id: Any, *, now: datetime | None = None) -> WebhookDelivery | None:
@@ -81,93 +212,140 @@ def attempt(delivery_id: Any, *, now: datetime | None = None) -> WebhookDelivery
     delivery = claim(delivery_id, now)
     if delivery is None:
         return None
-    endpoint = delivery.endpoint
-    if not endpoint.enabled:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=WebhookDelivery.Status.FAILED, next_attempt_at=None
-        )
-        delivery.status = WebhookDelivery.Status.FAILED
+    if not delivery.endpoint.enabled:
+        give_up([delivery])
         return delivery
-    payload = message_body(delivery)
-    headers = signing.headers(
-        message_id=str(delivery.message_id),
-        payload=payload,
-        secrets=endpoint.signing_secrets(now),
-        now=now,
-    )
-    response = transport.post(
-        endpoint.url, payload, headers, timeout=settings.WEBHOOKS_TIMEOUT_SECONDS
-    )
-    _record(delivery, response, now)
+    request = prepare(delivery, now)
+    record([(request, send(request))], timezone.now())
     return delivery
 
 
-def _record(delivery: WebhookDelivery, response: transport.Response, now: datetime) -> None:
+def give_up(deliveries: Sequence[WebhookDelivery]) -> None:
+    """Claimed deliveries of an endpoint disabled meanwhile: failed, not attempted."""
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        status=WebhookDelivery.Status.FAILED, next_attempt_at=None
+    )
+    for delivery in deliveries:
+        delivery.status = WebhookDelivery.Status.FAILED
+
+
+# --- recording outcomes -----------------------------------------------------------------------
+
+
+def _next_step(delivery: WebhookDelivery, response: transport.Response, now: datetime) -> bool:
+    """Set the delivery's status and next attempt after this response; True if it succeeded."""
     succeeded = response.ok and not response.error
     Status = WebhookDelivery.Status
-    with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            started_at=now,
-            status_code=response.status_code,
-            succeeded=succeeded,
-            response_excerpt=response.excerpt,
-            error=response.error[:500],
-            duration_ms=response.duration_ms,
-        )
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        delivery.last_status_code = response.status_code
-        delivery.next_attempt_at = None
-        if succeeded:
-            delivery.status = Status.SUCCEEDED
-        elif is_permanent(response.status_code):
-            delivery.status = Status.PERMANENT_FAILURE
-        elif delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status = Status.FAILED
-        else:
-            delivery.status = Status.PENDING
-            delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-        delivery.save(
-            update_fields=[
-                "attempts",
-                "last_attempt_at",
-                "last_status_code",
-                "status",
-                "next_attempt_at",
-            ]
-        )
-        endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
-        if succeeded:
-            endpoints.update(failing_since=None, consecutive_failures=0, last_success_at=now)
-        else:
-            endpoints.update(
-                failing_since=Coalesce(F("failing_since"), now),
-                consecutive_failures=F("consecutive_failures") + 1,
+    delivery.attempts += 1
+    delivery.last_status_code = response.status_code
+    delivery.next_attempt_at = None
+    if succeeded:
+        delivery.status = Status.SUCCEEDED
+    elif is_permanent(response.status_code):
+        delivery.status = Status.PERMANENT_FAILURE
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = Status.FAILED
+    else:
+        delivery.status = Status.PENDING
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+    return succeeded
+
+
+def record(outcomes: Sequence[tuple[Request, transport.Response]], now: datetime) -> None:
+    """Write the outcomes of attempts in one transaction: the attempt rows, each delivery's
+    next step, and each endpoint's health (a success clears its failures and resumes it if
+    paused, and its deliveries waiting on retry times are due at once; failures past
+    PAUSE_AFTER pause it, past DISABLE_AFTER disable it)."""
+    if not outcomes:
+        return
+    attempts = []
+    succeeded_at: dict[Any, datetime] = {}
+    recovered = set()  # endpoints failing or paused when claimed that answered now
+    failed = Counter[Any]()
+    first_failure: dict[Any, datetime] = {}
+    for request, response in outcomes:
+        delivery = request.delivery
+        delivery.last_attempt_at = request.started_at
+        ok = _next_step(delivery, response, now)
+        attempts.append(
+            DeliveryAttempt(
+                delivery=delivery,
+                started_at=request.started_at,
+                status_code=response.status_code,
+                succeeded=ok,
+                response_excerpt=response.excerpt,
+                error=response.error[:500],
+                duration_ms=response.duration_ms,
             )
-            _disable_if_failing_too_long(delivery.endpoint_id, now)
+        )
+        if ok:
+            succeeded_at[delivery.endpoint_id] = request.started_at
+            endpoint = delivery.endpoint
+            if endpoint.consecutive_failures or endpoint.paused_at is not None:
+                recovered.add(delivery.endpoint_id)
+        else:
+            failed[delivery.endpoint_id] += 1
+            first_failure.setdefault(delivery.endpoint_id, request.started_at)
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(attempts)
+        WebhookDelivery.objects.bulk_update(
+            [request.delivery for request, _ in outcomes],
+            ["attempts", "last_attempt_at", "last_status_code", "status", "next_attempt_at"],
+        )
+        for endpoint_id, when in succeeded_at.items():
+            WebhookEndpoint.objects.filter(pk=endpoint_id).update(
+                failing_since=None,
+                consecutive_failures=0,
+                last_success_at=when,
+                paused_at=None,
+                next_probe_at=None,
+            )
+        if recovered:  # what waited on retry times goes now
+            WebhookDelivery.objects.filter(
+                endpoint_id__in=recovered,
+                status=WebhookDelivery.Status.PENDING,
+                next_attempt_at__gt=now + timedelta(seconds=settings.WEBHOOKS_CLAIM_SECONDS),
+            ).update(next_attempt_at=now)
+        for endpoint_id, count in failed.items():
+            if endpoint_id in succeeded_at:
+                continue  # it answers: not failing
+            WebhookEndpoint.objects.filter(pk=endpoint_id).update(
+                failing_since=Coalesce(F("failing_since"), first_failure[endpoint_id]),
+                consecutive_failures=F("consecutive_failures") + count,
+            )
+            _pause_or_disable_if_failing(endpoint_id, now)
 
 
-def _disable_if_failing_too_long(endpoint_id: Any, now: datetime) -> None:
-    disabled = WebhookEndpoint.objects.filter(
-        pk=endpoint_id, enabled=True, failing_since__lte=now - DISABLE_AFTER
-    ).update(
+def _pause_or_disable_if_failing(endpoint_id: Any, now: datetime) -> None:
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True)
+    disabled = endpoints.filter(failing_since__lte=now - DISABLE_AFTER).update(
         enabled=False,
         disabled_at=now,
         disabled_reason="Every delivery failed for more than a day.",
+        paused_at=None,
+        next_probe_at=None,
         updated_at=now,
     )
-    if not disabled:
+    if disabled:
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING
+        ).update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
+        logger.warning("webhook endpoint %s disabled after failing for a day", endpoint_id)
+        _tell_owner(endpoint_id, emails.send_endpoint_disabled)
         return
-    WebhookDelivery.objects.filter(
-        endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING
-    ).update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
-    logger.warning("webhook endpoint %s disabled after failing for a day", endpoint_id)
+    paused = endpoints.filter(paused_at__isnull=True, failing_since__lte=now - PAUSE_AFTER).update(
+        paused_at=now, next_probe_at=now + PROBE_INTERVAL, updated_at=now
+    )
+    if paused:
+        logger.warning("webhook endpoint %s paused after failing for an hour", endpoint_id)
+        minutes = int(PROBE_INTERVAL.total_seconds() // 60)
+        _tell_owner(endpoint_id, lambda e: emails.send_endpoint_paused(e, probe_minutes=minutes))
 
-    def tell_owner() -> None:
-        endpoint = WebhookEndpoint.objects.select_related("customer", "created_by").get(
-            pk=endpoint_id
+
+def _tell_owner(endpoint_id: Any, send_email: Any) -> None:
+    def tell() -> None:
+        send_email(
+            WebhookEndpoint.objects.select_related("customer", "created_by").get(pk=endpoint_id)
         )
-        emails.send_endpoint_disabled(endpoint)
 
-    transaction.on_commit(tell_owner)
+    transaction.on_commit(tell)

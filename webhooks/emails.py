@@ -300,11 +300,22 @@ def _send_digest(entitlement: Entitlement, denied: Any, now: datetime) -> bool:
 
 def send_endpoint_disabled(endpoint: WebhookEndpoint) -> bool:
     """Tell the endpoint's owner (its creator, else the customer's account manager)."""
+    return _tell_endpoint_owner(endpoint, EmailNotice.Kind.ENDPOINT_DISABLED, "disabled")
+
+
+def send_endpoint_paused(endpoint: WebhookEndpoint, *, probe_minutes: int) -> bool:
+    """Tell the endpoint's owner that it is paused and how it resumes."""
+    return _tell_endpoint_owner(
+        endpoint, EmailNotice.Kind.ENDPOINT_PAUSED, "paused", probe_minutes=probe_minutes
+    )
+
+
+def _tell_endpoint_owner(endpoint: WebhookEndpoint, kind: str, what: str, **context: Any) -> bool:
     owner = endpoint.created_by
     if (owner is None or not owner.is_active) and endpoint.customer is not None:
         owner = endpoint.customer.account_manager
     if owner is None or not owner.is_active:
-        logger.warning("webhook endpoint %s disabled; nobody to tell", endpoint.pk)
+        logger.warning("webhook endpoint %s %s; nobody to tell", endpoint.pk, what)
         return False
     if endpoint.customer is not None:
         page = reverse(
@@ -314,9 +325,9 @@ def send_endpoint_disabled(endpoint: WebhookEndpoint) -> bool:
     else:
         page = reverse("team_webhooks:detail", kwargs={"endpoint_id": endpoint.pk})
     _record(
-        EmailNotice.Kind.ENDPOINT_DISABLED,
-        "endpoint_disabled",
-        {"endpoint": endpoint, "owner": owner, "endpoint_url": links.absolute(page)},
+        kind,
+        f"endpoint_{what}",
+        {"endpoint": endpoint, "owner": owner, "endpoint_url": links.absolute(page), **context},
         to=[owner.email],
         now=timezone.now(),
         endpoint=endpoint,

@@ -58,6 +58,10 @@ class WebhookEndpoint(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_reason = models.CharField(max_length=200, blank=True, editable=False)
+    # Paused after failing for an hour (webhooks.delivery): only a probe delivery is tried,
+    # at `next_probe_at`; its success (or a person) resumes the endpoint.
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_probe_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at"]
@@ -127,7 +131,13 @@ class WebhookDelivery(models.Model):
             ),
         ]
         indexes = [
-            # Due sweep: pending deliveries whose next attempt time has come.
+            # Claims: pending deliveries whose next attempt time has come, oldest first per
+            # endpoint (webhooks.delivery.claim_due), and the safety-net count of them.
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                condition=Q(status="pending"),
+                name="webhooks_delivery_due_endpoint",
+            ),
             models.Index(
                 fields=["next_attempt_at"],
                 condition=Q(status="pending"),
@@ -172,6 +182,7 @@ class EmailNotice(models.Model):
         EVENT = "event", "Event"
         DENIAL_DIGEST = "denial_digest", "Denial digest"
         ENDPOINT_DISABLED = "endpoint_disabled", "Endpoint disabled"
+        ENDPOINT_PAUSED = "endpoint_paused", "Endpoint paused"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     event = models.ForeignKey(

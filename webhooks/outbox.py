@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,6 +35,7 @@ FAN_OUT_BATCH = 100
 SWEEP_LIMIT = 5000
 # The names of the tasks (webhooks.tasks) this module queues.
 FAN_OUT: Final = "webhooks.fan_out"
+# Still registered for messages queued before the dispatcher (webhooks.dispatcher) existed.
 DELIVER: Final = "webhooks.deliver"
 EMAIL_EVENT_TYPES = frozenset(
     {Event.Type.OVERDRAFT_STARTED.value, Event.Type.HARD_LIMIT_REACHED.value}
@@ -115,86 +117,97 @@ class _Kicks:
 _kicks = _Kicks()
 
 
-def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> list[Any]:
-    """Create deliveries and send emails for undispatched events; mark them dispatched.
+def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> int:
+    """Create the deliveries and send the emails of undispatched events; mark them dispatched.
 
-    Safe to run twice: an event already dispatched (or being dispatched by another worker)
-    is skipped, deliveries are unique per (endpoint, event) and emails per event.
-    Returns the ids of the deliveries to attempt now.
+    One transaction for the batch: the events are claimed with `FOR UPDATE SKIP LOCKED` (an
+    event being fanned out elsewhere is skipped, one already dispatched too), one INSERT
+    creates every delivery of the batch (unique per endpoint and event, so a repeat creates
+    none), one UPDATE marks them. Returns the deliveries created; the dispatcher claims them
+    from the database (webhooks.delivery), nothing is queued per delivery.
     """
     now = now or timezone.now()
-    due: list[Any] = []
-    for seq in sorted(set(event_seqs)):
-        with transaction.atomic():
-            # Lock only the event row (`of`): a join would lock the shared customer row too,
-            # and concurrent fan-outs would then skip each other's events.
-            event = (
-                Event.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk=seq, dispatched_at__isnull=True)
-                .first()
+    seqs = sorted(set(event_seqs))
+    if not seqs:
+        return 0
+    with transaction.atomic():
+        # Lock only the event rows (`of`): a join would lock the shared customer row too,
+        # and concurrent fan-outs would then skip each other's events.
+        events = list(
+            Event.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=seqs, dispatched_at__isnull=True)
+            .order_by("seq")
+        )
+        if not events:
+            return 0
+        customers = {event.customer_id for event in events}
+        endpoints = list(
+            WebhookEndpoint.objects.filter(
+                Q(customer__isnull=True) | Q(customer_id__in=customers), enabled=True
             )
-            if event is None:
-                continue
-            endpoints = WebhookEndpoint.objects.filter(
-                Q(customer__isnull=True) | Q(customer_id=event.customer_id), enabled=True
+        )
+        deliveries = [
+            WebhookDelivery(
+                endpoint=endpoint,
+                event=event,
+                message_id=event.public_id,
+                event_type=event.type,
+                next_attempt_at=now,
+                created_at=now,
             )
-            WebhookDelivery.objects.bulk_create(
-                [
-                    WebhookDelivery(
-                        endpoint=endpoint,
-                        event=event,
-                        message_id=event.public_id,
-                        event_type=event.type,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                    for endpoint in endpoints
-                    if endpoint.wants(event.type)
-                ],
-                ignore_conflicts=True,
-            )
+            for event in events
+            for endpoint in endpoints
+            if endpoint.customer_id in (None, event.customer_id) and endpoint.wants(event.type)
+        ]
+        WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        for event in events:
             if event.type in EMAIL_EVENT_TYPES:
                 emails.send_event_email(event)
-            Event.objects.filter(pk=seq).update(dispatched_at=now)
-        due.extend(
-            WebhookDelivery.objects.filter(
-                event_id=seq, status=WebhookDelivery.Status.PENDING
-            ).values_list("pk", flat=True)
-        )
-    return due
+        Event.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
+    return len(deliveries)
 
 
-def queue_deliveries(delivery_ids: Iterable[Any]) -> int:
-    queued = 0
-    for delivery_id in delivery_ids:
-        if not enqueue(DELIVER, str(delivery_id)):
-            break  # the broker is down; the due sweep will pick the rest up
-        queued += 1
-    return queued
+def deliveries_ready() -> None:
+    """New deliveries are due (a fan-out or a redelivery committed). Without a broker nothing
+    else will attempt them, so they are delivered now, in this process; with one, the
+    dispatcher claims them from the database within `webhooks.dispatcher.POLL_SECONDS`."""
+    if current_app.conf.task_always_eager:
+        deliver_due()
 
 
 def sweep(*, min_age: timedelta = timedelta(seconds=30), now: datetime | None = None) -> int:
-    """Queue the fan-out of events left undispatched for `min_age`; returns how many."""
+    """Fan out, here, the events left undispatched for `min_age` (their kick was lost: a
+    broker that was down, a process that died); returns how many deliveries that created.
+
+    The sweep does the fan-out itself rather than queueing it again, so an event whose
+    fan-out task is only waiting in the queue is never queued twice: whichever comes first
+    claims it (`fan_out` skips events another transaction holds or already dispatched).
+    """
     now = now or timezone.now()
     seqs = list(
         Event.objects.filter(dispatched_at__isnull=True, occurred_at__lte=now - min_age)
         .order_by("seq")
         .values_list("seq", flat=True)[:SWEEP_LIMIT]
     )
-    for start in range(0, len(seqs), FAN_OUT_BATCH):
-        if not enqueue(FAN_OUT, seqs[start : start + FAN_OUT_BATCH]):
-            return start
-    return len(seqs)
-
-
-def deliver_due(*, now: datetime | None = None) -> int:
-    """Queue every pending delivery whose next attempt time has come; returns how many."""
-    now = now or timezone.now()
-    ids = list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    created = sum(
+        fan_out(seqs[start : start + FAN_OUT_BATCH]) for start in range(0, len(seqs), FAN_OUT_BATCH)
     )
-    return queue_deliveries(ids)
+    if created:
+        deliveries_ready()
+    return created
+
+
+def deliver_due(*, budget_seconds: float | None = None) -> int:
+    """Attempt the due deliveries now, in this process, many at once (webhooks.dispatcher),
+    until none is due or the budget (WEBHOOKS_DRAIN_SECONDS) is spent; returns the attempts."""
+    from webhooks.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher()
+    try:
+        return dispatcher.drain(
+            budget_seconds=settings.WEBHOOKS_DRAIN_SECONDS
+            if budget_seconds is None
+            else budget_seconds
+        )
+    finally:
+        dispatcher.close()

@@ -99,6 +99,7 @@ def endpoint_update(
         endpoint.consecutive_failures = 0
         endpoint.disabled_at = None
         endpoint.disabled_reason = ""
+        endpoint.paused_at = endpoint.next_probe_at = None
     endpoint.enabled = enabled
     endpoint.updated_at = timezone.now()
     endpoint.full_clean()
@@ -113,6 +114,35 @@ def endpoint_update(
                 actor=actor,
                 changes=changes,
             )
+    return endpoint
+
+
+def endpoint_resume(*, endpoint: WebhookEndpoint, actor: Actor = SYSTEM) -> WebhookEndpoint:
+    """Resume a paused endpoint by hand: a fresh start, and its waiting deliveries are due at
+    once (not at their retry times). Resuming one that is not paused changes nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        resumed = WebhookEndpoint.objects.filter(pk=endpoint.pk, paused_at__isnull=False).update(
+            paused_at=None,
+            next_probe_at=None,
+            failing_since=None,
+            consecutive_failures=0,
+            updated_at=now,
+        )
+        if resumed:
+            WebhookDelivery.objects.filter(
+                endpoint_id=endpoint.pk,
+                status=WebhookDelivery.Status.PENDING,
+                next_attempt_at__gt=now,
+            ).update(next_attempt_at=now)
+            audit_record(
+                action=AuditEntry.Action.WEBHOOK_ENDPOINT_UPDATED,
+                target=endpoint,
+                actor=actor,
+                changes={"paused": [True, False]},
+            )
+            transaction.on_commit(outbox.deliveries_ready)
+    endpoint.refresh_from_db()
     return endpoint
 
 
@@ -156,7 +186,7 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     delivery = WebhookDelivery.objects.create(
         endpoint=endpoint, event_type=TEST_EVENT_TYPE, next_attempt_at=now, created_at=now
     )
-    transaction.on_commit(lambda: outbox.queue_deliveries([delivery.pk]))
+    transaction.on_commit(outbox.deliveries_ready)
     return delivery
 
 
@@ -165,7 +195,7 @@ def _restart(deliveries: Any) -> list[Any]:
     WebhookDelivery.objects.filter(pk__in=ids).update(
         status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now()
     )
-    transaction.on_commit(lambda: outbox.queue_deliveries(ids))
+    transaction.on_commit(outbox.deliveries_ready)
     return ids
 
 

@@ -13,9 +13,10 @@ from webhooks import delivery, emails, outbox
 
 @shared_task(name=outbox.FAN_OUT)
 def fan_out(event_seqs: list[int]) -> int:
-    due = outbox.fan_out(event_seqs)
-    outbox.queue_deliveries(due)
-    return len(due)
+    created = outbox.fan_out(event_seqs)
+    if created:
+        outbox.deliveries_ready()
+    return created
 
 
 @shared_task(name=outbox.DELIVER)

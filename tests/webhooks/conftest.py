@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,6 +28,12 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    arrived_at: float = field(default_factory=time.time)  # seconds since the epoch
+
+    @property
+    def delay(self) -> float:
+        """Seconds from the event (the payload's `timestamp`) to its arrival here."""
+        return self.arrived_at - datetime.fromisoformat(self.json()["timestamp"]).timestamp()
 
     @property
     def message_id(self) -> str:

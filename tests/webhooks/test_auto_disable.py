@@ -1,4 +1,5 @@
-"""An endpoint that fails continuously for a day is disabled and its owner is emailed."""
+"""An endpoint that fails continuously for an hour is paused, for a day disabled; its owner is
+emailed each time (tests/webhooks/test_pause.py has the pause itself)."""
 
 from datetime import timedelta
 
@@ -33,10 +34,12 @@ def test_endpoint_failing_for_a_day_is_disabled_and_creator_emailed(
     assert vendor_endpoint.enabled is False
     assert vendor_endpoint.disabled_at is not None
     assert not WebhookDelivery.objects.filter(status="pending").exists()
-    assert [m.to for m in mail.outbox] == [[account_manager.email]]
-    assert "disabled" in mail.outbox[0].subject
-    assert f"/team/webhooks/{vendor_endpoint.pk}/" in mail.outbox[0].body
+    assert [m.to for m in mail.outbox] == [[account_manager.email]] * 2
+    paused, disabled = mail.outbox
+    assert "paused" in paused.subject and "disabled" in disabled.subject
+    assert f"/team/webhooks/{vendor_endpoint.pk}/" in disabled.body
     assert EmailNotice.objects.filter(kind="endpoint_disabled").count() == 1
+    assert EmailNotice.objects.filter(kind="endpoint_paused").count() == 1
 
     # A disabled endpoint gets nothing more.
     before = len(receiver.requests)
@@ -46,14 +49,19 @@ def test_endpoint_failing_for_a_day_is_disabled_and_creator_emailed(
 
 
 def test_a_success_resets_the_failure_clock(vendor_endpoint, receiver):
-    _fail_for(vendor_endpoint, receiver, hours=20)
+    receiver.behaviour = lambda n: (500, 0.0, {})
+    services.endpoint_send_test(endpoint=vendor_endpoint)
+    outbox.deliver_due()
+    vendor_endpoint.refresh_from_db()
     assert vendor_endpoint.failing_since is not None
+    assert vendor_endpoint.consecutive_failures == 1
     receiver.behaviour = lambda n: (200, 0.0, {})
     services.endpoint_send_test(endpoint=vendor_endpoint)
     outbox.deliver_due()
     vendor_endpoint.refresh_from_db()
     assert vendor_endpoint.failing_since is None
-    assert vendor_endpoint.enabled
+    assert vendor_endpoint.consecutive_failures == 0
+    assert vendor_endpoint.enabled and vendor_endpoint.paused_at is None
 
 
 def test_customer_endpoint_without_creator_tells_the_account_manager(
@@ -64,5 +72,5 @@ def test_customer_endpoint_without_creator_tells_the_account_manager(
     with django_capture_on_commit_callbacks(execute=True):
         _fail_for(customer_endpoint, receiver, hours=25)
     assert customer_endpoint.enabled is False
-    assert [m.to for m in mail.outbox] == [[account_manager.email]]
-    assert f"/c/{customer_endpoint.customer.slug}/webhooks/" in mail.outbox[0].body
+    assert [m.to for m in mail.outbox] == [[account_manager.email]] * 2
+    assert f"/c/{customer_endpoint.customer.slug}/webhooks/" in mail.outbox[1].body

@@ -7,6 +7,7 @@ it pushed through and how many arrived (run with -s to see them).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.db import connection
@@ -24,8 +25,9 @@ from django.db import connection
 from licensing.models import Event
 from portal.celery import app as celery_app
 from tests.servers import RedisServer
+from tests.webhooks.conftest import running_receiver
 from webhooks import outbox
-from webhooks.models import WebhookDelivery
+from webhooks.models import DeliveryAttempt, WebhookDelivery
 
 pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -49,14 +51,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
+    """What the Procfile runs for webhooks: a Celery worker on every queue (fan-out, periodic,
+    default) and the webhook dispatcher (`manage.py deliver_webhooks`), which claims and
+    delivers. `kill` SIGKILLs both, mid-delivery if deliveries are in flight."""
 
-    def start(self) -> None:
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        self.process = subprocess.Popen(
+    COMMANDS: ClassVar[list[tuple[list[str], bytes]]] = [
+        (
             [
                 sys.executable,
                 "-m",
@@ -64,6 +64,7 @@ class Worker:
                 "-A",
                 "portal.celery:app",
                 "worker",
+                "--queues=fanout,periodic,celery",
                 "--pool=prefork",
                 "--concurrency=4",
                 "--loglevel=INFO",
@@ -71,35 +72,65 @@ class Worker:
                 "--without-mingle",
                 "--without-heartbeat",
             ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if b" ready." in self.log.read_bytes()[offset:]:
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"celery worker did not start:\n{self.log.read_text()[-3000:]}")
+            b" ready.",
+        ),
+        (
+            [sys.executable, "manage.py", "deliver_webhooks", "--threads=8"],
+            b"webhook dispatcher started",
+        ),
+    ]
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The first process that has died, else the Celery worker (None when stopped)."""
+        for process in self.processes:
+            if process.poll() is not None:
+                return process
+        return self.processes[0] if self.processes else None
+
+    def start(self) -> None:
+        self.stop()
+        for command, ready in self.COMMANDS:
+            log = self.log.with_suffix(f".{len(self.processes)}.log")
+            offset = log.stat().st_size if log.exists() else 0
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log.open("ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.processes.append(process)
+            deadline = time.monotonic() + 30
+            while ready not in log.read_bytes()[offset:]:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[2:5]} did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.1)
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-        self.process = None
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        self.processes = []
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
             try:
-                self.process.wait(10)
+                process.wait(10)
             except subprocess.TimeoutExpired:
-                self.kill()
-        self.process = None
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        self.processes = []
 
 
 @pytest.fixture
@@ -320,4 +351,42 @@ def test_worker_killed_mid_delivery_then_restarted_delivers_everything(
             f" deliveries: {len(expected)} events pushed, {len(receiver.ids())} arrived,"
             f" {len(receiver.requests)} requests"
             f" ({len(receiver.requests) - len(receiver.ids())} duplicates, deduped by webhook-id)"
+        )
+
+
+def _attempts_recorded(endpoint: Any, count: int) -> bool:
+    return DeliveryAttempt.objects.filter(delivery__endpoint=endpoint).count() == count
+
+
+def test_a_slow_and_a_failing_endpoint_do_not_hold_up_a_healthy_one(
+    worker, publish_to, make_endpoint, entitlement, license_client, capsys
+):
+    with running_receiver() as fast, running_receiver() as slow, running_receiver() as failing:
+        slow.behaviour = lambda n: (200, 1.0, {})
+        failing.behaviour = lambda n: (500, 0.0, {})
+        endpoints = {
+            name: make_endpoint(found.url, event_types=["seat.activated"])
+            for name, found in (("fast", fast), ("slow", slow), ("failing", failing))
+        }
+        for n in range(60):
+            assert _activate(license_client, f"m-{n}") == 201
+        assert fast.wait_for(lambda: len(fast.ids()) == 60, timeout=20)
+        slow_arrived, failing_tries = len(slow.ids()), len(failing.requests)
+        # The slow endpoint takes a second an answer, 8 at a time: 7.5 s for its 60.
+        assert slow_arrived < 60
+        worst = max(received.delay for received in fast.requests)
+        assert worst < 3.0, worst
+        # A failing endpoint gets one attempt in flight, at most one a second, not a burst.
+        assert failing_tries <= 15, failing_tries
+        assert slow.wait_for(lambda: len(slow.ids()) == 60, timeout=30)
+        # Nothing attempted twice without a fault: one request per delivery, one row each.
+        for name, found in (("fast", fast), ("slow", slow)):
+            recorded = functools.partial(_attempts_recorded, endpoints[name], 60)
+            assert found.wait_for(recorded, timeout=10), name
+            assert len(found.requests) == len(found.ids()) == 60, name
+    with capsys.disabled():
+        print(
+            f"\n[isolation] 60 events to a fast, a 1 s and a failing endpoint: the fast one's"
+            f" worst event-to-arrival {worst:.2f} s; the slow one had {slow_arrived} of 60 by"
+            f" then, the failing one {failing_tries} attempts"
         )

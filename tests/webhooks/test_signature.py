@@ -43,7 +43,7 @@ def test_a_wrong_secret_does_not_verify(vendor_endpoint, receiver, entitlement, 
     events = [services.seat_activate(entitlement=entitlement, fingerprint="m")]
     assert events
     outbox.fan_out(Event.objects.values_list("seq", flat=True))
-    outbox.queue_deliveries(WebhookDelivery.objects.values_list("pk", flat=True))
+    outbox.deliver_due()
     received = receiver.requests[0]
     with pytest.raises(WebhookVerificationError):
         received.verify(other.secret)

@@ -403,7 +403,7 @@ WEBHOOKS_CLAIM_SECONDS = env_int("WEBHOOKS_CLAIM_SECONDS", 60, minimum=1)
 # most a quarter of the threads; one while an endpoint is failing, at most one per
 # WEBHOOKS_FAILING_INTERVAL_SECONDS).
 WEBHOOKS_DISPATCH_THREADS = env_int("WEBHOOKS_DISPATCH_THREADS", 64, minimum=1)
-WEBHOOKS_ENDPOINT_IN_FLIGHT = env_int("WEBHOOKS_ENDPOINT_IN_FLIGHT", 8, minimum=1)
+WEBHOOKS_ENDPOINT_IN_FLIGHT = env_int("WEBHOOKS_ENDPOINT_IN_FLIGHT", 16, minimum=1)
 WEBHOOKS_FAILING_INTERVAL_SECONDS = env_int("WEBHOOKS_FAILING_INTERVAL_SECONDS", 1, minimum=0)
 # The longest the periodic safety net (and, without a broker, a fan-out) delivers in one go.
 WEBHOOKS_DRAIN_SECONDS = env_int("WEBHOOKS_DRAIN_SECONDS", 20, minimum=1)

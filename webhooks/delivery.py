@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
@@ -108,29 +108,7 @@ def claim_due(
     if limit <= 0:
         return []
     due = Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-    # A disabled endpoint's deliveries are claimed too, to be given up (a test message sent
-    # to it): they were failed when it was disabled.
-    open_endpoints = (
-        Q(endpoint__enabled=False)
-        | Q(endpoint__paused_at__isnull=True)
-        | Q(endpoint__next_probe_at__lte=now)
-    )
-    ranked = (
-        WebhookDelivery.objects.filter(due & open_endpoints)
-        .exclude(endpoint_id__in=list(held))
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("endpoint_id")],
-                order_by=[F("next_attempt_at").asc(), F("id").asc()],
-            )
-        )
-        .filter(rank__lte=per_endpoint)
-        .order_by("next_attempt_at", "id")
-        .values_list(
-            "id", "endpoint_id", "rank", "endpoint__consecutive_failures", "endpoint__paused_at"
-        )[: limit * 4]
-    )
+    ranked = _candidates(now, per_endpoint=per_endpoint, held=held, limit=limit * 4)
     wanted: list[Any] = []
     probes: list[Any] = []
     for delivery_id, endpoint_id, rank, failures, paused_at in ranked:
@@ -162,6 +140,85 @@ def claim_due(
         )
     }
     return [claimed[pk] for pk in wanted if pk in claimed]
+
+
+_DELIVERY = WebhookDelivery._meta
+_ENDPOINT = WebhookEndpoint._meta
+
+
+def _column(meta: Any, name: str) -> str:
+    return str(meta.get_field(name).column)
+
+
+# PostgreSQL: each open endpoint's oldest due deliveries through the index on (endpoint, next
+# attempt), a few probes per endpoint whatever the backlog. The window query below ranked the
+# whole backlog at every claim (24 ms a claim with 3,000 due).
+_CANDIDATES_SQL: Final = f"""
+SELECT d.id, e.id, d.rank, e.{_column(_ENDPOINT, "consecutive_failures")},
+       e.{_column(_ENDPOINT, "paused_at")}
+FROM {_ENDPOINT.db_table} e
+CROSS JOIN LATERAL (
+    SELECT x.id, x.{_column(_DELIVERY, "next_attempt_at")} AS due_at,
+           row_number() OVER (ORDER BY x.{_column(_DELIVERY, "next_attempt_at")}, x.id) AS rank
+    FROM {_DELIVERY.db_table} x
+    WHERE x.{_column(_DELIVERY, "endpoint")} = e.id
+      AND x.{_column(_DELIVERY, "status")} = %(pending)s
+      AND x.{_column(_DELIVERY, "next_attempt_at")} <= %(now)s
+    ORDER BY x.{_column(_DELIVERY, "next_attempt_at")}, x.id
+    LIMIT %(per_endpoint)s
+) d
+WHERE (NOT e.{_column(_ENDPOINT, "enabled")}
+       OR e.{_column(_ENDPOINT, "paused_at")} IS NULL
+       OR e.{_column(_ENDPOINT, "next_probe_at")} <= %(now)s)
+  AND NOT (e.id = ANY(%(held)s))
+ORDER BY d.due_at, d.id
+LIMIT %(limit)s
+"""
+
+
+def _candidates(
+    now: datetime, *, per_endpoint: int, held: Collection[Any], limit: int
+) -> list[tuple[Any, Any, int, int, datetime | None]]:
+    """(delivery, endpoint, its rank in the endpoint's due deliveries, the endpoint's
+    consecutive failures, paused at) of the oldest due deliveries of each open endpoint, up to
+    `per_endpoint` each, oldest first. Open: not paused (or its probe is due), or disabled (its
+    deliveries are claimed to be given up: a test message sent to it)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CANDIDATES_SQL,
+                {
+                    "pending": WebhookDelivery.Status.PENDING.value,
+                    "now": now,
+                    "per_endpoint": per_endpoint,
+                    "held": list(held),
+                    "limit": limit,
+                },
+            )
+            return cursor.fetchall()
+    open_endpoints = (
+        Q(endpoint__enabled=False)
+        | Q(endpoint__paused_at__isnull=True)
+        | Q(endpoint__next_probe_at__lte=now)
+    )
+    return list(
+        WebhookDelivery.objects.filter(
+            open_endpoints, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .exclude(endpoint_id__in=list(held))
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("endpoint_id")],
+                order_by=[F("next_attempt_at").asc(), F("id").asc()],
+            )
+        )
+        .filter(rank__lte=per_endpoint)
+        .order_by("next_attempt_at", "id")
+        .values_list(
+            "id", "endpoint_id", "rank", "endpoint__consecutive_failures", "endpoint__paused_at"
+        )[:limit]
+    )
 
 
 def claim(delivery_id: Any, now: datetime) -> WebhookDelivery | None:
@@ -288,10 +345,7 @@ def record(outcomes: Sequence[tuple[Request, transport.Response]], now: datetime
             first_failure.setdefault(delivery.endpoint_id, request.started_at)
     with transaction.atomic():
         DeliveryAttempt.objects.bulk_create(attempts)
-        WebhookDelivery.objects.bulk_update(
-            [request.delivery for request, _ in outcomes],
-            ["attempts", "last_attempt_at", "last_status_code", "status", "next_attempt_at"],
-        )
+        _save_next_steps([request.delivery for request, _ in outcomes])
         for endpoint_id, when in succeeded_at.items():
             WebhookEndpoint.objects.filter(pk=endpoint_id).update(
                 failing_since=None,
@@ -314,6 +368,32 @@ def record(outcomes: Sequence[tuple[Request, transport.Response]], now: datetime
                 consecutive_failures=F("consecutive_failures") + count,
             )
             _pause_or_disable_if_failing(endpoint_id, now)
+
+
+def _save_next_steps(deliveries: Sequence[WebhookDelivery]) -> None:
+    """One UPDATE per distinct outcome (a batch's successes share one), one bulk update for
+    the retries, whose next attempt times differ by their jitter."""
+    same: dict[tuple[Any, ...], list[Any]] = {}
+    retries = []
+    for item in deliveries:
+        if item.next_attempt_at is not None:
+            retries.append(item)
+            continue
+        key = (item.status, item.last_status_code, item.last_attempt_at)
+        same.setdefault(key, []).append(item.pk)
+    for (status, status_code, attempted_at), ids in same.items():
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=status,
+            last_status_code=status_code,
+            last_attempt_at=attempted_at,
+            attempts=F("attempts") + 1,
+            next_attempt_at=None,
+        )
+    if retries:
+        WebhookDelivery.objects.bulk_update(
+            retries,
+            ["attempts", "last_attempt_at", "last_status_code", "status", "next_attempt_at"],
+        )
 
 
 def _pause_or_disable_if_failing(endpoint_id: Any, now: datetime) -> None:

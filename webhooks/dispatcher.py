@@ -34,9 +34,9 @@ logger = logging.getLogger(__name__)
 # How long the loop waits for an attempt to finish when nothing could be claimed: also how
 # soon a new delivery is seen.
 POLL_SECONDS: Final = 0.1
-# While attempts are in flight, claim again at least this often (or as soon as a quarter of
-# the threads are free), rather than after every single attempt.
-CLAIM_EVERY_SECONDS: Final = 0.05
+# Attempts that finish within this long of each other are recorded (and their slots claimed
+# again) together: one transaction for many, at the cost of this much latency.
+BATCH_SECONDS: Final = 0.01
 
 Outcome = tuple[delivery.Request, transport.Response]
 
@@ -53,7 +53,6 @@ class Dispatcher:
         self._busy = Counter[Any]()  # attempts in flight per endpoint
         self._in_flight = 0
         self._failing_started: dict[Any, float] = {}  # endpoint: its last attempt's start
-        self._last_claim = 0.0
         self.attempted = 0
 
     def run(
@@ -67,11 +66,9 @@ class Dispatcher:
             while True:
                 claiming = not stop.is_set() and (deadline is None or time.monotonic() < deadline)
                 claimed = self._claim() if claiming else 0
-                if not claiming and not self._in_flight:
+                if not self._in_flight and (not claiming or (until_idle and not claimed)):
                     break
-                if until_idle and not claimed and not self._in_flight:
-                    break
-                self._record(wait=POLL_SECONDS if not claimed else 0.0)
+                self._record(wait=POLL_SECONDS)
         finally:
             while self._in_flight:
                 self._record(wait=POLL_SECONDS)
@@ -89,13 +86,8 @@ class Dispatcher:
     def _claim(self) -> int:
         free = self.threads - self._in_flight
         now_mono = time.monotonic()
-        if free <= 0 or (
-            self._in_flight
-            and free < max(self.threads // 4, 1)
-            and now_mono - self._last_claim < CLAIM_EVERY_SECONDS
-        ):
+        if free <= 0:
             return 0
-        self._last_claim = now_mono
         interval = settings.WEBHOOKS_FAILING_INTERVAL_SECONDS
         self._failing_started = {
             endpoint: started
@@ -135,13 +127,22 @@ class Dispatcher:
         self._done.put((request, response))
 
     def _record(self, *, wait: float) -> None:
+        """Wait up to `wait` for an attempt to finish, then gather what finishes within
+        BATCH_SECONDS more (or until nothing is in flight), and record them together."""
         outcomes: list[Outcome] = []
         try:
             outcomes.append(self._done.get(timeout=wait) if wait else self._done.get_nowait())
-            while True:
-                outcomes.append(self._done.get_nowait())
         except queue.Empty:
-            pass
+            return
+        until = time.monotonic() + BATCH_SECONDS
+        while len(outcomes) < self._in_flight:
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                outcomes.append(self._done.get(timeout=left))
+            except queue.Empty:
+                break
         if not outcomes:
             return
         for request, response in outcomes:

@@ -77,6 +77,8 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "failing_since",
             "consecutive_failures",
             "last_success_at",
+            "paused_at",
+            "next_probe_at",
             "previous_secret_expires_at",
             "created_at",
             "updated_at",
@@ -86,6 +88,11 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
                 "help_text": "After a rotation the previous secret signs too, until this time."
             },
             "failing_since": {"help_text": "First failed attempt since the last success."},
+            "paused_at": {
+                "help_text": "Paused after failing for an hour: only a probe delivery is tried "
+                "(at `next_probe_at`, every 5 minutes); its success, or `POST …/resume`, "
+                "resumes the endpoint. Null: not paused."
+            },
         }
 
 
@@ -370,6 +377,26 @@ class WebhookEndpointRotateSecretView(VendorAPIView):
         endpoint = _endpoint(endpoint_id)
         services.endpoint_rotate_secret(endpoint=endpoint, actor=Actor.from_request(request))
         return _with_secret(endpoint, status.HTTP_200_OK)
+
+
+class WebhookEndpointResumeView(VendorAPIView):
+    """Resume a paused endpoint."""
+
+    @extend_schema(
+        operation_id="webhook_endpoints_resume",
+        tags=["webhooks"],
+        summary="Resume a paused endpoint",
+        description="Clears the pause and the failure count; the deliveries waiting for it are "
+        "due at once. Resuming an endpoint that is not paused changes nothing.",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: WebhookEndpointSerializer}, 404, write=True),
+    )
+    def post(self, request: Request, endpoint_id: Any) -> Response:
+        endpoint = services.endpoint_resume(
+            endpoint=_endpoint(endpoint_id), actor=Actor.from_request(request)
+        )
+        return Response(WebhookEndpointSerializer(endpoint).data)
 
 
 # --- deliveries ---------------------------------------------------------------------------------

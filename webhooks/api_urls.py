@@ -27,6 +27,11 @@ urlpatterns = [
         name="webhook-endpoint-rotate-secret",
     ),
     path(
+        "webhook-endpoints/<uuid:endpoint_id>/resume",
+        api.WebhookEndpointResumeView.as_view(),
+        name="webhook-endpoint-resume",
+    ),
+    path(
         "webhook-deliveries",
         api.WebhookDeliveryCollectionView.as_view(),
         name="webhook-delivery-list",

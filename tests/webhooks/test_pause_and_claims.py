@@ -195,3 +195,18 @@ def test_the_endpoint_page_says_paused_and_resumes_it(
         assert _refresh(vendor_endpoint).paused_at is None
         page = client.get(f"/team/webhooks/{vendor_endpoint.pk}/").content.decode()
         assert "Paused since" not in page and "Endpoint resumed" in page
+
+
+def test_the_vendor_api_shows_the_pause_and_resumes(vendor_endpoint, receiver, account_manager):
+    from licensing.services.tokens import api_token_create
+    from tests.api.conftest import bearer
+
+    api = bearer(api_token_create(user=account_manager, name="ops")[1])
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        _pause(vendor_endpoint, receiver, clock)
+        body = api.get(f"/api/v1/webhook-endpoints/{vendor_endpoint.pk}").json()
+        assert body["paused_at"] is not None and body["next_probe_at"] is not None
+        response = api.post(f"/api/v1/webhook-endpoints/{vendor_endpoint.pk}/resume")
+        assert response.status_code == 200, response.json()
+        assert response.json()["paused_at"] is None
+        assert response.json()["consecutive_failures"] == 0

@@ -264,9 +264,9 @@ def setup_django(db: str, **extra: str) -> None:
     django.setup()
 
 
-def _migrations_digest() -> str:
+def _migrations_digest(root: Path = ROOT) -> str:
     digest = hashlib.sha1()
-    for path in sorted(ROOT.glob("*/migrations/*.py")):
+    for path in sorted(root.glob("*/migrations/*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -452,3 +452,130 @@ def emit(figures: dict[str, object]) -> None:
     """The benchmark's result: JSON on the last line of standard output."""
     sys.stdout.flush()
     print(json.dumps(figures, sort_keys=False), flush=True)
+
+
+# --- another checkout's database and processes ----------------------------------------------
+
+
+def fresh_migrated_database_at(name: str, root: Path) -> None:
+    """`fresh_migrated_database` for the code of another checkout (a git worktree of another
+    revision): a template per set of migrations, migrated by that checkout's manage.py, so
+    revisions with different migrations can be measured in one run."""
+    digest = _migrations_digest(root)
+    template = f"{TEMPLATE_DB}_{digest}"
+    have = psql(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+        f" WHERE datname = '{template}'"
+    )
+    if have != "migrated":  # absent, or a migration that failed half-way
+        log(f"bench: migrating a template database for {root.name}")
+        fresh_database(template)
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", "migrate", "-v", "0"],
+            cwd=root,
+            env=django_env(template, CELERY_BROKER_URL="", REDIS_URL="", PYTHONPATH=str(root)),
+            check=True,
+        )
+        psql(f"COMMENT ON DATABASE {template} IS 'migrated'")
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+def bench_postgres_pids() -> list[int]:
+    """The benchmark cluster's processes only (the postmaster and its children), not those of
+    other clusters running as the same user (the test suite's)."""
+    try:
+        postmaster = int((PGDATA / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    out = subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+    )
+    return [postmaster, *(int(pid) for pid in out.stdout.split())]
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every process in process group `pgid` (a Procfile process and what it forked)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:  # state, ppid, pgrp
+            pids.append(int(entry.name))
+    return pids
+
+
+def read_procfile(path: Path) -> dict[str, str]:
+    """A Procfile's `name: command` lines, by the rule scripts/supervise.py reads them."""
+    commands: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, command = line.strip().partition(":")
+        if not sep or not name.replace("-", "").replace("_", "").isalnum() or name in commands:
+            raise SystemExit(f"{path}: cannot read the line {line!r}")
+        commands[name] = command.strip()
+    return commands
+
+
+class Procfile:
+    """The processes of a checkout's Procfile, each line started as scripts/supervise.py starts
+    it (`bash -c` in a process group of its own, in the checkout's folder), a few or all at a
+    time. Unlike the supervisor, nothing is restarted: a benchmark reports a process that died.
+    Output goes to var/bench/procfile/<checkout folder>/<name>.log, emptied first."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.env = env
+        self.commands = read_procfile(root / "Procfile")
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs = VAR / "procfile" / root.name
+        shutil.rmtree(self.logs, ignore_errors=True)
+
+    def start(self, names: list[str]) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            with open(self.logs / f"{name}.log", "ab") as out:
+                out.write(f"--- {time.strftime('%F %T')} {self.root.name}: {name}\n".encode())
+                out.flush()
+                self.running[name] = subprocess.Popen(
+                    ["bash", "-c", self.commands[name]],
+                    cwd=self.root,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            log(f"bench: started {name} (pid {self.running[name].pid})")
+
+    def exited(self) -> dict[str, int]:
+        """The processes that have exited since they were started, with their exit codes."""
+        return {
+            name: code for name, popen in self.running.items() if (code := popen.poll()) is not None
+        }
+
+    def pids(self, name: str) -> list[int]:
+        popen = self.running.get(name)
+        return group_pids(popen.pid) if popen is not None else []
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM to every process group (a warm shutdown: running work finishes), SIGKILL to
+        what is left after `grace` seconds, and to whatever a process left in its group."""
+        for popen in self.running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, popen in self.running.items():
+            try:
+                popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"bench: {name} did not stop within {grace:g} s; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+        self.running.clear()

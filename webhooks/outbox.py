@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from licensing.models import Event
 from webhooks import emails
+from webhooks.dispatcher import Dispatcher
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -200,8 +201,6 @@ def sweep(*, min_age: timedelta = timedelta(seconds=30), now: datetime | None = 
 def deliver_due(*, budget_seconds: float | None = None) -> int:
     """Attempt the due deliveries now, in this process, many at once (webhooks.dispatcher),
     until none is due or the budget (WEBHOOKS_DRAIN_SECONDS) is spent; returns the attempts."""
-    from webhooks.dispatcher import Dispatcher
-
     dispatcher = Dispatcher()
     try:
         return dispatcher.drain(

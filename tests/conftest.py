@@ -14,6 +14,9 @@ from portal.models import User
 
 PASSWORD = "correct-horse-battery-staple"
 
+# In CI a skipped test fails (tests/ci_skips.py).
+pytest_plugins = ["tests.ci_skips"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `postgres` need DATABASE_URL to name a PostgreSQL server."""

@@ -63,15 +63,20 @@ def test_poller_misses_and_repeats_nothing_while_events_are_written(
     ]
     for thread in writers:
         thread.start()
+    deadline = time.monotonic() + 60
     while any(thread.is_alive() for thread in writers):
+        assert time.monotonic() < deadline, "writers still running after 60 s"
         poll_once()
         time.sleep(0.02)
     for thread in writers:
-        thread.join()
+        thread.join(timeout=5)
     assert not errors, errors
-    time.sleep(settings.API_EVENTS_SETTLE_SECONDS + 0.2)
-    while poll_once():
-        pass
+    time.sleep(settings.API_EVENTS_SETTLE_SECONDS + 0.2)  # the feed's own settle window
+    for _ in range(1000):  # pages of the rest; far more than the events written
+        if not poll_once():
+            break
+    else:
+        raise AssertionError("the feed kept saying has_more")
 
     expected = list(Event.objects.order_by("seq").values_list("public_id", flat=True))
     assert len(expected) == WRITERS * (ACTIVATIONS_EACH + 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -132,9 +131,9 @@ def test_a_read_does_not_wait_for_a_locked_entitlement(
     holder.start()
     try:
         assert locked.wait(10)
-        started = time.monotonic()
+        # Had the sweep waited for the lock, it would wait until the holder gives up (10 s)
+        # and then expire the seat: 1, not 0.
         assert services.seats_expire_due(entitlements=[entitlement]) == 0
-        assert time.monotonic() - started < 2
         assert Seat.objects.get(fingerprint="gone").released_at is None  # rolled back
         with connection.cursor() as cursor:  # the bound did not outlive the sweep
             cursor.execute("SHOW lock_timeout")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from licensing.history import (
     Point,
+    Row,
     Span,
     Terms,
     changes,
@@ -29,11 +30,13 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def terms(hours: float, seats: int, hard_limit: int | None, **kw: str) -> Terms:
-    return Terms(effective_from=at(hours), seats=seats, hard_limit=hard_limit, **kw)
+def terms(
+    hours: float, seats: int, hard_limit: int | None, status: str = "active", changed_by: str = ""
+) -> Terms:
+    return Terms(at(hours), seats, hard_limit, status=status, changed_by=changed_by)
 
 
-def row(hours: int, peak: int, closing: int, **counts: int) -> tuple[int, ...]:
+def row(hours: int, peak: int, closing: int, **counts: int) -> Row:
     return (
         epoch_hour(at(hours)),
         peak,
@@ -136,10 +139,10 @@ def test_a_range_that_starts_mid_hour_is_floored() -> None:
 
 
 def hourly(
-    rows: list[tuple[int, ...]], *, closing_before: int = 0, hours: int = 5, now_hours: float = 100
+    rows: list[Row], *, closing_before: int = 0, hours: int = 5, now_hours: float = 100
 ) -> list[Point]:
     return walk(
-        rows,  # type: ignore[arg-type]
+        rows,
         closing_before=closing_before,
         spans=[Span(at(0), at(hours), 100, 120)],
         now=at(now_hours),
@@ -214,7 +217,7 @@ def test_first_and_last_hour_of_a_range() -> None:
 def test_a_day_sums_its_hours_and_draws_the_lines_of_its_busiest_hour() -> None:
     history_spans = [Span(at(0), at(12), 100, 120), Span(at(12), at(48), 130, 150)]
     rows = [row(0, 110, 110), row(12, 125, 125, denials=2), row(23, 125, 60, releases=65)]
-    days = walk(rows, closing_before=0, spans=history_spans, now=at(30.5), bucket="day")  # type: ignore[arg-type]
+    days = walk(rows, closing_before=0, spans=history_spans, now=at(30.5), bucket="day")
     first, second = days
     assert (first.start, first.hours, first.partial) == (at(0), 24, False)
     assert (first.peak, first.closing) == (125, 60)
@@ -232,7 +235,7 @@ def test_a_day_of_equal_peaks_draws_the_lines_of_the_first() -> None:
         closing_before=0,
         spans=history_spans,
         now=at(100),
-        bucket="day",  # type: ignore[list-item]
+        bucket="day",
     )
     assert (day.peak, day.entitled, day.zone.value) == (110, 100, "overdraft")
     assert day.overdraft_hours == 12
@@ -241,9 +244,9 @@ def test_a_day_of_equal_peaks_draws_the_lines_of_the_first() -> None:
 def test_denials_under_two_limits_remember_the_higher() -> None:
     history_spans = [Span(at(0), at(1), 100, 120), Span(at(1), at(2), 100, 150)]
     rows = [row(0, 120, 120, denials=1), row(1, 150, 150, denials=1)]
-    (day,) = walk(rows, closing_before=0, spans=history_spans, now=at(100), bucket="day")  # type: ignore[arg-type]
+    (day,) = walk(rows, closing_before=0, spans=history_spans, now=at(100), bucket="day")
     assert day.denied_at == 150
-    (day,) = walk(rows[:1], closing_before=0, spans=history_spans, now=at(100), bucket="day")  # type: ignore[arg-type]
+    (day,) = walk(rows[:1], closing_before=0, spans=history_spans, now=at(100), bucket="day")
     assert day.denied_at == 120
 
 

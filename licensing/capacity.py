@@ -73,7 +73,8 @@ class Capacity:
     def note(self, period: str) -> str:
         """A plain-language capacity note for `period` ("last 30 days")."""
         if self.denials:
-            said = f"Peak {self.peak}; {self.denials} denials in the {period}"
+            denials = "denial" if self.denials == 1 else "denials"
+            said = f"Peak {self.peak}; {self.denials} {denials} in the {period}"
         elif self.overdraft_hours:
             hours = "hour" if self.overdraft_hours == 1 else "hours"
             said = (

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -101,16 +102,14 @@ def spans(history: Sequence[Terms], start: datetime, end: datetime) -> list[Span
     for a, b in itertools.pairwise(ordered):
         # The terms in force at some moment of the hour starting at `a` (and of every hour up
         # to `b`: no terms start or end strictly between the cuts).
-        entitled, hard_limit = -1, 0
-        for n, terms in enumerate(history):
-            begins = terms.effective_from if n else None
-            ends = bounds[n] if n < len(bounds) else None
-            if (begins is None or begins < a + HOUR) and (ends is None or ends > a):
-                if entitled < 0:
-                    entitled, hard_limit = terms.seats, terms.hard_limit  # type: ignore[assignment]
-                else:
-                    entitled = max(entitled, terms.seats)
-                    hard_limit = _more_generous_limit(hard_limit, terms.hard_limit)  # type: ignore[assignment]
+        overlapping = [
+            t
+            for n, t in enumerate(history)
+            if (n == 0 or t.effective_from < a + HOUR) and (n == len(bounds) or bounds[n] > a)
+        ]
+        entitled = max(t.seats for t in overlapping)
+        limits = [t.hard_limit for t in overlapping]
+        hard_limit = None if None in limits else max(x for x in limits if x is not None)
         if result and (result[-1].entitled, result[-1].hard_limit) == (entitled, hard_limit):
             result[-1] = dataclasses.replace(result[-1], end=b)
         else:
@@ -188,17 +187,11 @@ def walk(
     rows = iter(rows)
     row = next(rows, None)
     closing = closing_before
-    key = -1
-    # The bucket being summed: see Point.
-    hours = top = activations_sum = overdraft_activations_sum = denials_sum = releases_sum = 0
-    overdraft_hours = seat_hours = top_entitled = 0
-    top_limit: int | None = None
-    denied_at: int | None = None
-    denied = False
+    key: int | None = None  # the bucket being summed (hours since the epoch // per)
 
-    def point() -> Point:
+    def point(closing: int) -> Point:
         return Point(
-            start=datetime.fromtimestamp(key * per * 3600, UTC),
+            start=datetime.fromtimestamp(key * per * 3600, UTC),  # type: ignore[operator]
             hours=hours,
             peak=top,
             closing=closing,
@@ -218,23 +211,23 @@ def walk(
         hour, end = epoch_hour(span.start), min(epoch_hour(span.end), current + 1)
         entitled, hard_limit = span.entitled, span.hard_limit
         while hour < end:
-            if hour // per != key:  # a new bucket: the last one is complete
-                if key >= 0:
-                    points.append(point())
-                key = hour // per
-                hours = activations_sum = overdraft_activations_sum = denials_sum = 0
-                releases_sum = overdraft_hours = seat_hours = 0
-                top, denied_at, denied = -1, None, False
+            closed = closing  # the level at the end of the hour before
             while row is not None and row[0] < hour:
                 row = next(rows, None)  # a row outside the spans: not part of this history
             if row is not None and row[0] == hour:
                 _, peak, closing, activations, overdraft_activations, denials, releases = row
                 row = next(rows, None)
-                if peak < 0:
-                    peak = 0
             else:
                 peak, activations, overdraft_activations, denials, releases = closing, 0, 0, 0, 0
-            if peak > top:
+            if hour // per != key:  # a new bucket: the last one is complete
+                if key is not None:
+                    points.append(point(closed))
+                key = hour // per
+                hours = activations_sum = overdraft_activations_sum = denials_sum = 0
+                releases_sum = overdraft_hours = seat_hours = 0
+                top, top_entitled, top_limit = peak, entitled, hard_limit
+                denied_at, denied = None, False
+            elif peak > top:
                 top, top_entitled, top_limit = peak, entitled, hard_limit
             hours += 1
             activations_sum += activations
@@ -242,16 +235,14 @@ def walk(
             releases_sum += releases
             if denials:
                 denials_sum += denials
-                denied_at = (
-                    hard_limit if not denied else _more_generous_limit(denied_at, hard_limit)
-                )
+                denied_at = _more_generous_limit(denied_at, hard_limit) if denied else hard_limit
                 denied = True
             if zones.in_overdraft(peak, entitled):
                 overdraft_hours += 1
                 seat_hours += peak - entitled
             hour += 1
-    if key >= 0:
-        points.append(point())
+    if key is not None:
+        points.append(point(closing))
     return points
 
 
@@ -294,9 +285,8 @@ def describe(before: Terms, after: Terms) -> str:
         return f"{verb}{by}"
     if (before.seats, before.hard_limit) == (after.seats, after.hard_limit):
         return ""
-    infinite = 10**12
-    old = (before.seats, infinite if before.hard_limit is None else before.hard_limit)
-    new = (after.seats, infinite if after.hard_limit is None else after.hard_limit)
+    old = (before.seats, math.inf if before.hard_limit is None else before.hard_limit)
+    new = (after.seats, math.inf if after.hard_limit is None else after.hard_limit)
     if new[0] >= old[0] and new[1] >= old[1]:
         verb = "Expanded"
     elif new[0] <= old[0] and new[1] <= old[1]:

@@ -107,6 +107,10 @@ def test_the_sums() -> None:
         "recommended_seats": 130,
     }
     assert capacity.extra_seats == 30
+    assert (capacity.entitled, capacity.hard_limit) == (100, 120)
+    assert capacity.note("last 30 days") == (
+        "Peak 101; 1 denial in the last 30 days: consider 130 seats."
+    )
 
 
 def test_no_points_are_an_empty_history() -> None:
@@ -116,6 +120,10 @@ def test_no_points_are_an_empty_history() -> None:
 
 
 def test_notes() -> None:
+    denied = capacity_of([day(0, 120, denials=3)], entitled=100, hard_limit=120)
+    assert denied.note("last 30 days") == (
+        "Peak 120; 3 denials in the last 30 days: consider 130 seats."
+    )
     one_hour = capacity_of(
         [day(0, 105, overdraft_hours=1, overdraft_seat_hours=5)], entitled=100, hard_limit=120
     )

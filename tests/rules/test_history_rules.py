@@ -5,7 +5,11 @@ change, the first and last hour of a range, the current partial hour)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
 
 from licensing.history import (
     Point,
@@ -51,12 +55,23 @@ def row(hours: int, peak: int, closing: int, **counts: int) -> Row:
 # --- floors ------------------------------------------------------------------------------
 
 
-def test_floors_cut_to_the_utc_hour_and_day() -> None:
-    moment = datetime(2026, 3, 2, 13, 47, 59, 999, tzinfo=UTC)
-    assert floor_hour(moment) == datetime(2026, 3, 2, 13, tzinfo=UTC)
-    assert floor_day(moment) == T0
+def test_floors_cut_to_the_utc_hour_and_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In a process whose local time is not UTC (the floors must not depend on it).
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        kolkata = timezone(timedelta(hours=5, minutes=30))
+        moment = datetime(2026, 3, 2, 19, 17, 59, 999, tzinfo=kolkata)  # 13:47:59 UTC
+        assert floor_hour(moment) == datetime(2026, 3, 2, 13, tzinfo=UTC)
+        assert floor_hour(moment).utcoffset() == timedelta(0)
+        assert floor_day(moment) == T0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert epoch_hour(T0) == int(T0.timestamp()) // 3600
     assert epoch_hour(at(1)) == epoch_hour(T0) + 1
+    assert epoch_hour(at(1.75)) == epoch_hour(at(1))
+    assert isinstance(epoch_hour(at(1.75)), int)
 
 
 # --- spans: which terms judge an hour -------------------------------------------------------
@@ -150,12 +165,30 @@ def hourly(
     )
 
 
+def test_terms_of_a_record_or_of_an_entitlement() -> None:
+    record = SimpleNamespace(
+        effective_from=at(3),
+        seats=10,
+        hard_limit=12,
+        status="suspended",
+        changed_by="a@b",
+        lease_seconds=900,
+    )
+    assert Terms.of(record) == Terms(at(3), 10, 12, "suspended", "a@b", 900)
+    entitlement = SimpleNamespace(seats=5, hard_limit=None, status="active", lease_seconds=None)
+    assert Terms.of(entitlement, effective_from=at(1)) == Terms(at(1), 5, None, "active", "", None)
+    assert Terms.of(record, effective_from=at(9)).effective_from == at(9)
+    assert Terms(at(0), 5, None).lines == "5/∞"
+    assert Terms(at(0), 5, 6).lines == "5/6"
+
+
 def test_hours_without_a_row_carry_the_previous_closing() -> None:
     points = hourly([row(2, 110, 105, activations=30)], closing_before=80)
     assert [p.start for p in points] == [at(h) for h in range(5)]
     assert [p.peak for p in points] == [80, 80, 110, 105, 105]
     assert [p.closing for p in points] == [80, 80, 105, 105, 105]
     assert [p.activations for p in points] == [0, 0, 30, 0, 0]
+    assert [(p.overdraft_activations, p.denials, p.releases) for p in points] == [(0, 0, 0)] * 5
     assert [p.overdraft_hours for p in points] == [0, 0, 1, 1, 1]
     assert [p.overdraft_seat_hours for p in points] == [0, 0, 10, 5, 5]
     assert [p.hours for p in points] == [1] * 5
@@ -182,11 +215,6 @@ def test_the_counts_of_a_row_are_its_own() -> None:
     assert point.denied_at == 120
 
 
-def test_a_negative_peak_counts_as_none_in_use() -> None:
-    (point,) = hourly([row(0, -3, 0)], hours=1)
-    assert point.peak == 0
-
-
 def test_the_current_hour_is_the_last_and_partial() -> None:
     points = hourly([], closing_before=110, hours=5, now_hours=2.33)
     assert [p.start for p in points] == [at(0), at(1), at(2)]
@@ -206,6 +234,34 @@ def test_nothing_exists_after_now() -> None:
 def test_rows_before_the_range_are_not_part_of_it() -> None:
     points = hourly([row(-1, 119, 119), row(0, 90, 90)], closing_before=50, hours=2)
     assert [p.peak for p in points] == [90, 90]
+    points = hourly([row(-2, 119, 119)], closing_before=50, hours=2)  # and nothing after
+    assert [p.peak for p in points] == [50, 50]
+
+
+def test_a_day_counts_every_hour_of_its_rows() -> None:
+    rows = [
+        row(1, 10, 9, activations=2, overdraft_activations=1, denials=1, releases=3),
+        row(5, 12, 12, activations=4, overdraft_activations=2, denials=2, releases=1),
+    ]
+    (day,) = walk(
+        rows, closing_before=0, spans=[Span(at(0), at(24), 10, 12)], now=at(99), bucket="day"
+    )
+    assert (day.activations, day.overdraft_activations, day.denials, day.releases) == (6, 3, 3, 4)
+
+
+def test_a_day_is_the_utc_day_even_when_the_range_starts_within_it() -> None:
+    days = walk(
+        [], closing_before=3, spans=[Span(at(13), at(30), 10, 12)], now=at(99), bucket="day"
+    )
+    assert [(d.start, d.hours) for d in days] == [(at(0), 11), (at(24), 6)]
+
+
+def test_an_empty_day_is_zero_in_use() -> None:
+    (day,) = walk(
+        [], closing_before=0, spans=[Span(at(0), at(24), 10, 12)], now=at(99), bucket="day"
+    )
+    assert (day.peak, day.closing, day.entitled, day.hard_limit) == (0, 0, 10, 12)
+    assert daily_peaks([day]) == [0]
 
 
 def test_first_and_last_hour_of_a_range() -> None:
@@ -242,12 +298,23 @@ def test_a_day_of_equal_peaks_draws_the_lines_of_the_first() -> None:
 
 
 def test_denials_under_two_limits_remember_the_higher() -> None:
-    history_spans = [Span(at(0), at(1), 100, 120), Span(at(1), at(2), 100, 150)]
-    rows = [row(0, 120, 120, denials=1), row(1, 150, 150, denials=1)]
+    history_spans = [Span(at(0), at(1), 100, 150), Span(at(1), at(2), 100, 120)]
+    rows = [row(0, 150, 150, denials=1), row(1, 120, 120, denials=1)]
     (day,) = walk(rows, closing_before=0, spans=history_spans, now=at(100), bucket="day")
     assert day.denied_at == 150
-    (day,) = walk(rows[:1], closing_before=0, spans=history_spans, now=at(100), bucket="day")
+    (day,) = walk(rows[1:], closing_before=0, spans=history_spans, now=at(100), bucket="day")
     assert day.denied_at == 120
+
+
+def test_denials_without_a_limit_remember_no_limit() -> None:
+    history_spans = [Span(at(0), at(1), 100, None), Span(at(1), at(2), 100, 120)]
+    rows = [row(0, 150, 150, denials=1), row(1, 120, 120, denials=1)]
+    (day,) = walk(rows, closing_before=0, spans=history_spans, now=at(100), bucket="day")
+    assert (day.denials, day.denied_at) == (2, None)
+    (day,) = walk(
+        rows[::-1], closing_before=0, spans=history_spans[::-1], now=at(100), bucket="day"
+    )
+    assert day.denied_at is None
 
 
 def test_as_dict_names_every_figure() -> None:
@@ -284,11 +351,19 @@ def test_describe_names_the_change_and_who_made_it() -> None:
     assert describe(old, terms(1, 90, 110)) == "Lowered to 90/110"
     assert describe(old, terms(1, 100, 110)) == "Lowered to 100/110"
     assert describe(old, terms(1, 110, 110)) == "Changed to 110/110"
+    assert describe(old, terms(1, 90, 130)) == "Changed to 90/130"
+    assert describe(old, terms(1, 110, 120)) == "Expanded to 110/120"
+    assert describe(old, terms(1, 90, 120)) == "Lowered to 90/120"
     assert describe(old, terms(1, 100, None)) == "Expanded to 100/∞"
     assert describe(terms(0, 100, None), terms(1, 100, 500)) == "Lowered to 100/500"
     assert describe(old, terms(1, 100, 120)) == ""
     assert describe(old, terms(1, 100, 120, status="suspended", changed_by="x")) == "Suspended by x"
     assert describe(terms(0, 1, 2, status="suspended"), terms(1, 1, 2)) == "Resumed"
+
+
+def test_changes_before_the_range_are_skipped_not_the_end() -> None:
+    history = [terms(-10, 100, 120), terms(-5, 110, 120), terms(2, 90, 110)]
+    assert [c.summary for c in changes(history, at(0), at(5))] == ["Lowered to 90/110"]
 
 
 def test_changes_inside_the_range_only() -> None:

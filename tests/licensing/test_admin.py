@@ -59,15 +59,23 @@ def test_every_changelist_and_change_page_opens(admin_client, history):
 
 
 def test_changelists_search_and_filter(admin_client, history, entitlement):
+    entitlements = reverse("admin:licensing_entitlement_changelist")
+    # The one entitlement holds one seat of 100: within, active.
     pages = [
-        f"{reverse('admin:licensing_entitlement_changelist')}?q={entitlement.license_key}",
-        f"{reverse('admin:licensing_entitlement_changelist')}?zone=overdraft&status=active",
-        f"{reverse('admin:licensing_seat_changelist')}?in_use=yes&overdraft__exact=0",
-        f"{reverse('admin:licensing_event_changelist')}?type=seat.activated",
-        f"{reverse('admin:licensing_usagebucket_changelist')}?q=Acme",
+        (f"{entitlements}?q={entitlement.license_key}", 1),
+        (f"{entitlements}?q=NO-SUCH-KEY", 0),
+        (f"{entitlements}?zone=within&status=active", 1),
+        (f"{entitlements}?zone=overdraft&status=active", 0),
+        (f"{reverse('admin:licensing_seat_changelist')}?in_use=yes&overdraft__exact=0", 1),
+        (f"{reverse('admin:licensing_seat_changelist')}?in_use=no", 0),
+        (f"{reverse('admin:licensing_event_changelist')}?type=seat.activated", 1),
+        (f"{reverse('admin:licensing_event_changelist')}?type=seat.denied", 0),
+        (f"{reverse('admin:licensing_usagebucket_changelist')}?q=Acme", 1),
     ]
-    for url in pages:
-        assert admin_client.get(url).status_code == 200, url
+    for url, count in pages:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert response.context["cl"].result_count == count, url
 
 
 def test_seat_changelist_queries_do_not_grow_with_rows(

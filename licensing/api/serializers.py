@@ -34,11 +34,14 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class TextField(serializers.CharField):
-    """A CharField that refuses non-strings and text PostgreSQL cannot store."""
+    """A CharField that refuses non-strings, text PostgreSQL cannot store, and text longer
+    than `max_length` as sent (the schema's maxLength), before surrounding spaces are trimmed."""
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         value = str(super().to_internal_value(data))
         try:
             value.encode("utf-8")

@@ -99,3 +99,13 @@ def test_customer_list_query_count_does_not_grow(vendor, django_assert_max_num_q
         services.customer_create(name=f"Customer {n}")
     with django_assert_max_num_queries(4):
         assert vendor.get("/api/v1/customers").status_code == 200
+
+
+def test_a_name_longer_than_the_schema_allows_is_refused_before_trimming(vendor):
+    # The schema says maxLength 200 of the text as sent; trimming must not make 201 fit.
+    response = vendor.post("/api/v1/customers", {"name": "\n" + "x" * 200}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["name"] == [
+        "Ensure this field has no more than 200 characters."
+    ]
+    assert vendor.post("/api/v1/customers", {"name": "x" * 200}, format="json").status_code == 201

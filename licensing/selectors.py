@@ -470,8 +470,10 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     )
     fewest = Least(F("seats"), Coalesce(fewest_ever, F("seats")))
     buckets = UsageBucket.objects.filter(entitlement_id=OuterRef("pk"))
-    busy = buckets.filter(hour__gte=start, hour__lt=end).filter(
-        Q(denials__gt=0) | Q(peak_used__gt=OuterRef("fewest"))
+    busy = (
+        buckets.filter(hour__gte=start, hour__lt=end)
+        .annotate(fewest=OuterRef("fewest"))
+        .filter(Q(denials__gt=0) | zones.q_in_overdraft("peak_used", "fewest"))
     )
     level_before = Subquery(
         buckets.filter(hour__lt=start).order_by("-hour").values("closing_used")[:1]
@@ -479,7 +481,11 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     candidates = list(
         Entitlement.objects.select_related("customer", "product")
         .annotate(fewest=fewest, level_before=Coalesce(level_before, 0))
-        .filter(Exists(busy) | Q(seats_used__gt=F("fewest")) | Q(level_before__gt=F("fewest")))
+        .filter(
+            Exists(busy)
+            | zones.q_in_overdraft("seats_used", "fewest")
+            | zones.q_in_overdraft("level_before", "fewest")
+        )
         .order_by()
     )
     ids = [entitlement.pk for entitlement in candidates]

@@ -1,6 +1,7 @@
 """Shared fixtures: personas, a 100/120 entitlement, and API clients."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+) -> Iterator[None]:
+    """Under scripts/mutation each forked run takes its own test database (tests.mutation_slots)."""
+    from tests import mutation_slots
+
+    slots = mutation_slots.slots_from_environment()
+    if not slots:
+        yield
+        return
+    with mutation_slots.claimed(slots, Path("var") / "mutation-slots"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from django.test import Client
 from licensing import services
 from licensing.models import Entitlement
 from portal.models import User
+from tests.portal.test_browser import launch_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,23 +21,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def page(live_server: Any, account_manager: User, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A 1366x768 chromium page logged in as the account manager."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     client = Client()
     client.force_login(account_manager)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
+    with launch_chromium(monkeypatch) as browser:
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
         )
         yield context.new_page()
-        browser.close()
 
 
 def test_ip_addresses_do_not_wrap_at_1366_px(

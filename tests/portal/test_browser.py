@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 
 from licensing.models import Entitlement, Seat
@@ -38,8 +39,15 @@ def launch_chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # Django's connections are context-local, and Playwright runs an event loop in
+            # this thread: what the test and the fixtures set up after this one opened is a
+            # connection of that context, which pytest-django's teardown never sees (it was
+            # left open, and the test database could not be dropped at the end of the run).
+            connections.close_all()
 
 
 @pytest.fixture

@@ -154,8 +154,10 @@ def _activate_in_transaction(
     with transaction.atomic():
         seat = _seat_in_use(entitlement, fingerprint)
         if seat is not None and not _lease_expired(seat, now):
-            return _renew(entitlement, seat, label, now)
-        if seat is not None:  # its lease ran out: it goes, and the fingerprint starts anew
+            renewed = _renew(entitlement, seat, label, now)
+            if renewed is not None:
+                return renewed
+        elif seat is not None:  # its lease ran out: it goes, and the fingerprint starts anew
             _release_seats(entitlement, [seat], Seat.ReleaseReason.EXPIRED, now)
         counts, taken = _take_seat(entitlement)
         if not taken and entitlement.is_floating:
@@ -166,9 +168,8 @@ def _activate_in_transaction(
             # Full. A concurrent request for this fingerprint may have taken the last seat: its
             # commit released the row lock `_take_seat` waited on, so its seat is visible now.
             seat = _seat_in_use(entitlement, fingerprint)
-            if seat is not None:
-                return _renew(entitlement, seat, label, now)
-            return _deny(entitlement, counts, fingerprint, label, now)
+            renewed = None if seat is None else _renew(entitlement, seat, label, now)
+            return renewed or _deny(entitlement, counts, fingerprint, label, now)
         overdraft = counts.in_overdraft
         seat = Seat.objects.create(
             entitlement=entitlement,
@@ -253,14 +254,19 @@ def _held(entitlement: Entitlement, seat: Seat) -> ActivationResult:
     )
 
 
-def _renew(entitlement: Entitlement, seat: Seat, label: str, now: datetime) -> ActivationResult:
+def _renew(
+    entitlement: Entitlement, seat: Seat, label: str, now: datetime
+) -> ActivationResult | None:
+    """Renew the lease (and the label) of a seat read as held; None when a release committed
+    since the read: the fingerprint holds no seat then, and the release stands."""
     seat.last_heartbeat_at = now
     seat.lease_expires_at = _lease_end(entitlement, now)
-    fields = ["last_heartbeat_at", "lease_expires_at"]
+    fields = {"last_heartbeat_at": now, "lease_expires_at": seat.lease_expires_at}
     if label and label != seat.label:
         seat.label = label
-        fields.append("label")
-    seat.save(update_fields=fields)
+        fields["label"] = label
+    if not Seat.objects.filter(pk=seat.pk, released_at__isnull=True).update(**fields):
+        return None
     return _held(entitlement, seat)
 
 
@@ -428,7 +434,7 @@ def _not_held(seat: Seat) -> errors.SeatNotHeld:
         Seat.ReleaseReason.RELEASED: "it was released",
         Seat.ReleaseReason.EXPIRED: "its lease expired without a heartbeat",
         Seat.ReleaseReason.REVOKED: "the vendor revoked it",
-    }.get(Seat.ReleaseReason(seat.release_reason), "it was released")
+    }[Seat.ReleaseReason(seat.release_reason)]
     return errors.SeatNotHeld(
         f"This seat is no longer held: {why}. Activate again to get a seat.",
         reason=seat.release_reason,

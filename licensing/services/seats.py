@@ -261,7 +261,7 @@ def _renew(
     since the read: the fingerprint holds no seat then, and the release stands."""
     seat.last_heartbeat_at = now
     seat.lease_expires_at = _lease_end(entitlement, now)
-    fields = {"last_heartbeat_at": now, "lease_expires_at": seat.lease_expires_at}
+    fields: dict[str, Any] = {"last_heartbeat_at": now, "lease_expires_at": seat.lease_expires_at}
     if label and label != seat.label:
         seat.label = label
         fields["label"] = label

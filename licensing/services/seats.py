@@ -259,14 +259,16 @@ def _renew(
 ) -> ActivationResult | None:
     """Renew the lease (and the label) of a seat read as held; None when a release committed
     since the read: the fingerprint holds no seat then, and the release stands."""
-    seat.last_heartbeat_at = now
-    seat.lease_expires_at = _lease_end(entitlement, now)
-    fields: dict[str, Any] = {"last_heartbeat_at": now, "lease_expires_at": seat.lease_expires_at}
+    fields: dict[str, Any] = {
+        "last_heartbeat_at": now,
+        "lease_expires_at": _lease_end(entitlement, now),
+    }
     if label and label != seat.label:
-        seat.label = label
         fields["label"] = label
     if not Seat.objects.filter(pk=seat.pk, released_at__isnull=True).update(**fields):
         return None
+    for name, value in fields.items():
+        setattr(seat, name, value)
     return _held(entitlement, seat)
 
 

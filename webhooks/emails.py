@@ -201,6 +201,25 @@ def _figures(event: Event) -> dict[str, Any]:
     }
 
 
+# A busy entitlement can reach its hard limit, drop below it and reach it again many times a
+# day: each time is an event (and a webhook), but its email goes at most once in this long.
+LIMIT_EMAIL_EVERY: Final = timedelta(days=1)
+
+
+def _limit_emailed_lately(event: Event) -> bool:
+    """Whether `event` reaches a limit whose email this entitlement already got within
+    LIMIT_EMAIL_EVERY before it."""
+    if event.type != Event.Type.HARD_LIMIT_REACHED:
+        return False
+    return EmailNotice.objects.filter(
+        kind=EmailNotice.Kind.EVENT,
+        entitlement_id=event.entitlement_id,
+        event__type=event.type,
+        event__occurred_at__gt=event.occurred_at - LIMIT_EMAIL_EVERY,
+        event__occurred_at__lte=event.occurred_at,
+    ).exists()
+
+
 def send_event_email(event: Event) -> bool:
     """Email the customer's admins and account manager about a zone change, once per event.
 
@@ -210,6 +229,8 @@ def send_event_email(event: Event) -> bool:
     if event.entitlement_id is None:
         return False
     if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
+        return False
+    if _limit_emailed_lately(event):
         return False
     entitlement = Entitlement.objects.select_related(
         "customer", "customer__account_manager", "product"

@@ -1,13 +1,15 @@
 """Overdraft and hard-limit emails reach the customer's admins (as they chose) and the AM."""
 
+from datetime import UTC, datetime
 from typing import cast
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 
 from licensing import services
-from licensing.models import Event, Membership
+from licensing.models import Event, Membership, Seat
 from portal.models import User
 from webhooks import outbox
 from webhooks.models import EmailNotice
@@ -89,3 +91,44 @@ def test_no_account_manager_and_no_willing_admins_sends_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         outbox.fan_out(Event.objects.values_list("seq", flat=True))
     assert mail.outbox == []
+
+
+def test_hard_limit_emails_go_at_most_once_a_day_per_entitlement(
+    make_entitlement, customer_admin, account_manager, django_capture_on_commit_callbacks
+):
+    """Reaching the limit at 09:00, again at 11:00 (after a release) and again the next day at
+    10:00: three hard_limit_reached events, two emails (09:00 and the next day's)."""
+    entitlement = make_entitlement(
+        seats=1, hard_limit=2, starts_at=datetime(2026, 3, 1, tzinfo=UTC)
+    )
+    subject = "Acme Corp: Design Studio reached its hard limit of 2 seats"
+    with time_machine.travel(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), tick=False) as clock:
+        with django_capture_on_commit_callbacks(execute=True):
+            _fill(entitlement, 2)
+        for at, fingerprint in [
+            (datetime(2026, 3, 2, 11, 0, tzinfo=UTC), "again-1"),
+            (datetime(2026, 3, 3, 10, 0, tzinfo=UTC), "again-2"),
+        ]:
+            clock.move_to(at)
+            seat = Seat.objects.filter(entitlement=entitlement, released_at=None).first()
+            with django_capture_on_commit_callbacks(execute=True):
+                services.seat_release(entitlement=entitlement, seat_id=seat.pk)
+                services.seat_activate(entitlement=entitlement, fingerprint=fingerprint)
+
+    reached = Event.objects.filter(type=Event.Type.HARD_LIMIT_REACHED)
+    assert [e.occurred_at.strftime("%d %H:%M") for e in reached.order_by("seq")] == [
+        "02 09:00",
+        "02 11:00",
+        "03 10:00",
+    ]
+    emailed = EmailNotice.objects.filter(event__type=Event.Type.HARD_LIMIT_REACHED)
+    assert [n.event.occurred_at.strftime("%d %H:%M") for n in emailed.order_by("created_at")] == [
+        "02 09:00",
+        "03 10:00",
+    ]
+    assert [m.to for m in mail.outbox if m.subject == subject] == [
+        [customer_admin.email],
+        [account_manager.email],
+        [customer_admin.email],
+        [account_manager.email],
+    ]

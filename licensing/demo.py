@@ -91,6 +91,7 @@ class CustomerSpec:
     demand: Demand
     users: tuple[tuple[str, str, str], ...]  # (email, name, role)
     host_prefix: str
+    customer_cap: int | None = None  # set by the customer's first user at the end (now)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +137,7 @@ CUSTOMERS: Final = (
         demand=Demand(days=90, peak_start=30, peak_end=40, floor=0.10),
         users=(("admin@globex.example", "Gita Globex", Membership.Role.ADMIN),),
         host_prefix="globex-pc",
+        customer_cap=55,  # "we allow at most 55": half of the vendor's 10 seats of overdraft
     ),
     CustomerSpec(
         name="Initech",
@@ -219,7 +221,7 @@ def _event(
     extra: dict[str, Any] | None = None,
 ) -> Event:
     """An Event row shaped as `services._rows.write_events` writes it; already fanned out."""
-    counts = SeatCounts(used, entitlement.seats, entitlement.hard_limit)
+    counts = SeatCounts(used, entitlement.seats, entitlement.hard_limit, entitlement.customer_cap)
     return Event(
         type=event_type,
         entitlement_id=entitlement.pk,
@@ -462,6 +464,13 @@ def _load_customer(
         )
         EntitlementTerms.objects.filter(entitlement=entitlement).update(effective_from=begins)
         Customer.objects.filter(pk=customer.pk).update(created_at=begins)
+        if spec.customer_cap is not None:
+            admin = Membership.objects.filter(customer=customer).order_by("pk").first()
+            services.entitlement_set_customer_cap(
+                entitlement=entitlement,
+                customer_cap=spec.customer_cap,
+                actor=services.Actor.of(admin.user) if admin else services.SYSTEM,
+            )
     summary.created_customers.append(spec.name)
     summary.buckets += len(history.buckets)
     summary.denials += sum(bucket.denials for bucket in history.buckets)

@@ -52,6 +52,7 @@ class Terms:
     status: str = "active"
     changed_by: str = ""
     lease_seconds: int | None = None
+    customer_cap: int | None = None
 
     @classmethod
     def of(cls, record: Any, *, effective_from: datetime | None = None) -> Terms:
@@ -63,6 +64,7 @@ class Terms:
             status=record.status,
             changed_by=getattr(record, "changed_by", ""),
             lease_seconds=record.lease_seconds,
+            customer_cap=record.customer_cap,
         )
 
     @property
@@ -71,8 +73,9 @@ class Terms:
         return f"{self.seats}/{'∞' if self.hard_limit is None else self.hard_limit}"
 
 
-def _more_generous_limit(a: int | None, b: int | None) -> int | None:
-    return None if a is None or b is None else max(a, b)
+def _most_generous(limits: list[int | None]) -> int | None:
+    """The highest of some limits; None (no limit) if any is None."""
+    return None if None in limits else max(x for x in limits if x is not None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class Span:
     end: datetime
     entitled: int
     hard_limit: int | None
+    customer_cap: int | None = None
 
 
 def spans(history: Sequence[Terms], start: datetime, end: datetime) -> list[Span]:
@@ -108,12 +112,16 @@ def spans(history: Sequence[Terms], start: datetime, end: datetime) -> list[Span
             if (n == 0 or t.effective_from < a + HOUR) and (n == len(bounds) or bounds[n] > a)
         ]
         entitled = max(t.seats for t in overlapping)
-        limits = [t.hard_limit for t in overlapping]
-        hard_limit = None if None in limits else max(x for x in limits if x is not None)
-        if result and (result[-1].entitled, result[-1].hard_limit) == (entitled, hard_limit):
+        hard_limit = _most_generous([t.hard_limit for t in overlapping])
+        cap = _most_generous([t.customer_cap for t in overlapping])
+        if result and (result[-1].entitled, result[-1].hard_limit, result[-1].customer_cap) == (
+            entitled,
+            hard_limit,
+            cap,
+        ):
             result[-1] = dataclasses.replace(result[-1], end=b)
         else:
-            result.append(Span(a, b, entitled, hard_limit))
+            result.append(Span(a, b, entitled, hard_limit, cap))
     return result
 
 
@@ -133,12 +141,13 @@ class Point:
     overdraft_seat_hours: int = 0  # the sum of those hours' peak above the seats entitled then
     entitled: int = 0  # the lines of the hour of the peak (module docstring)
     hard_limit: int | None = None
+    customer_cap: int | None = None
     partial: bool = False  # holds the current hour: figures so far
-    denied_at: int | None = None  # the highest hard limit in force when a denial happened
+    denied_at: int | None = None  # the highest limit (zones.limit_of) when a denial happened
 
     @property
     def zone(self) -> zones.Zone:
-        return zones.zone_of(self.peak, self.entitled, self.hard_limit)
+        return zones.zone_of(self.peak, self.entitled, self.hard_limit, self.customer_cap)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +162,7 @@ class Point:
             "overdraft_seat_hours": self.overdraft_seat_hours,
             "entitled": self.entitled,
             "hard_limit": self.hard_limit,
+            "customer_cap": self.customer_cap,
             "zone": self.zone.value,
             "partial": self.partial,
         }
@@ -203,13 +213,15 @@ def walk(
             overdraft_seat_hours=seat_hours,
             entitled=top_entitled,
             hard_limit=top_limit,
+            customer_cap=top_cap,
             partial=key == current // per,
             denied_at=denied_at,
         )
 
     for span in spans:
         hour, end = epoch_hour(span.start), min(epoch_hour(span.end), current + 1)
-        entitled, hard_limit = span.entitled, span.hard_limit
+        entitled, hard_limit, cap = span.entitled, span.hard_limit, span.customer_cap
+        limit = zones.limit_of(hard_limit, cap)
         while hour < end:
             closed = closing  # the level at the end of the hour before
             while row is not None and row[0] < hour:
@@ -225,17 +237,17 @@ def walk(
                 key = hour // per
                 hours = activations_sum = overdraft_activations_sum = denials_sum = 0
                 releases_sum = overdraft_hours = seat_hours = 0
-                top, top_entitled, top_limit = peak, entitled, hard_limit
+                top, top_entitled, top_limit, top_cap = peak, entitled, hard_limit, cap
                 denied_at, denied = None, False
             elif peak > top:
-                top, top_entitled, top_limit = peak, entitled, hard_limit
+                top, top_entitled, top_limit, top_cap = peak, entitled, hard_limit, cap
             hours += 1
             activations_sum += activations
             overdraft_activations_sum += overdraft_activations
             releases_sum += releases
             if denials:
                 denials_sum += denials
-                denied_at = _more_generous_limit(denied_at, hard_limit) if denied else hard_limit
+                denied_at = _most_generous([denied_at, limit]) if denied else limit
                 denied = True
             if zones.in_overdraft(peak, entitled):
                 overdraft_hours += 1
@@ -265,7 +277,8 @@ class Change:
 
 
 def changes(history: Sequence[Terms], start: datetime, end: datetime) -> list[Change]:
-    """The changes of seats, hard limit or status from `start` to `end`, described."""
+    """The changes of seats, hard limit, the customer's cap or status from `start` to `end`,
+    described."""
     found = []
     for before, after in itertools.pairwise(history):
         if not start <= after.effective_from < end:
@@ -284,7 +297,11 @@ def describe(before: Terms, after: Terms) -> str:
         verb = "Suspended" if after.status == zones.SUSPENDED else "Resumed"
         return f"{verb}{by}"
     if (before.seats, before.hard_limit) == (after.seats, after.hard_limit):
-        return ""
+        if before.customer_cap == after.customer_cap:
+            return ""
+        if after.customer_cap is None:
+            return f"Customer's cap removed{by}"
+        return f"Customer capped at {after.customer_cap}{by}"
     old = (before.seats, math.inf if before.hard_limit is None else before.hard_limit)
     new = (after.seats, math.inf if after.hard_limit is None else after.hard_limit)
     if new[0] >= old[0] and new[1] >= old[1]:

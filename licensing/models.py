@@ -117,6 +117,15 @@ class Entitlement(models.Model):
         blank=True,
         help_text="Floating seats must heartbeat within this many seconds. Empty: named seats.",
     )
+    customer_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=(
+            "The customer's own limit, between the seats and the hard limit; set by the"
+            " customer's admins (services.entitlement_set_customer_cap). Empty: none."
+        ),
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True)
@@ -154,6 +163,24 @@ class Entitlement(models.Model):
                 name="licensing_entitlement_ends_after_starts",
                 violation_error_message="The end must be after the start.",
             ),
+            # The zone rule's last line of defence for the customer's cap (licensing.zones),
+            # and where a cap may lie: from the entitled seats to the hard limit.
+            models.CheckConstraint(
+                condition=Q(customer_cap__isnull=True) | Q(seats_used__lte=F("customer_cap")),
+                name="licensing_entitlement_seats_used_lte_customer_cap",
+                violation_error_message="Seats in use cannot exceed the customer's cap.",
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_cap__isnull=True)
+                | (
+                    Q(customer_cap__gte=F("seats"))
+                    & (Q(hard_limit__isnull=True) | Q(customer_cap__lte=F("hard_limit")))
+                ),
+                name="licensing_entitlement_customer_cap_between_seats_and_hard_limit",
+                violation_error_message=(
+                    "The customer's cap must lie between the entitled seats and the hard limit."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,6 +211,7 @@ class EntitlementTerms(models.Model):
     seats = models.PositiveIntegerField()
     hard_limit = models.PositiveIntegerField(null=True, blank=True)
     lease_seconds = models.PositiveIntegerField(null=True, blank=True)
+    customer_cap = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Entitlement.Status.choices)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
@@ -285,6 +313,7 @@ class Event(models.Model):
         # The zone changes: licensing.zones writes them (`transitions`) and names them.
         OVERDRAFT_STARTED = zones.OVERDRAFT_STARTED
         HARD_LIMIT_REACHED = zones.HARD_LIMIT_REACHED
+        CUSTOMER_CAP_REACHED = zones.CUSTOMER_CAP_REACHED
         OVERDRAFT_ENDED = zones.OVERDRAFT_ENDED
         ENTITLEMENT_CREATED = "entitlement.created"
         ENTITLEMENT_UPDATED = "entitlement.updated"
@@ -404,6 +433,7 @@ class AuditEntry(models.Model):
         ENTITLEMENT_UPDATED = "entitlement.updated"
         ENTITLEMENT_SUSPENDED = "entitlement.suspended"
         ENTITLEMENT_RESUMED = "entitlement.resumed"
+        CUSTOMER_CAP_CHANGED = "entitlement.customer_cap_changed"
         SEAT_REVOKED = "seat.revoked"
         MEMBER_INVITED = "member.invited"
         MEMBER_JOINED = "member.joined"

@@ -282,6 +282,7 @@ def usage_chart(usage: UsageHistory) -> dict[str, Any]:
         "bucket": usage.bucket,
         "entitled": usage.entitlement.seats,
         "hard_limit": usage.entitlement.hard_limit,
+        "customer_cap": usage.entitlement.customer_cap,
         "as_of": usage.as_of.isoformat(),
         "points": [
             {
@@ -290,6 +291,7 @@ def usage_chart(usage: UsageHistory) -> dict[str, Any]:
                 "denials": p.denials,
                 "entitled": p.entitled,
                 "hard_limit": p.hard_limit,
+                "customer_cap": p.customer_cap,
                 "zone": p.zone.value,
                 "partial": p.partial,
             }
@@ -413,6 +415,7 @@ class ExpansionLead:
     product_name: str
     seats: int
     hard_limit: int | None
+    customer_cap: int | None
     seats_used: int
     capacity: Capacity
 
@@ -516,6 +519,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
                     product_name=entitlement.product.name,
                     seats=entitlement.seats,
                     hard_limit=entitlement.hard_limit,
+                    customer_cap=entitlement.customer_cap,
                     seats_used=entitlement.seats_used,
                     capacity=capacity,
                 )

@@ -43,6 +43,7 @@ E = _names(
     "license_key",
     "seats",
     "hard_limit",
+    "customer_cap",
     "seats_used",
     "lease_seconds",
     "status",
@@ -79,10 +80,11 @@ B = _names(
 )
 
 # The rows every CTE below reads come out of its `took` CTE: id, customer_id, product_id and
-# the counts after the change (used, entitled, hard).
+# the counts after the change (used, entitled, hard, cap: SeatCounts' order).
 _TOOK_COLUMNS = (
     f"e.{E['id']} AS id, e.{E['customer']} AS customer_id, e.{E['product']} AS product_id,"
-    f" e.{E['seats_used']} AS used, e.{E['seats']} AS entitled, e.{E['hard_limit']} AS hard"
+    f" e.{E['seats_used']} AS used, e.{E['seats']} AS entitled, e.{E['hard_limit']} AS hard,"
+    f" e.{E['customer_cap']} AS cap"
 )
 
 # The `seats` object of every Event's data (SeatCounts.as_dict) and the rest that every Event
@@ -90,8 +92,10 @@ _TOOK_COLUMNS = (
 # psycopg caches the conversion of statements up to 4 kB only, and this one runs per call.
 _COMMON_JSON = """jsonb_build_object('entitlement_id', id::text, 'customer_id', customer_id::text,
     'product_id', product_id::text, 'seats', jsonb_build_object('used', used,
-    'entitled', entitled, 'hard_limit', hard,
-    'available', CASE WHEN hard IS NULL THEN NULL ELSE GREATEST(hard - used, 0) END))"""
+    'entitled', entitled, 'hard_limit', hard, 'customer_cap', cap,
+    'available', CASE WHEN LIMIT IS NULL THEN NULL ELSE GREATEST(LIMIT - used, 0) END))""".replace(
+    "LIMIT", zones.sql_limit("hard", "cap")
+)
 
 # services.seats._lease_end: floating seats get `lease_seconds` from now, named seats no lease.
 _LEASE_END = f"""CASE WHEN e.{E["lease_seconds"]} IS NULL THEN NULL
@@ -104,7 +108,12 @@ def _zone_items(first: int, before: str) -> str:
     rows = []
     for n, event in enumerate(zones.TRANSITION_EVENTS):
         crossed = zones.sql_transition(
-            event, before=before, after="used", entitled="entitled", hard_limit="hard"
+            event,
+            before=before,
+            after="used",
+            entitled="entitled",
+            hard_limit="hard",
+            customer_cap="cap",
         )
         rows.append(
             f"""
@@ -151,13 +160,16 @@ _USABLE = zones.sql_usable(
     ends_at=f"e.{E['ends_at']}",
     now="%(now)s",
 )
+_HAS_ROOM = zones.sql_has_room(
+    f"e.{E['seats_used']}", f"e.{E['hard_limit']}", f"e.{E['customer_cap']}"
+)
 ACTIVATE = f"""
 WITH keyed AS (
     SELECT {E["id"]} AS id FROM {E["table"]} WHERE {E["license_key"]} = %(key)s::text
 ), took AS (
     UPDATE {E["table"]} e SET {E["seats_used"]} = {E["seats_used"]} + 1
      WHERE e.{E["id"]} = (SELECT id FROM keyed) AND {_USABLE}
-       AND {zones.sql_has_room(f"e.{E['seats_used']}", f"e.{E['hard_limit']}")}
+       AND {_HAS_ROOM}
        AND NOT EXISTS (SELECT 1 FROM {S["table"]} s
                        WHERE s.{S["entitlement"]} = (SELECT id FROM keyed)
                        AND s.{S["fingerprint"]} = %(fp)s::text AND s.{S["released_at"]} IS NULL)
@@ -183,7 +195,7 @@ WITH keyed AS (
     SELECT id, used AS peak, used, 1 AS activations, overdraft::int AS overdraft_activations,
            0 AS releases FROM took
 ), bucket AS ({_BUCKET_UPSERT})
-SELECT id, used, entitled, hard, overdraft, lease,
+SELECT id, used, entitled, hard, cap, overdraft, lease,
        (SELECT array_agg(seq ORDER BY seq) FROM events)
   FROM took
 """
@@ -197,7 +209,8 @@ UPDATE {S["table"]} s SET {S["last_heartbeat_at"]} = %(now)s, {S["lease_expires_
    AND s.{S["entitlement"]} = e.{E["id"]} AND s.{S["released_at"]} IS NULL
    AND (s.{S["lease_expires_at"]} IS NULL OR s.{S["lease_expires_at"]} > %(now)s)
 RETURNING s.{S["fingerprint"]}, s.{S["label"]}, s.{S["activated_at"]}, s.{S["overdraft"]},
-          s.{S["lease_expires_at"]}, e.{E["seats_used"]}, e.{E["seats"]}, e.{E["hard_limit"]}
+          s.{S["lease_expires_at"]}, e.{E["seats_used"]}, e.{E["seats"]}, e.{E["hard_limit"]},
+          e.{E["customer_cap"]}
 """
 
 # Release a held seat (seat row first, then the entitlement row: services.seats' lock order),
@@ -264,9 +277,9 @@ def activate(
     label: str,
     now: datetime,
     hour: datetime,
-) -> tuple[UUID, int, int, int | None, bool, datetime | None, list[int]] | None:
-    """Take a new seat: (entitlement id, used, entitled, hard limit, overdraft, lease end,
-    event seqs), or None."""
+) -> tuple[UUID, zones.SeatCounts, bool, datetime | None, list[int]] | None:
+    """Take a new seat: (entitlement id, the counts after, overdraft, lease end, event seqs),
+    or None."""
     rows = run(
         ACTIVATE,
         {"key": license_key, "sid": seat_id, "fp": fingerprint, "label": label, "now": now,
@@ -274,17 +287,21 @@ def activate(
     )  # fmt: skip
     if not rows:
         return None
-    entitlement_id, used, entitled, hard, overdraft, lease, seqs = rows[0]
-    return entitlement_id, used, entitled, hard, overdraft, lease, list(seqs or [])
+    entitlement_id, used, entitled, hard, cap, overdraft, lease, seqs = rows[0]
+    counts = zones.SeatCounts(used, entitled, hard, cap)
+    return entitlement_id, counts, overdraft, lease, list(seqs or [])
 
 
 def heartbeat(
     *, license_key: str, seat_id: UUID, now: datetime
-) -> tuple[str, str, datetime, bool, datetime | None, int, int, int | None] | None:
-    """Renew a held seat: (fingerprint, label, activated_at, overdraft, lease end, used,
-    entitled, hard limit), or None."""
+) -> tuple[str, str, datetime, bool, datetime | None, zones.SeatCounts] | None:
+    """Renew a held seat: (fingerprint, label, activated_at, overdraft, lease end, the
+    counts), or None."""
     rows = run(HEARTBEAT, {"key": license_key, "sid": seat_id, "now": now})
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    fingerprint, label, activated_at, overdraft, lease, *counts = rows[0]
+    return fingerprint, label, activated_at, overdraft, lease, zones.SeatCounts(*counts)
 
 
 def release(

@@ -11,8 +11,12 @@ database's CHECK constraint `licensing_entitlement_seats_used_lte_hard_limit`.
 Changing the rule is this module plus that constraint.
 
 - within: at most the entitled seats in use (`used <= entitled`);
-- overdraft: more than the entitled seats, below the hard limit;
-- at_hard_limit: the hard limit reached (no hard limit: never); the next activation is denied.
+- overdraft: more than the entitled seats, below the limit;
+- at_hard_limit ("at the limit"): the limit reached; the next activation is denied.
+
+The limit is the vendor's hard limit or, when the customer set a lower cap of their own
+(`customer_cap`, between the entitled seats and the hard limit), that cap; neither: none. A
+denial says which line it met (`denial_code`), and reaching each line is its own event.
 
 Leaving or entering a zone writes one event, exactly once per crossing (`transitions`).
 """
@@ -39,6 +43,11 @@ class Zone(models.TextChoices):
 OVERDRAFT_STARTED: Final = "entitlement.overdraft_started"
 HARD_LIMIT_REACHED: Final = "entitlement.hard_limit_reached"
 OVERDRAFT_ENDED: Final = "entitlement.overdraft_ended"
+CUSTOMER_CAP_REACHED: Final = "entitlement.customer_cap_reached"
+
+# Why an activation was denied at the limit (the client API's `code`).
+HARD_LIMIT_CODE: Final = "hard_limit_reached"
+CUSTOMER_CAP_CODE: Final = "customer_cap_reached"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +55,22 @@ class SeatCounts:
     used: int
     entitled: int
     hard_limit: int | None
+    customer_cap: int | None = None
 
     @classmethod
     def of(cls, entitlement: Any) -> SeatCounts:
         """An Entitlement's counts as loaded (licensing.models.Entitlement)."""
-        return cls(entitlement.seats_used, entitlement.seats, entitlement.hard_limit)
+        return cls(
+            entitlement.seats_used,
+            entitlement.seats,
+            entitlement.hard_limit,
+            entitlement.customer_cap,
+        )
+
+    @property
+    def limit(self) -> int | None:
+        """The most seats that may be in use: the customer's cap if set, else the hard limit."""
+        return limit_of(self.hard_limit, self.customer_cap)
 
     @property
     def in_overdraft(self) -> bool:
@@ -59,21 +79,40 @@ class SeatCounts:
 
     @property
     def at_hard_limit(self) -> bool:
+        """The vendor's hard limit reached."""
         return self.hard_limit is not None and self.used >= self.hard_limit
+
+    @property
+    def at_customer_cap(self) -> bool:
+        """The customer's own cap reached, below the hard limit (a cap equal to the hard limit
+        is the vendor's line)."""
+        return _binding_cap(self.hard_limit, self.customer_cap) and self.used >= (
+            self.customer_cap or 0
+        )
+
+    @property
+    def at_limit(self) -> bool:
+        return self.at_hard_limit or self.at_customer_cap
 
     @property
     def has_room(self) -> bool:
         """Whether one more seat may be granted."""
-        return not self.at_hard_limit
+        return not self.at_limit
+
+    @property
+    def denial_code(self) -> str:
+        """The line a denial met: the customer's cap or the hard limit."""
+        return CUSTOMER_CAP_CODE if self.at_customer_cap else HARD_LIMIT_CODE
 
     @property
     def available(self) -> int | None:
         """Seats that can still be granted, overdraft included; None when unlimited."""
-        return None if self.hard_limit is None else max(self.hard_limit - self.used, 0)
+        limit = self.limit
+        return None if limit is None else max(limit - self.used, 0)
 
     @property
     def zone(self) -> Zone:
-        if self.at_hard_limit:
+        if self.at_limit:
             return Zone.AT_HARD_LIMIT
         if self.in_overdraft:
             return Zone.OVERDRAFT
@@ -84,12 +123,24 @@ class SeatCounts:
             "used": self.used,
             "entitled": self.entitled,
             "hard_limit": self.hard_limit,
+            "customer_cap": self.customer_cap,
             "available": self.available,
         }
 
 
-def zone_of(used: int, entitled: int, hard_limit: int | None) -> Zone:
-    return SeatCounts(used, entitled, hard_limit).zone
+def _binding_cap(hard_limit: int | None, customer_cap: int | None) -> bool:
+    return customer_cap is not None and (hard_limit is None or customer_cap < hard_limit)
+
+
+def limit_of(hard_limit: int | None, customer_cap: int | None) -> int | None:
+    """The line the next activation is judged by (`SeatCounts.limit`)."""
+    return customer_cap if _binding_cap(hard_limit, customer_cap) else hard_limit
+
+
+def zone_of(
+    used: int, entitled: int, hard_limit: int | None, customer_cap: int | None = None
+) -> Zone:
+    return SeatCounts(used, entitled, hard_limit, customer_cap).zone
 
 
 def in_overdraft(used: int, entitled: int) -> bool:
@@ -102,6 +153,7 @@ def in_overdraft(used: int, entitled: int) -> bool:
 _TRANSITIONS: Final[list[tuple[str, Callable[[SeatCounts], bool], bool]]] = [
     (OVERDRAFT_STARTED, lambda c: c.in_overdraft, True),
     (HARD_LIMIT_REACHED, lambda c: c.at_hard_limit, True),
+    (CUSTOMER_CAP_REACHED, lambda c: c.at_customer_cap, True),
     (OVERDRAFT_ENDED, lambda c: c.in_overdraft, False),
 ]
 
@@ -132,10 +184,16 @@ def _q_over(prefix: str) -> Q:
 
 
 def _q_at_limit(prefix: str) -> Q:
+    """At the hard limit or at the customer's cap (a cap is never above the hard limit)."""
     return Q(
         **{
             f"{prefix}hard_limit__isnull": False,
             f"{prefix}seats_used__gte": F(f"{prefix}hard_limit"),
+        }
+    ) | Q(
+        **{
+            f"{prefix}customer_cap__isnull": False,
+            f"{prefix}seats_used__gte": F(f"{prefix}customer_cap"),
         }
     )
 
@@ -170,23 +228,46 @@ def sql_in_overdraft(used: str, entitled: str) -> str:
     return f"({used} > {entitled})"
 
 
-def sql_has_room(used: str, hard_limit: str) -> str:
+def _sql_binding_cap(hard_limit: str, customer_cap: str) -> str:
+    return (
+        f"({customer_cap} IS NOT NULL AND ({hard_limit} IS NULL OR {customer_cap} < {hard_limit}))"
+    )
+
+
+def sql_limit(hard_limit: str, customer_cap: str) -> str:
+    """SQL: the limit (`limit_of`); NULL when there is none. (Not LEAST: SQLite has none.)"""
+    return (
+        f"(CASE WHEN {_sql_binding_cap(hard_limit, customer_cap)}"
+        f" THEN {customer_cap} ELSE {hard_limit} END)"
+    )
+
+
+def sql_has_room(used: str, hard_limit: str, customer_cap: str) -> str:
     """SQL: one more seat may be granted (SeatCounts.has_room)."""
-    return f"({hard_limit} IS NULL OR {used} < {hard_limit})"
+    limit = sql_limit(hard_limit, customer_cap)
+    return f"({limit} IS NULL OR {used} < {limit})"
 
 
-def _sql_states(used: str, entitled: str, hard_limit: str) -> dict[str, str]:
+def _sql_states(used: str, entitled: str, hard_limit: str, customer_cap: str) -> dict[str, str]:
     over = sql_in_overdraft(used, entitled)
     at_limit = f"({hard_limit} IS NOT NULL AND {used} >= {hard_limit})"
-    return {OVERDRAFT_STARTED: over, HARD_LIMIT_REACHED: at_limit, OVERDRAFT_ENDED: over}
+    at_cap = f"({_sql_binding_cap(hard_limit, customer_cap)} AND {used} >= {customer_cap})"
+    return {
+        OVERDRAFT_STARTED: over,
+        HARD_LIMIT_REACHED: at_limit,
+        CUSTOMER_CAP_REACHED: at_cap,
+        OVERDRAFT_ENDED: over,
+    }
 
 
-def sql_transition(event: str, *, before: str, after: str, entitled: str, hard_limit: str) -> str:
+def sql_transition(
+    event: str, *, before: str, after: str, entitled: str, hard_limit: str, customer_cap: str
+) -> str:
     """SQL: true when `event` is written for a change of the counter from `before` to `after`
     (SQL expressions), as `transitions` decides."""
     starts = next(s for e, _, s in _TRANSITIONS if e == event)
-    was = _sql_states(before, entitled, hard_limit)[event]
-    now = _sql_states(after, entitled, hard_limit)[event]
+    was = _sql_states(before, entitled, hard_limit, customer_cap)[event]
+    now = _sql_states(after, entitled, hard_limit, customer_cap)[event]
     return f"(NOT {was} AND {now})" if starts else f"({was} AND NOT {now})"
 
 

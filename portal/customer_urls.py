@@ -19,6 +19,11 @@ urlpatterns = [
         name="usage_csv",
     ),
     path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/cap",
+        views.customer_cap,
+        name="customer_cap",
+    ),
+    path(
         "<slug:slug>/entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>/release",
         views.seat_release,
         name="seat_release",

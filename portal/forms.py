@@ -12,3 +12,16 @@ class NotificationPreferencesForm(forms.Form):
         label="Denial digests",
         help_text="Email me at most hourly when activations were denied at the hard limit.",
     )
+
+
+class CustomerCapForm(forms.Form):
+    customer_cap = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        label="Your cap",
+        help_text=(
+            "The most seats your organisation allows in use, from the entitled seats to the"
+            " vendor's hard limit. Activations past it are denied. Empty: no cap of your own."
+        ),
+    )

@@ -14,19 +14,19 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from licensing import selectors, services, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
 from portal import access, unavailable
-from portal.forms import NotificationPreferencesForm
+from portal.forms import CustomerCapForm, NotificationPreferencesForm
 
 SEATS_PER_PAGE = 25
 
@@ -96,7 +96,7 @@ class SeatGauge:
         # of the entitled and used counts.
         scale = hard_limit if hard_limit else max(used, entitled, 1) * 1.25
         scale = max(scale, 1)
-        zone = zones.zone_of(used, entitled, hard_limit)
+        zone = zones.SeatCounts.of(entitlement).zone
         within = min(used, entitled)
         return cls(
             used=used,
@@ -178,8 +178,35 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             "seats": seats,
             "denials": selectors.recent_denials(entitlement),
             "can_release": _can_manage(request, customer),
+            "cap_form": CustomerCapForm(initial={"customer_cap": entitlement.customer_cap}),
         },
     )
+
+
+@login_required
+@require_POST
+def customer_cap(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
+    """Set or remove the customer's own cap (customer admins); back to the entitlement page
+    with what was done, or why not."""
+    entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
+    back = reverse("customer:entitlement", args=[slug, entitlement.pk]) + "#cap"
+    form = CustomerCapForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for e in form.errors["customer_cap"]))
+        return redirect(back)
+    cap = form.cleaned_data["customer_cap"]
+    try:
+        services.entitlement_set_customer_cap(
+            entitlement=entitlement, customer_cap=cap, actor=services.Actor.from_request(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.message_dict.get("customer_cap", exc.messages)))
+        return redirect(back)
+    if cap is None:
+        messages.success(request, "Your cap is removed: the vendor's hard limit applies.")
+    else:
+        messages.success(request, f"Your cap is {cap} seats: activations past it are denied.")
+    return redirect(back)
 
 
 @login_required

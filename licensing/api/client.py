@@ -166,7 +166,7 @@ class ActivationCreateView(ClientAPIView):
             return Response(
                 {
                     "status": "denied",
-                    "code": "hard_limit_reached",
+                    "code": result.counts.denial_code,
                     "message": result.message,
                     "seats": _seats_body(result.counts),
                     "retry_after": result.retry_after,

@@ -100,6 +100,10 @@ class SeatCountsSerializer(serializers.Serializer):
     used = serializers.IntegerField()
     entitled = serializers.IntegerField()
     hard_limit = serializers.IntegerField(allow_null=True)
+    customer_cap = serializers.IntegerField(
+        allow_null=True,
+        help_text="The customer's own cap (between entitled and hard_limit); null when unset.",
+    )
     available = serializers.IntegerField(
         allow_null=True, help_text="Seats that can still be granted; null when unlimited."
     )
@@ -121,6 +125,7 @@ class EntitlementSerializer(serializers.ModelSerializer):
             "status",
             "seats",
             "hard_limit",
+            "customer_cap",
             "lease_seconds",
             "starts_at",
             "ends_at",
@@ -183,6 +188,9 @@ class UsagePointSerializer(serializers.Serializer):
     hard_limit = serializers.IntegerField(
         allow_null=True, help_text="Hard limit of the bucket's busiest hour (null: none)."
     )
+    customer_cap = serializers.IntegerField(
+        allow_null=True, help_text="The customer's own cap in that hour (null: none)."
+    )
     zone = serializers.ChoiceField(
         choices=zones.Zone.choices,
         help_text="Where the peak stood against those lines.",
@@ -196,6 +204,9 @@ class TermsSerializer(serializers.Serializer):
     effective_from = serializers.DateTimeField()
     seats = serializers.IntegerField()
     hard_limit = serializers.IntegerField(allow_null=True)
+    customer_cap = serializers.IntegerField(
+        allow_null=True, help_text="The customer's own cap; null: none."
+    )
     status = serializers.ChoiceField(choices=Entitlement.Status.choices)
     lease_seconds = serializers.IntegerField(allow_null=True, help_text="Null: named seats.")
     changed_by = serializers.CharField(help_text='An email, a token or "system".')
@@ -338,6 +349,14 @@ class EntitlementCreateSerializer(BodySerializer):
 class EntitlementUpdateSerializer(BodySerializer):
     seats = _count_field(required=False)
     hard_limit = _count_field(required=False, allow_null=True)
+    customer_cap = _count_field(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "The customer's own cap, set on their behalf (from `seats` to `hard_limit`, not"
+            " below the seats in use); null removes it. Audited with the token."
+        ),
+    )
     lease_seconds = StrictIntegerField(
         min_value=1, max_value=MAX_COUNT, required=False, allow_null=True
     )
@@ -426,7 +445,10 @@ class GrantedSerializer(serializers.Serializer):
 
 class DeniedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["denied"])
-    code = serializers.ChoiceField(choices=["hard_limit_reached"])
+    code = serializers.ChoiceField(
+        choices=[zones.HARD_LIMIT_CODE, zones.CUSTOMER_CAP_CODE],
+        help_text="Which line the activation met: the vendor's hard limit or the customer's cap.",
+    )
     message = serializers.CharField()
     seats = SeatCountsSerializer()
     retry_after = serializers.IntegerField(

@@ -20,11 +20,16 @@ def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+# The columns of an entitlement row that make its SeatCounts, in SeatCounts' order.
+COUNT_COLUMNS = "seats_used, seats, hard_limit, customer_cap"
+
+
 def fetch_counts(sql: str, params: Iterable[Any]) -> SeatCounts | None:
+    """Run `sql`, which returns COUNT_COLUMNS of one row (or none)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         row = cursor.fetchone()
-    return None if row is None else SeatCounts(used=row[0], entitled=row[1], hard_limit=row[2])
+    return None if row is None else SeatCounts(*row)
 
 
 def entitlement_pk(entitlement_id: Any) -> Any:
@@ -34,8 +39,7 @@ def entitlement_pk(entitlement_id: Any) -> Any:
 def give_back_seats(entitlement_id: Any, count: int) -> SeatCounts:
     table = Entitlement._meta.db_table
     counts = fetch_counts(
-        f"UPDATE {table} SET seats_used = seats_used - %s WHERE id = %s"
-        " RETURNING seats_used, seats, hard_limit",
+        f"UPDATE {table} SET seats_used = seats_used - %s WHERE id = %s RETURNING {COUNT_COLUMNS}",
         [count, entitlement_pk(entitlement_id)],
     )
     assert counts is not None, "entitlement vanished while seats were being released"

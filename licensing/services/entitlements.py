@@ -23,7 +23,12 @@ from licensing.zones import SeatCounts
 
 
 def check_entitlement_limits(
-    seats: int, hard_limit: int | None, used: int, *, seats_before: int | None = None
+    seats: int,
+    hard_limit: int | None,
+    used: int,
+    *,
+    seats_before: int | None = None,
+    customer_cap: int | None = None,
 ) -> None:
     """Refuse limits that make no sense or that the seats in use already break.
 
@@ -50,11 +55,33 @@ def check_entitlement_limits(
                 f"{used} seats are in use, so the hard limit cannot go below {used}."
                 " Release or revoke seats first."
             ]
+    if customer_cap is not None:
+        if customer_cap < seats:
+            problems["customer_cap"] = [
+                f"A cap below the {seats} entitled seats would deny seats you are entitled to;"
+                f" set {seats} or more."
+            ]
+        elif hard_limit is not None and customer_cap > hard_limit:
+            problems["customer_cap"] = [
+                f"The vendor's hard limit is {hard_limit}; a cap can be at most {hard_limit}."
+            ]
+        elif customer_cap < used:
+            problems["customer_cap"] = [
+                f"{used} seats are in use, so the cap cannot go below {used}. Release seats first."
+            ]
     if problems:
         raise ValidationError(problems)
 
 
-_EDITABLE: Final = ("seats", "hard_limit", "lease_seconds", "status", "starts_at", "ends_at")
+_EDITABLE: Final = (
+    "seats",
+    "hard_limit",
+    "customer_cap",
+    "lease_seconds",
+    "status",
+    "starts_at",
+    "ends_at",
+)
 
 
 def entitlement_snapshot(entitlement: Entitlement) -> dict[str, Any]:
@@ -136,6 +163,7 @@ def entitlement_update(
     entitlement: Entitlement,
     seats: int | _Unset = UNSET,
     hard_limit: int | _Unset | None = UNSET,
+    customer_cap: int | _Unset | None = UNSET,
     lease_seconds: int | _Unset | None = UNSET,
     status: str | _Unset = UNSET,
     starts_at: datetime | _Unset = UNSET,
@@ -143,15 +171,19 @@ def entitlement_update(
     actor: Actor = SYSTEM,
     action: str = AuditEntry.Action.ENTITLEMENT_UPDATED,
 ) -> Entitlement:
-    """Change limits, lease, status or dates; refuses limits below the seats in use.
+    """Change limits, the customer's cap, lease, status or dates; refuses limits below the
+    seats in use.
 
     Raising a limit takes effect at once; a change that moves the entitlement out of (or to)
     a zone writes the matching transition event. A change that changes nothing writes
-    nothing, not even an audit entry.
+    nothing, not even an audit entry. New seats or a new hard limit that leave the customer's
+    cap outside them (not asked to change it too) remove the cap: it no longer says anything
+    the lines do not, and its removal shows in the changes.
     """
     requested = {
         "seats": seats,
         "hard_limit": hard_limit,
+        "customer_cap": customer_cap,
         "lease_seconds": lease_seconds,
         "status": status,
         "starts_at": starts_at,
@@ -165,8 +197,14 @@ def entitlement_update(
         for name, value in requested.items():
             if not isinstance(value, _Unset):
                 setattr(current, name, value)
+        if isinstance(customer_cap, _Unset) and not _cap_fits(current):
+            current.customer_cap = None
         check_entitlement_limits(
-            current.seats, current.hard_limit, current.seats_used, seats_before=before.entitled
+            current.seats,
+            current.hard_limit,
+            current.seats_used,
+            seats_before=before.entitled,
+            customer_cap=current.customer_cap,
         )
         current.full_clean()
         changes = audit_diff(before_values, entitlement_snapshot(current))
@@ -188,6 +226,24 @@ def entitlement_update(
     for name in (*_EDITABLE, "seats_used", "updated_at"):
         setattr(entitlement, name, getattr(current, name))
     return entitlement
+
+
+def _cap_fits(entitlement: Entitlement) -> bool:
+    cap, hard_limit = entitlement.customer_cap, entitlement.hard_limit
+    return cap is None or (entitlement.seats <= cap and (hard_limit is None or cap <= hard_limit))
+
+
+def entitlement_set_customer_cap(
+    *, entitlement: Entitlement, customer_cap: int | None, actor: Actor = SYSTEM
+) -> Entitlement:
+    """The customer's own cap (None: none), from the entitled seats to the hard limit and not
+    below the seats in use; in force at once, recorded in the terms history and audited."""
+    return entitlement_update(
+        entitlement=entitlement,
+        customer_cap=customer_cap,
+        actor=actor,
+        action=AuditEntry.Action.CUSTOMER_CAP_CHANGED,
+    )
 
 
 def entitlement_suspend(*, entitlement: Entitlement, actor: Actor = SYSTEM) -> Entitlement:

@@ -34,6 +34,7 @@ from django.utils import timezone
 from licensing import errors, hooks, selectors, statements, zones
 from licensing.models import AuditEntry, Entitlement, Event, Seat
 from licensing.services._rows import (
+    COUNT_COLUMNS,
     entitlement_pk,
     fetch_counts,
     give_back_seats,
@@ -126,7 +127,7 @@ def _take_new_seat(
         return None  # the same fingerprint's seat was committed first: it holds a seat now
     if taken is None:
         return None
-    entitlement_id, used, entitled, hard_limit, overdraft, lease_expires_at, seqs = taken
+    entitlement_id, counts, overdraft, lease_expires_at, seqs = taken
     hooks.events_written(seqs)
     seat = _written_seat(
         id=seat_id,
@@ -138,7 +139,7 @@ def _take_new_seat(
         lease_expires_at=lease_expires_at,
         overdraft=overdraft,
     )
-    return _granted(seat, SeatCounts(used, entitled, hard_limit))
+    return _granted(seat, counts)
 
 
 def _written_seat(**fields: Any) -> Seat:
@@ -209,12 +210,12 @@ def _take_seat(entitlement: Entitlement) -> tuple[SeatCounts, bool]:
     room, and the entitlement counts as full only when that read finds it full.
     """
     table = Entitlement._meta.db_table
-    has_room = zones.sql_has_room("seats_used", "hard_limit")
+    has_room = zones.sql_has_room("seats_used", "hard_limit", "customer_cap")
     pk = entitlement_pk(entitlement.pk)
     for _ in range(4):
         taken = fetch_counts(
             f"UPDATE {table} SET seats_used = seats_used + 1 WHERE id = %s AND {has_room}"
-            " RETURNING seats_used, seats, hard_limit",
+            f" RETURNING {COUNT_COLUMNS}",
             [pk],
         )
         if taken is not None:
@@ -228,7 +229,7 @@ def _take_seat(entitlement: Entitlement) -> tuple[SeatCounts, bool]:
 def _counts_now(entitlement: Entitlement) -> SeatCounts:
     table = Entitlement._meta.db_table
     counts = fetch_counts(
-        f"SELECT seats_used, seats, hard_limit FROM {table} WHERE id = %s",
+        f"SELECT {COUNT_COLUMNS} FROM {table} WHERE id = %s",
         [entitlement_pk(entitlement.pk)],
     )
     assert counts is not None, "entitlement vanished during an activation"
@@ -285,7 +286,12 @@ def _deny(
     write_events(
         entitlement,
         now,
-        [(Event.Type.SEAT_DENIED, {"fingerprint": fingerprint, "label": label})],
+        [
+            (
+                Event.Type.SEAT_DENIED,
+                {"fingerprint": fingerprint, "label": label, "code": counts.denial_code},
+            )
+        ],
         counts,
     )
     # A denial holds no lock on the entitlement row (its UPDATE matched none): the level it
@@ -308,6 +314,12 @@ def _granted_message(counts: SeatCounts) -> str:
 
 
 def _denied_message(counts: SeatCounts) -> str:
+    if counts.at_customer_cap:
+        return (
+            f"Activation denied: your organisation's own cap of {counts.customer_cap} seats is"
+            f" reached ({counts.entitled} entitled). Release a seat, or an admin of your"
+            " organisation can raise the cap."
+        )
     overdraft = (counts.hard_limit or 0) - counts.entitled
     extra = f" ({counts.entitled} entitled + {overdraft} overdraft)" if overdraft else ""
     return (
@@ -390,9 +402,7 @@ def seat_heartbeat(
         else None
     )
     if renewed is not None:
-        fingerprint, label, activated_at, overdraft, lease_expires_at, used, entitled, hard = (
-            renewed
-        )
+        fingerprint, label, activated_at, overdraft, lease_expires_at, counts = renewed
         seat = _written_seat(
             id=seat_id,
             fingerprint=fingerprint,
@@ -402,7 +412,7 @@ def seat_heartbeat(
             lease_expires_at=lease_expires_at,
             overdraft=overdraft,
         )
-        return Heartbeat(seat, SeatCounts(used, entitled, hard))
+        return Heartbeat(seat, counts)
     entitlement = _entitlement_of(entitlement, key)
     seat = seat_get(entitlement=entitlement, seat_id=seat_id)
     if seat.released_at is None and _lease_expired(seat, now):

@@ -1,7 +1,8 @@
 /* Entitlement page: the usage chart and the denials panel under it. Data comes from the
  * json_script block #usage-data (licensing.selectors.usage_chart):
- * {bucket: "hour"|"day", entitled, hard_limit (now; null = unlimited), as_of,
- *  points: [{t, peak, denials, entitled, hard_limit, zone, partial}],
+ * {bucket: "hour"|"day", entitled, hard_limit (now; null = unlimited), customer_cap (now;
+ *  null = none), as_of,
+ *  points: [{t, peak, denials, entitled, hard_limit, customer_cap, zone, partial}],
  *  changes: [{t, entitled, hard_limit, summary}]}.
  * Each point carries the lines it was judged by and the server's zone (licensing.zones); this
  * script draws those lines and colours those zones, it never decides a zone itself.
@@ -33,6 +34,7 @@
   var blue = colour("--chart-usage", "#2f6fde");
   var amber = colour("--zone-overdraft", "#c77c02");
   var red = colour("--zone-limit", "#c62828");
+  var violet = colour("--chart-cap", "#6a3fb5");
   var green = colour("--zone-within", "#1f8a4c");
   var marker = colour("--chart-marker", "#475569");
   var muted = colour("--pico-muted-color", "#646b79");
@@ -200,6 +202,8 @@
   var entitledSeen = distinct(points.map(function (p) { return p.entitled; }));
   var limitSeen = distinct(points.map(function (p) { return p.hard_limit; }));
   var hasLimit = limitSeen.some(function (v) { return v !== null; });
+  var capSeen = distinct(points.map(function (p) { return p.customer_cap; }));
+  var hasCap = capSeen.some(function (v) { return v !== null; });
   function lineLabel(name, now, seen) {
     var value = now === null ? "none" : now;
     return name + (seen.length > 1 ? " (now " + value + ")" : " (" + value + ")");
@@ -208,7 +212,7 @@
   var anyOverdraft = points.some(function (p) { return p.zone !== "within" && p.peak > p.entitled; });
   var maxSeats = 0;
   points.forEach(function (p) {
-    maxSeats = Math.max(maxSeats, p.peak, p.entitled, p.hard_limit || 0);
+    maxSeats = Math.max(maxSeats, p.peak, p.entitled, p.hard_limit || 0, p.customer_cap || 0);
   });
   maxSeats = Math.max(maxSeats, entitledNow, limitNow || 0);
 
@@ -251,6 +255,23 @@
       data: run(function (p) { return p.hard_limit; }),
       borderColor: red,
       backgroundColor: red,
+      borderWidth: 2,
+      pointRadius: 0,
+      pointHoverRadius: 0,
+      pointHitRadius: 0,
+      fill: false,
+      spanGaps: false,
+      order: 3
+    });
+  }
+  if (hasCap) {
+    datasets.push({
+      type: "line",
+      label: lineLabel("Customer's cap", data.customer_cap, capSeen),
+      data: run(function (p) { return p.customer_cap; }),
+      borderColor: violet,
+      backgroundColor: violet,
+      borderDash: [2, 3],
       borderWidth: 2,
       pointRadius: 0,
       pointHoverRadius: 0,
@@ -516,7 +537,8 @@
               var p = points[item.dataIndex];
               return [
                 p.peak + " seats in use (peak): " + (zoneName[p.zone] || p.zone),
-                "Entitled " + p.entitled + " · hard limit " + (p.hard_limit === null ? "none" : p.hard_limit),
+                "Entitled " + p.entitled + " · hard limit " + (p.hard_limit === null ? "none" : p.hard_limit) +
+                  (p.customer_cap === null ? "" : " · capped at " + p.customer_cap),
                 p.denials === 1 ? "1 activation denied" : p.denials + " activations denied"
               ];
             },

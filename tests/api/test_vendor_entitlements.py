@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from licensing import services
-from licensing.models import Entitlement, Event
+from licensing.models import AuditEntry, Entitlement, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,13 @@ def test_create_entitlement(vendor, customer, product):
     )
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["usage"] == {"used": 0, "entitled": 100, "hard_limit": 120, "available": 120}
+    assert body["usage"] == {
+        "used": 0,
+        "entitled": 100,
+        "hard_limit": 120,
+        "customer_cap": None,
+        "available": 120,
+    }
     assert body["zone"] == "within"
     assert body["customer"]["id"] == str(customer.pk)
     entitlement = Entitlement.objects.get(pk=body["id"])
@@ -107,6 +113,40 @@ def test_patch_raises_limits(vendor, entitlement):
     assert (entitlement.seats, entitlement.hard_limit) == (110, 150)
     event = Event.objects.get(type="entitlement.updated")
     assert event.data["changes"] == {"seats": [100, 110], "hard_limit": [120, 150]}
+
+
+def test_patch_sets_the_customers_cap_on_their_behalf(vendor, entitlement):
+    url = f"/api/v1/entitlements/{entitlement.pk}"
+
+    response = vendor.patch(url, {"customer_cap": 110}, format="json")
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["customer_cap"] == 110
+    assert body["usage"] == {
+        "used": 0,
+        "entitled": 100,
+        "hard_limit": 120,
+        "customer_cap": 110,
+        "available": 110,
+    }
+    assert vendor.get(url).json()["customer_cap"] == 110
+    audit = AuditEntry.objects.get(action=AuditEntry.Action.ENTITLEMENT_UPDATED)
+    assert audit.changes == {"customer_cap": [None, 110]}
+    removed = vendor.patch(url, {"customer_cap": None}, format="json")
+    assert removed.json()["customer_cap"] is None
+
+
+def test_patch_a_cap_above_the_hard_limit_is_400_and_changes_nothing(vendor, entitlement):
+    response = vendor.patch(
+        f"/api/v1/entitlements/{entitlement.pk}", {"customer_cap": 121}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "customer_cap": ["The vendor's hard limit is 120; a cap can be at most 120."]
+    }
+    entitlement.refresh_from_db()
+    assert entitlement.customer_cap is None
 
 
 def test_patch_limit_below_seats_in_use_is_400_with_the_services_message(vendor, entitlement):

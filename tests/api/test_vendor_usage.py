@@ -42,6 +42,7 @@ def _point(start, peak, closing, zone, overdraft_hours=0, **counts):
         "overdraft_seat_hours": overdraft_hours,  # one seat over the 2 in every such hour
         "entitled": 2,
         "hard_limit": 3,
+        "customer_cap": None,
         "zone": zone,
         "partial": False,
     }

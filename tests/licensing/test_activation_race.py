@@ -143,6 +143,49 @@ def test_concurrent_activations_over_http_grant_exactly_up_to_the_hard_limit(ent
     assert_full_at_hard_limit(entitlement, statuses)
 
 
+def test_concurrent_activations_over_http_stop_at_the_customers_cap(entitlement, caplog):
+    """100 seats, hard limit 120, capped by the customer at 110: 300 activations at once give
+    exactly 110 seats, and every denial names the customer's cap, none the hard limit."""
+    caplog.set_level(logging.ERROR, logger="django.request")
+    services.entitlement_set_customer_cap(entitlement=entitlement, customer_cap=110)
+    workers, attempts = 30, 300
+
+    def activate(client: APIClient, fingerprint: str) -> Callable[[], tuple[int, str]]:
+        def call() -> tuple[int, str]:
+            response = client.post(
+                "/api/v1/activations", {"fingerprint": fingerprint}, format="json"
+            )
+            body = response.json()
+            return response.status_code, body.get("code", body["status"])
+
+        return call
+
+    jobs = []
+    for fingerprints in deal([f"cap-race-{n}" for n in range(attempts)], workers):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"License {entitlement.license_key}")
+        jobs.append([activate(client, fingerprint) for fingerprint in fingerprints])
+    results = run_together(jobs)
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, errors[:3]
+    outcomes = Counter(results)
+    print(f"\ncap race: {attempts} activations from {workers} threads: {dict(outcomes)}")
+    assert outcomes == {
+        (201, "ok"): 100,
+        (201, "overdraft"): 10,
+        (409, "customer_cap_reached"): 190,
+    }
+    entitlement.refresh_from_db()
+    assert entitlement.seats_used == 110 == in_use(entitlement)
+    assert event_count(entitlement, T.CUSTOMER_CAP_REACHED) == 1
+    assert event_count(entitlement, T.HARD_LIMIT_REACHED) == 0
+    denials = Event.objects.filter(entitlement=entitlement, type=T.SEAT_DENIED)
+    assert denials.count() == 190
+    assert not denials.exclude(data__code="customer_cap_reached").exists()
+    assert not denials.exclude(data__seats__used=110).exists()
+
+
 def test_concurrent_releases_and_activations_keep_the_counter_exact(entitlement):
     rng = random.Random(2024)
     held: list[Seat] = []

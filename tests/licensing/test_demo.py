@@ -10,7 +10,16 @@ from django.core.management import call_command
 from django.db.models import Model, Sum
 
 from licensing import demo, selectors, services
-from licensing.models import Customer, Entitlement, Event, Membership, Product, Seat, UsageBucket
+from licensing.models import (
+    AuditEntry,
+    Customer,
+    Entitlement,
+    Event,
+    Membership,
+    Product,
+    Seat,
+    UsageBucket,
+)
 from portal.models import User
 
 # A Wednesday afternoon, so the deterministic history ends on a busy working day.
@@ -147,7 +156,13 @@ def test_seat_denied_events_look_like_the_ones_services_write():
     assert event.customer_id == entitlement.customer_id
     assert event.dispatched_at is not None  # history is not fanned out again as webhooks
     assert event.data["fingerprint"].startswith("acme-ws-")
-    assert event.data["seats"] == {"used": 120, "entitled": 100, "hard_limit": 120, "available": 0}
+    assert event.data["seats"] == {
+        "used": 120,
+        "entitled": 100,
+        "hard_limit": 120,
+        "customer_cap": None,
+        "available": 0,
+    }
     assert entitlement.events.filter(type=Event.Type.HARD_LIMIT_REACHED).exists()
 
 
@@ -172,6 +187,21 @@ def test_floating_demo_seats_hold_live_leases():
     seats = umbrella.seat_records.filter(released_at__isnull=True)
     assert seats.exists()
     assert all(seat.lease_expires_at and seat.lease_expires_at > WEDNESDAY for seat in seats)
+
+
+def test_globex_has_capped_its_entitlement_at_55():
+    demo.load(now=WEDNESDAY)
+
+    globex = Entitlement.objects.get(customer__slug="globex")
+
+    assert (globex.seats, globex.hard_limit, globex.customer_cap) == (50, 60, 55)
+    audit = AuditEntry.objects.get(action=AuditEntry.Action.CUSTOMER_CAP_CHANGED)
+    assert audit.actor is not None
+    assert (audit.actor.email, audit.changes) == (
+        "admin@globex.example",
+        {"customer_cap": [None, 55]},
+    )
+    assert Entitlement.objects.exclude(pk=globex.pk).filter(customer_cap__isnull=False).count() == 0
 
 
 def test_reset_rebuilds_the_demo_customers():

@@ -77,6 +77,7 @@ def test_raising_the_hard_limit_lets_a_denied_client_in_at_once(entitlement):
         "used": 121,
         "entitled": 100,
         "hard_limit": 125,
+        "customer_cap": None,
         "available": 4,
     }
 
@@ -86,7 +87,13 @@ def test_update_writes_one_updated_event_with_the_changes(entitlement):
 
     (event,) = _events(entitlement, T.ENTITLEMENT_UPDATED)
     assert event.data["changes"] == {"seats": [100, 110], "hard_limit": [120, 150]}
-    assert event.data["seats"] == {"used": 0, "entitled": 110, "hard_limit": 150, "available": 150}
+    assert event.data["seats"] == {
+        "used": 0,
+        "entitled": 110,
+        "hard_limit": 150,
+        "customer_cap": None,
+        "available": 150,
+    }
     stored = Entitlement.objects.get(pk=entitlement.pk)
     assert (stored.seats, stored.hard_limit) == (110, 150)
 
@@ -147,6 +154,7 @@ def test_lowering_the_hard_limit_to_the_seats_in_use_reaches_it(entitlement):
         "used": 110,
         "entitled": 100,
         "hard_limit": 110,
+        "customer_cap": None,
         "available": 0,
     }
     response = _client(entitlement).post("/api/v1/activations", {"fingerprint": "x"}, format="json")
@@ -168,6 +176,7 @@ def test_no_hard_limit_means_never_denied(make_entitlement):
         "used": 10,
         "entitled": 2,
         "hard_limit": None,
+        "customer_cap": None,
         "available": None,
     }
     assert len(_events(unlimited, T.OVERDRAFT_STARTED)) == 1

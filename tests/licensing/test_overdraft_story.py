@@ -1,5 +1,6 @@
 """The 100/120 story through the client API: ok, then overdraft, then denied."""
 
+from licensing import services
 from licensing.models import Event, Seat, UsageBucket
 
 T = Event.Type
@@ -30,6 +31,7 @@ def test_activations_go_ok_then_overdraft_then_denied_at_the_hard_limit(
             "used": n,
             "entitled": 100,
             "hard_limit": 120,
+            "customer_cap": None,
             "available": 120 - n,
         }
 
@@ -41,7 +43,13 @@ def test_activations_go_ok_then_overdraft_then_denied_at_the_hard_limit(
     assert body["status"] == "denied"
     assert body["code"] == "hard_limit_reached"
     assert body["message"]
-    assert body["seats"] == {"used": 120, "entitled": 100, "hard_limit": 120, "available": 0}
+    assert body["seats"] == {
+        "used": 120,
+        "entitled": 100,
+        "hard_limit": 120,
+        "customer_cap": None,
+        "available": 0,
+    }
     assert body["retry_after"] is None  # named seats: nothing will free itself
     assert "Retry-After" not in denied.headers
     entitlement.refresh_from_db()
@@ -60,6 +68,7 @@ def test_the_story_writes_each_event_exactly_once(license_client, entitlement):
         T.SEAT_DENIED: 1,
         T.OVERDRAFT_STARTED: 1,
         T.HARD_LIMIT_REACHED: 1,
+        T.CUSTOMER_CAP_REACHED: 0,
         T.SEAT_RELEASED: 0,
         T.SEAT_EXPIRED: 0,
         T.OVERDRAFT_ENDED: 0,
@@ -117,3 +126,33 @@ def test_releasing_back_to_the_entitled_seats_ends_the_overdraft_once(license_cl
     status = license_client.get("/api/v1/entitlement").json()
     assert status["zone"] == "within"
     assert status["seats"]["used"] == 100
+
+
+def test_a_customers_cap_denies_past_it_with_its_own_code(license_client, entitlement):
+    """Capped at 110 by the customer: 110 seats, then 409 customer_cap_reached."""
+    services.entitlement_set_customer_cap(entitlement=entitlement, customer_cap=110)
+    for n in range(1, 111):
+        assert _activate(license_client, f"machine-{n}").status_code == 201
+
+    denied = _activate(license_client, "machine-111")
+
+    assert denied.status_code == 409
+    assert denied.json() == {
+        "status": "denied",
+        "code": "customer_cap_reached",
+        "message": (
+            "Activation denied: your organisation's own cap of 110 seats is reached"
+            " (100 entitled). Release a seat, or an admin of your organisation can raise the cap."
+        ),
+        "seats": {
+            "used": 110,
+            "entitled": 100,
+            "hard_limit": 120,
+            "customer_cap": 110,
+            "available": 0,
+        },
+        "retry_after": None,
+    }
+    counts = _event_counts(entitlement)
+    assert (counts[T.CUSTOMER_CAP_REACHED], counts[T.HARD_LIMIT_REACHED]) == (1, 0)
+    assert Event.objects.get(type=T.SEAT_DENIED).data["code"] == "customer_cap_reached"

@@ -223,14 +223,19 @@ def test_an_unknown_zone_is_an_error(db: Any) -> None:
 # --- the rule in SQL: the database agrees with Python -------------------------------------------
 
 
-def _grid() -> Iterator[tuple[int, int | None, list[tuple[int, int]]]]:
-    """(entitled, hard limit, [(before, after), ...]): every pair of counter readings the
-    database allows (at most the hard limit), with NULL hard limits among them."""
+def _grid() -> Iterator[tuple[int, int | None, int | None, list[tuple[int, int]]]]:
+    """(entitled, hard limit, customer cap, [(before, after), ...]): every pair of counter
+    readings the database allows (at most the limit), with NULL hard limits and caps among
+    them, and caps from the entitled seats to the hard limit."""
     for entitled in (0, 2, 3):
         for hard_limit in (None, entitled, entitled + 1, entitled + 2):
-            top = hard_limit if hard_limit is not None else entitled + 2
-            levels = range(top + 1)
-            yield entitled, hard_limit, [(b, a) for b in levels for a in levels]
+            room = [entitled, entitled + 1, hard_limit]
+            caps = {c for c in room if c is not None and (hard_limit is None or c <= hard_limit)}
+            for cap in [*sorted(caps), None]:
+                limit = zones.limit_of(hard_limit, cap)
+                top = limit if limit is not None else entitled + 2
+                levels = range(top + 1)
+                yield entitled, hard_limit, cap, [(b, a) for b in levels for a in levels]
 
 
 def _sql(value: int | None) -> str:
@@ -261,17 +266,14 @@ def select(request: pytest.FixtureRequest) -> Callable[[str], tuple[Any, ...]]:
 
 
 def test_sql_has_room_agrees_with_python(select: Callable[[str], tuple[Any, ...]]) -> None:
-    for entitled, hard_limit, pairs in _grid():
+    for entitled, hard_limit, cap, pairs in _grid():
         levels = sorted({after for _, after in pairs})
-        columns = [zones.sql_has_room(str(used), _sql(hard_limit)) for used in levels]
+        columns = [zones.sql_has_room(str(used), _sql(hard_limit), _sql(cap)) for used in levels]
         got = select("SELECT " + ", ".join(columns))
         for used, value in zip(levels, got, strict=True):
-            assert value is not None, (used, hard_limit)
-            assert bool(value) == SeatCounts(used, entitled, hard_limit).has_room, (
-                used,
-                entitled,
-                hard_limit,
-            )
+            case = (used, entitled, hard_limit, cap)
+            assert value is not None, case
+            assert bool(value) == SeatCounts(used, entitled, hard_limit, cap).has_room, case
 
 
 def test_sql_in_overdraft_agrees_with_python(select: Callable[[str], tuple[Any, ...]]) -> None:
@@ -285,7 +287,7 @@ def test_sql_in_overdraft_agrees_with_python(select: Callable[[str], tuple[Any, 
 def test_sql_transition_agrees_with_python(
     select: Callable[[str], tuple[Any, ...]], event: str
 ) -> None:
-    for entitled, hard_limit, pairs in _grid():
+    for entitled, hard_limit, cap, pairs in _grid():
         columns = [
             zones.sql_transition(
                 event,
@@ -293,15 +295,17 @@ def test_sql_transition_agrees_with_python(
                 after=str(after),
                 entitled=str(entitled),
                 hard_limit=_sql(hard_limit),
+                customer_cap=_sql(cap),
             )
             for before, after in pairs
         ]
         got = select("SELECT " + ", ".join(columns))
         for (before, after), value in zip(pairs, got, strict=True):
-            case = (event, before, after, entitled, hard_limit)
+            case = (event, before, after, entitled, hard_limit, cap)
             assert value is not None, case
             wanted = event in transitions(
-                SeatCounts(before, entitled, hard_limit), SeatCounts(after, entitled, hard_limit)
+                SeatCounts(before, entitled, hard_limit, cap),
+                SeatCounts(after, entitled, hard_limit, cap),
             )
             assert bool(value) == wanted, case
 

@@ -365,3 +365,27 @@ def test_screenshots_of_the_chart_after_an_expansion(
             card.screenshot(path=str(SCREENSHOTS / f"chart-terms-{range_key}-{name}-hover.png"))
             assert problems == []
             page.context.close()
+
+
+def test_the_customers_cap_is_a_line_of_its_own_from_when_it_was_set(
+    browser: Any, live_server: Any, customer_admin: User, expanded: Entitlement
+) -> None:
+    """Capped at 140 three days ago at 10:20 (after the expansion to 130/150): the cap line
+    starts in the next hour, at 140, and nothing is drawn for it before."""
+    capped_at = _midnight(timezone.now()) - timedelta(days=3) + timedelta(hours=10, minutes=20)
+    with time_machine.travel(capped_at, tick=False):
+        services.entitlement_set_customer_cap(
+            entitlement=expanded, customer_cap=140, actor=services.Actor.of(customer_admin)
+        )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page, problems = _open(browser, DESKTOP, customer_admin, _url(live_server, expanded, "7d"))
+
+    data = _chart_data(page)
+    runs = _runs(page)["seats"]
+    cap = runs["Customer's cap"]
+    first = _bucket_of(data, capped_at) + 1  # the hour of the change keeps the more generous
+    assert {y for i, y in cap.items() if i >= first} == {140}
+    assert {y for i, y in cap.items() if i < first} == {None}
+    page.locator(".chart-card").screenshot(path=str(SCREENSHOTS / "chart-customer-cap-7d.png"))
+    page.locator("#cap").screenshot(path=str(SCREENSHOTS / "entitlement-cap-form.png"))
+    assert problems == []

@@ -45,6 +45,7 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"^c/<slug:slug>/entitlements/[^/]+/seats/<uuid:seat_id>/release$"),
         CUSTOMER_ADMIN,
     ),
+    (re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/cap$"), CUSTOMER_ADMIN),
     (re.compile(r"^c/<slug:slug>/"), MEMBER),
 ]
 

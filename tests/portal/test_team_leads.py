@@ -106,6 +106,20 @@ def test_leads_page_lists_leads_with_chart_links(
     assert "Acme Corp" in html
 
 
+def test_leads_say_when_the_customer_capped_the_entitlement(
+    staff_client: Client, make_entitlement: Callable[..., Entitlement]
+) -> None:
+    capped = make_entitlement()
+    _hours(capped, [105, 110], denials=3)
+    services.entitlement_set_customer_cap(entitlement=capped, customer_cap=110)
+
+    (lead,) = selectors.expansion_leads()
+    html = staff_client.get("/team/leads/").content.decode()
+
+    assert (lead.seats, lead.hard_limit, lead.customer_cap) == (100, 120, 110)
+    assert "capped by customer at 110" in html
+
+
 def test_leads_page_empty_state(staff_client: Client, entitlement: Entitlement) -> None:
     _hours(entitlement, [50, 60])
     response = staff_client.get("/team/leads/")

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from licensing import zones
 from licensing.history import (
     Point,
     Row,
@@ -173,9 +174,12 @@ def test_terms_of_a_record_or_of_an_entitlement() -> None:
         status="suspended",
         changed_by="a@b",
         lease_seconds=900,
+        customer_cap=11,
     )
-    assert Terms.of(record) == Terms(at(3), 10, 12, "suspended", "a@b", 900)
-    entitlement = SimpleNamespace(seats=5, hard_limit=None, status="active", lease_seconds=None)
+    assert Terms.of(record) == Terms(at(3), 10, 12, "suspended", "a@b", 900, 11)
+    entitlement = SimpleNamespace(
+        seats=5, hard_limit=None, status="active", lease_seconds=None, customer_cap=None
+    )
     assert Terms.of(entitlement, effective_from=at(1)) == Terms(at(1), 5, None, "active", "", None)
     assert Terms.of(record, effective_from=at(9)).effective_from == at(9)
     assert Terms(at(0), 5, None).lines == "5/∞"
@@ -331,6 +335,7 @@ def test_as_dict_names_every_figure() -> None:
         "overdraft_seat_hours": 1,
         "entitled": 100,
         "hard_limit": 120,
+        "customer_cap": None,
         "zone": "overdraft",
         "partial": False,
     }
@@ -371,3 +376,53 @@ def test_changes_inside_the_range_only() -> None:
     found = changes(history, at(0), at(5))
     assert [(c.at, c.summary) for c in found] == [(at(0), "Expanded to 130/150")]
     assert found[0].terms == history[1]
+
+
+# --- the customer's cap ----------------------------------------------------------------------
+
+
+def test_a_cap_is_a_line_of_its_own_and_judges_the_zone_of_the_hour() -> None:
+    """100 seats, hard limit 120, capped by the customer at 110: a peak of 110 is at the
+    limit, 109 in overdraft."""
+    history_spans = [Span(at(0), at(2), 100, 120, 110)]
+    first, second = walk(
+        [row(0, 110, 110, denials=1), row(1, 109, 109)],
+        closing_before=0,
+        spans=history_spans,
+        now=at(100),
+        bucket="hour",
+    )
+    assert (first.customer_cap, first.zone, first.denied_at) == (110, zones.Zone.AT_HARD_LIMIT, 110)
+    assert (second.customer_cap, second.zone, second.denied_at) == (
+        110,
+        zones.Zone.OVERDRAFT,
+        None,
+    )
+    assert first.as_dict()["customer_cap"] == 110
+
+
+def test_a_cap_set_inside_an_hour_leaves_the_hour_the_more_generous_line() -> None:
+    """Capped at 110 from 00:30: the hour of 00:00 is judged by no cap (the most generous),
+    the next by the cap."""
+    history = [
+        Terms(at(0), 100, 120),
+        Terms(at(0) + timedelta(minutes=30), 100, 120, customer_cap=110),
+    ]
+    assert spans(history, at(0), at(3)) == [
+        Span(at(0), at(1), 100, 120, None),
+        Span(at(1), at(3), 100, 120, 110),
+    ]
+    two_caps = [
+        Terms(at(0), 100, 120, customer_cap=105),
+        Terms(at(0) + timedelta(minutes=30), 100, 120, customer_cap=110),
+    ]
+    # 105 until 00:30, then 110: both hours are judged by 110, one stretch.
+    assert spans(two_caps, at(0), at(2)) == [Span(at(0), at(2), 100, 120, 110)]
+
+
+def test_a_change_of_the_cap_alone_is_described() -> None:
+    before = Terms(at(0), 100, 120)
+    capped = Terms(at(1), 100, 120, changed_by="admin@acme.example", customer_cap=110)
+    assert describe(before, capped) == "Customer capped at 110 by admin@acme.example"
+    assert describe(capped, Terms(at(2), 100, 120)) == "Customer's cap removed"
+    assert describe(capped, Terms(at(2), 100, 120, customer_cap=110)) == ""

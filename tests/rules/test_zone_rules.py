@@ -8,15 +8,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from licensing import errors
+from licensing import errors, zones
 from licensing.zones import SeatCounts, check_usable, sql_usable
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
 
 def test_seat_counts_of_an_entitlement() -> None:
-    entitlement = SimpleNamespace(seats_used=7, seats=5, hard_limit=9)
-    assert SeatCounts.of(entitlement) == SeatCounts(used=7, entitled=5, hard_limit=9)
+    entitlement = SimpleNamespace(seats_used=7, seats=5, hard_limit=9, customer_cap=8)
+    assert SeatCounts.of(entitlement) == SeatCounts(
+        used=7, entitled=5, hard_limit=9, customer_cap=8
+    )
 
 
 def test_seat_counts_as_json() -> None:
@@ -24,6 +26,7 @@ def test_seat_counts_as_json() -> None:
         "used": 7,
         "entitled": 5,
         "hard_limit": 9,
+        "customer_cap": None,
         "available": 2,
     }
     assert SeatCounts(7, 5, None).as_dict()["available"] is None
@@ -71,3 +74,73 @@ def test_sql_usable_reads_like_check_usable() -> None:
     assert sql_usable(status="e.status", starts_at="e.s", ends_at="e.e", now="%(now)s") == (
         "(e.status <> 'suspended' AND e.s <= %(now)s AND (e.e IS NULL OR e.e > %(now)s))"
     )
+
+
+# --- the customer's cap: 100 seats, hard limit 120, capped by the customer at 110 ----------------
+
+
+@pytest.mark.parametrize(
+    ("used", "zone", "has_room", "available", "code"),
+    [
+        (100, "within", True, 10, "hard_limit_reached"),
+        (101, "overdraft", True, 9, "hard_limit_reached"),
+        (109, "overdraft", True, 1, "hard_limit_reached"),
+        (110, "at_hard_limit", False, 0, "customer_cap_reached"),
+    ],
+)
+def test_the_cap_is_the_limit_below_the_hard_limit(
+    used: int, zone: str, has_room: bool, available: int, code: str
+) -> None:
+    counts = SeatCounts(used, 100, 120, 110)
+    assert (counts.zone, counts.has_room, counts.available, counts.denial_code) == (
+        zone,
+        has_room,
+        available,
+        code,
+    )
+    assert counts.limit == 110
+    assert counts.at_customer_cap is (used == 110)
+    assert counts.at_hard_limit is False
+
+
+def test_a_cap_at_the_hard_limit_is_the_vendors_line() -> None:
+    counts = SeatCounts(120, 100, 120, 120)
+    assert (counts.at_hard_limit, counts.at_customer_cap, counts.denial_code) == (
+        True,
+        False,
+        "hard_limit_reached",
+    )
+    assert zones.limit_of(120, 120) == 120
+
+
+def test_a_cap_at_the_seats_allows_no_overdraft() -> None:
+    assert SeatCounts(99, 100, 120, 100).has_room is True
+    assert SeatCounts(100, 100, 120, 100).denial_code == "customer_cap_reached"
+    assert SeatCounts(100, 100, 120, 100).zone == "at_hard_limit"
+
+
+def test_a_cap_without_a_hard_limit_is_the_only_limit() -> None:
+    assert zones.limit_of(None, 130) == 130
+    assert zones.limit_of(None, None) is None
+    assert zones.limit_of(120, None) == 120
+    assert SeatCounts(129, 100, None, 130).available == 1
+    assert SeatCounts(130, 100, None, 130).denial_code == "customer_cap_reached"
+
+
+def test_reaching_the_cap_is_its_own_event_once() -> None:
+    before, at_cap = SeatCounts(109, 100, 120, 110), SeatCounts(110, 100, 120, 110)
+    assert zones.transitions(before, at_cap) == [zones.CUSTOMER_CAP_REACHED]
+    assert zones.transitions(at_cap, at_cap) == []
+    assert zones.transitions(at_cap, before) == []
+    reached = zones.transitions(SeatCounts(119, 100, 120, 120), SeatCounts(120, 100, 120, 120))
+    assert reached == [zones.HARD_LIMIT_REACHED]
+
+
+def test_seat_counts_as_json_name_the_cap() -> None:
+    assert SeatCounts(105, 100, 120, 110).as_dict() == {
+        "used": 105,
+        "entitled": 100,
+        "hard_limit": 120,
+        "customer_cap": 110,
+        "available": 5,
+    }

@@ -209,7 +209,7 @@ LIMIT_EMAIL_EVERY: Final = timedelta(days=1)
 def _limit_emailed_lately(event: Event) -> bool:
     """Whether `event` reaches a limit whose email this entitlement already got within
     LIMIT_EMAIL_EVERY before it."""
-    if event.type != Event.Type.HARD_LIMIT_REACHED:
+    if event.type != Event.Type.HARD_LIMIT_REACHED or event.entitlement_id is None:
         return False
     return EmailNotice.objects.filter(
         kind=EmailNotice.Kind.EVENT,

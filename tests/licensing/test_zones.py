@@ -239,7 +239,8 @@ def _grid() -> Iterator[tuple[int, int | None, int | None, list[tuple[int, int]]
 
 
 def _sql(value: int | None) -> str:
-    return "NULL" if value is None else str(value)
+    """An integer column's value as SQL (a typed NULL, as a column's would be)."""
+    return "CAST(NULL AS INTEGER)" if value is None else str(value)
 
 
 def _on_database(sql: str) -> tuple[Any, ...]:

@@ -22,6 +22,7 @@ def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dic
         "entitlement": reverse("customer:entitlement", args=[slug, pk]),
         "usage_csv": reverse("customer:usage_csv", args=[slug, pk]),
         "seat_release": reverse("customer:seat_release", args=[slug, pk, seat.pk]),
+        "customer_cap": reverse("customer:customer_cap", args=[slug, pk]),
         "notifications": reverse("customer:notifications", args=[slug]),
     }
 
@@ -32,23 +33,23 @@ def test_every_customer_route_is_covered(urls: dict[str, str]) -> None:
     assert {p.name for p in customer_urls.urlpatterns} == set(urls)
 
 
-@pytest.mark.parametrize(
-    "name", ["dashboard", "entitlement", "usage_csv", "seat_release", "notifications"]
-)
+POSTED = {"seat_release", "customer_cap"}
+ROUTES = ["dashboard", "entitlement", "usage_csv", "seat_release", "customer_cap", "notifications"]
+
+
+@pytest.mark.parametrize("name", ROUTES)
 def test_outsider_gets_404(
     login: Callable[[User], Client], outsider: User, urls: dict[str, str], name: str
 ) -> None:
     client = login(outsider)
-    method = client.post if name == "seat_release" else client.get
+    method = client.post if name in POSTED else client.get
 
     assert method(urls[name]).status_code == 404
 
 
-@pytest.mark.parametrize(
-    "name", ["dashboard", "entitlement", "usage_csv", "seat_release", "notifications"]
-)
+@pytest.mark.parametrize("name", ROUTES)
 def test_anonymous_is_sent_to_login(client: Client, urls: dict[str, str], name: str) -> None:
-    method: Any = client.post if name == "seat_release" else client.get
+    method: Any = client.post if name in POSTED else client.get
 
     response = method(urls[name])
 

@@ -111,6 +111,7 @@ def test_hard_limit_emails_go_at_most_once_a_day_per_entitlement(
         ]:
             clock.move_to(at)
             seat = Seat.objects.filter(entitlement=entitlement, released_at=None).first()
+            assert seat is not None
             with django_capture_on_commit_callbacks(execute=True):
                 services.seat_release(entitlement=entitlement, seat_id=seat.pk)
                 services.seat_activate(entitlement=entitlement, fingerprint=fingerprint)
@@ -122,7 +123,8 @@ def test_hard_limit_emails_go_at_most_once_a_day_per_entitlement(
         "03 10:00",
     ]
     emailed = EmailNotice.objects.filter(event__type=Event.Type.HARD_LIMIT_REACHED)
-    assert [n.event.occurred_at.strftime("%d %H:%M") for n in emailed.order_by("created_at")] == [
+    moments = emailed.order_by("created_at").values_list("event__occurred_at", flat=True)
+    assert [moment.strftime("%d %H:%M") for moment in moments] == [
         "02 09:00",
         "03 10:00",
     ]

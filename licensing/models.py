@@ -317,6 +317,10 @@ class Event(models.Model):
         OVERDRAFT_ENDED = zones.OVERDRAFT_ENDED
         ENTITLEMENT_CREATED = "entitlement.created"
         ENTITLEMENT_UPDATED = "entitlement.updated"
+        # A customer admin asked for more seats; the account team granted or declined it.
+        EXPANSION_REQUESTED = "expansion.requested"
+        EXPANSION_GRANTED = "expansion.granted"
+        EXPANSION_DECLINED = "expansion.declined"
 
     seq = models.BigAutoField(primary_key=True)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -437,6 +441,13 @@ class AuditEntry(models.Model):
         SEAT_REVOKED = "seat.revoked"
         MEMBER_INVITED = "member.invited"
         MEMBER_JOINED = "member.joined"
+        MEMBER_ROLE_CHANGED = "member.role_changed"
+        MEMBER_REMOVED = "member.removed"
+        INVITATION_RESENT = "invitation.resent"
+        INVITATION_REVOKED = "invitation.revoked"
+        EXPANSION_REQUESTED = "expansion.requested"
+        EXPANSION_GRANTED = "expansion.granted"
+        EXPANSION_DECLINED = "expansion.declined"
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
         WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"

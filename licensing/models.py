@@ -104,6 +104,12 @@ class Entitlement(models.Model):
     license_key = models.CharField(
         max_length=64, unique=True, default=generate_license_key, editable=False
     )
+    # The key before the last rotation, still working until `previous_key_valid_until`
+    # (licensing.keys); None when there is none.
+    previous_license_key = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    previous_key_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     seats = models.PositiveIntegerField(help_text="Entitled seats: the soft limit.")
     hard_limit = models.PositiveIntegerField(
         null=True,
@@ -321,6 +327,7 @@ class Event(models.Model):
         EXPANSION_REQUESTED = "expansion.requested"
         EXPANSION_GRANTED = "expansion.granted"
         EXPANSION_DECLINED = "expansion.declined"
+        LICENSE_KEY_ROTATED = "license_key.rotated"
 
     seq = models.BigAutoField(primary_key=True)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -448,6 +455,7 @@ class AuditEntry(models.Model):
         EXPANSION_REQUESTED = "expansion.requested"
         EXPANSION_GRANTED = "expansion.granted"
         EXPANSION_DECLINED = "expansion.declined"
+        LICENSE_KEY_ROTATED = "license_key.rotated"
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
         WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"

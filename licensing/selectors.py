@@ -28,7 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from licensing import history, statements, zones
+from licensing import history, keys, statements, zones
 from licensing.capacity import Capacity, capacity_of
 from licensing.history import Terms
 from licensing.models import (
@@ -582,18 +582,20 @@ def audit_entries(
 _ENTITLEMENT_FIELDS = [field.attname for field in Entitlement._meta.concrete_fields]
 _BY_LICENSE_KEY = (
     f"SELECT {', '.join(_ENTITLEMENT_FIELDS)} FROM {Entitlement._meta.db_table}"
-    " WHERE license_key = %(key)s"
+    f" WHERE {keys.sql_named_by('%(key)s', '%(now)s')} LIMIT 1"
 )
 
 
-def entitlement_by_license_key(key: str) -> Entitlement | None:
-    """The entitlement with this (unique) key: one indexed query, no join, no ORDER BY.
+def entitlement_by_license_key(key: str, *, now: datetime | None = None) -> Entitlement | None:
+    """The entitlement this key names (licensing.keys: its key, or its previous key within the
+    grace period): one indexed query, no join, no ORDER BY.
 
     Client API calls make this lookup, so on PostgreSQL it is a prepared statement
     (`licensing.statements.run`); compiling the equivalent queryset cost about as much CPU as
     running it (bench/RUNS.md).
     """
+    now = now or timezone.now()
     if not statements.available():
-        return Entitlement.objects.filter(license_key=key).order_by("pk").first()
-    rows = statements.run(_BY_LICENSE_KEY, {"key": key})
+        return Entitlement.objects.filter(keys.q_named_by(key, now)).order_by("pk").first()
+    rows = statements.run(_BY_LICENSE_KEY, {"key": key, "now": now})
     return Entitlement.from_db(connection.alias, _ENTITLEMENT_FIELDS, rows[0]) if rows else None

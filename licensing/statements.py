@@ -24,7 +24,7 @@ from uuid import UUID
 import psycopg
 from django.db import connection, models, transaction
 
-from licensing import zones
+from licensing import keys, zones
 from licensing.models import Entitlement, Event, Seat, UsageBucket
 
 
@@ -160,12 +160,15 @@ _USABLE = zones.sql_usable(
     ends_at=f"e.{E['ends_at']}",
     now="%(now)s",
 )
+# The entitlement the client's key names: its key, or its previous one within the grace period.
+_NAMED = keys.sql_named_by("%(key)s::text", "%(now)s")
+_NAMED_E = keys.sql_named_by("%(key)s::text", "%(now)s", alias="e.")
 _HAS_ROOM = zones.sql_has_room(
     f"e.{E['seats_used']}", f"e.{E['hard_limit']}", f"e.{E['customer_cap']}"
 )
 ACTIVATE = f"""
 WITH keyed AS (
-    SELECT {E["id"]} AS id FROM {E["table"]} WHERE {E["license_key"]} = %(key)s::text
+    SELECT {E["id"]} AS id FROM {E["table"]} WHERE {_NAMED} LIMIT 1
 ), took AS (
     UPDATE {E["table"]} e SET {E["seats_used"]} = {E["seats_used"]} + 1
      WHERE e.{E["id"]} = (SELECT id FROM keyed) AND {_USABLE}
@@ -205,7 +208,7 @@ SELECT id, used, entitled, hard, cap, overdraft, lease,
 HEARTBEAT = f"""
 UPDATE {S["table"]} s SET {S["last_heartbeat_at"]} = %(now)s, {S["lease_expires_at"]} = {_LEASE_END}
   FROM {E["table"]} e
- WHERE e.{E["license_key"]} = %(key)s::text AND s.{S["id"]} = %(sid)s
+ WHERE {_NAMED_E} AND s.{S["id"]} = %(sid)s
    AND s.{S["entitlement"]} = e.{E["id"]} AND s.{S["released_at"]} IS NULL
    AND (s.{S["lease_expires_at"]} IS NULL OR s.{S["lease_expires_at"]} > %(now)s)
 RETURNING s.{S["fingerprint"]}, s.{S["label"]}, s.{S["activated_at"]}, s.{S["overdraft"]},
@@ -219,7 +222,7 @@ RELEASE = f"""
 WITH gone AS (
     UPDATE {S["table"]} SET {S["released_at"]} = %(now)s, {S["release_reason"]} = %(reason)s::text
      WHERE {S["id"]} = %(sid)s AND {S["released_at"]} IS NULL AND {S["entitlement"]} =
-           (SELECT {E["id"]} FROM {E["table"]} WHERE {E["license_key"]} = %(key)s::text)
+           (SELECT {E["id"]} FROM {E["table"]} WHERE {_NAMED} LIMIT 1)
     RETURNING {S["entitlement"]} AS entitlement_id, {S["fingerprint"]} AS fingerprint,
               {S["label"]} AS label, {S["overdraft"]} AS overdraft
 ), took AS (

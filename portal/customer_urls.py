@@ -19,6 +19,11 @@ urlpatterns = [
         name="usage_csv",
     ),
     path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/key/rotate",
+        views.license_key_rotate,
+        name="license_key_rotate",
+    ),
+    path(
         "<slug:slug>/entitlements/<uuid:entitlement_id>/cap",
         views.customer_cap,
         name="customer_cap",

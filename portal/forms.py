@@ -25,3 +25,20 @@ class CustomerCapForm(forms.Form):
             " vendor's hard limit. Activations past it are denied. Empty: no cap of your own."
         ),
     )
+
+
+class KeyRotationForm(forms.Form):
+    GRACE_HOURS = [
+        (0, "None: the current key stops at once"),
+        (1, "1 hour"),
+        (24, "24 hours"),
+        (72, "3 days"),
+    ]
+
+    grace_hours = forms.TypedChoiceField(
+        choices=GRACE_HOURS,
+        coerce=int,
+        initial=24,
+        label="The current key keeps working for",
+        help_text="Long enough to give every client the new key; seats already held stay held.",
+    )

@@ -8,6 +8,7 @@ Pages that show seats in use or zones first release the seats whose lease ran ou
 import csv
 import dataclasses
 import sys
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,10 +24,10 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from licensing import selectors, services, zones
+from licensing import keys, selectors, services, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
 from portal import access, unavailable
-from portal.forms import CustomerCapForm, NotificationPreferencesForm
+from portal.forms import CustomerCapForm, KeyRotationForm, NotificationPreferencesForm
 
 SEATS_PER_PAGE = 25
 
@@ -179,6 +180,50 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             "denials": selectors.recent_denials(entitlement),
             "can_release": _can_manage(request, customer),
             "cap_form": CustomerCapForm(initial={"customer_cap": entitlement.customer_cap}),
+            "masked_key": keys.masked(entitlement.license_key),
+            "previous_key": _previous_key(entitlement),
+        },
+    )
+
+
+def _previous_key(entitlement: Entitlement) -> dict[str, Any] | None:
+    """The key before the last rotation while it still works: its hint and until when."""
+    until = entitlement.previous_key_valid_until
+    if entitlement.previous_license_key is None or until is None or until <= timezone.now():
+        return None
+    return {"hint": keys.hint(entitlement.previous_license_key), "until": until}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def license_key_rotate(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
+    """GET asks (with the grace period to choose); the POST rotates the key."""
+    entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
+    back = reverse("customer:entitlement", args=[slug, entitlement.pk]) + "#key"
+    form = KeyRotationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        grace = timedelta(hours=form.cleaned_data["grace_hours"])
+        services.license_key_rotate(
+            entitlement=entitlement, grace=grace, actor=services.Actor.from_request(request)
+        )
+        if grace:
+            messages.success(
+                request,
+                f"New key issued. The previous key works until"
+                f" {entitlement.previous_key_valid_until:%d %b %Y %H:%M} UTC.",
+            )
+        else:
+            messages.success(request, "New key issued. The previous key no longer works.")
+        return redirect(back)
+    return render(
+        request,
+        "portal/license_key_rotate.html",
+        {
+            "customer": entitlement.customer,
+            "entitlement": entitlement,
+            "form": form,
+            "masked_key": keys.masked(entitlement.license_key),
+            "back": back,
         },
     )
 

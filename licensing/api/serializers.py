@@ -122,6 +122,7 @@ class EntitlementSerializer(serializers.ModelSerializer):
             "customer",
             "product",
             "license_key",
+            "previous_key_valid_until",
             "status",
             "seats",
             "hard_limit",
@@ -344,6 +345,15 @@ class EntitlementCreateSerializer(BodySerializer):
         if product is None:
             raise serializers.ValidationError("No product has this id.")
         return product
+
+
+class KeyRotationSerializer(BodySerializer):
+    grace_hours = StrictIntegerField(
+        min_value=0,
+        max_value=168,
+        required=False,
+        help_text="Hours the current key keeps working (default 24; 0: it stops at once).",
+    )
 
 
 class EntitlementUpdateSerializer(BodySerializer):

@@ -36,6 +36,11 @@ urlpatterns = [
         name="entitlement-suspend",
     ),
     path(
+        "entitlements/<uuid:entitlement_id>/rotate-key",
+        vendor.EntitlementRotateKeyView.as_view(),
+        name="entitlement-rotate-key",
+    ),
+    path(
         "entitlements/<uuid:entitlement_id>/resume",
         vendor.EntitlementResumeView.as_view(),
         name="entitlement-resume",

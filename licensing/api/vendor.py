@@ -10,6 +10,7 @@ the seats whose lease ran out (`services.seats_expire_due`), as the portal's pag
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
@@ -249,6 +250,32 @@ class EntitlementSuspendView(VendorAPIView):
         entitlement = _entitlement(entitlement_id)
         services.entitlement_suspend(
             entitlement=entitlement, actor=services.Actor.from_request(request)
+        )
+        return Response(s.EntitlementSerializer(entitlement).data)
+
+
+class EntitlementRotateKeyView(VendorAPIView):
+    """Rotate the license key, the current one working on for a grace period."""
+
+    @extend_schema(
+        operation_id="entitlements_rotate_key",
+        tags=["entitlements"],
+        summary="Rotate an entitlement's license key",
+        description="Issues a new `license_key`. The current key keeps working for "
+        "`grace_hours` (default 24, at most 168; 0 stops it at once), shown as "
+        "`previous_key_valid_until`; a key still in an earlier rotation's grace stops now. "
+        "Seats held stay held. Writes `license_key.rotated` (key hints only).",
+        request=s.KeyRotationSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.EntitlementSerializer}, 400, 404, write=True),
+    )
+    def post(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        data = inputs.body(s.KeyRotationSerializer, request)
+        services.license_key_rotate(
+            entitlement=entitlement,
+            grace=timedelta(hours=data.get("grace_hours", 24)),
+            actor=services.Actor.from_request(request),
         )
         return Response(s.EntitlementSerializer(entitlement).data)
 

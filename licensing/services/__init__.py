@@ -35,6 +35,7 @@ from licensing.services.entitlements import (
     entitlement_update,
 )
 from licensing.services.events import events_prune
+from licensing.services.keys import license_key_rotate
 from licensing.services.seats import (
     ActivationResult,
     Heartbeat,
@@ -80,6 +81,7 @@ __all__ = [
     "entitlement_suspend",
     "entitlement_update",
     "events_prune",
+    "license_key_rotate",
     "membership_join",
     "membership_set_notifications",
     "product_create",

@@ -1,6 +1,7 @@
 """Entitlements: create, filter, order, change limits, suspend and resume through the services."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -245,3 +246,57 @@ def test_entitlement_list_query_count_does_not_grow(
         make_entitlement()
     with django_assert_max_num_queries(5):  # one of them: are any leases due to expire?
         assert vendor.get("/api/v1/entitlements").status_code == 200
+
+
+def test_rotate_key_issues_a_new_key_and_keeps_the_old_for_the_grace(vendor, entitlement):
+    old = entitlement.license_key
+    url = f"/api/v1/entitlements/{entitlement.pk}/rotate-key"
+
+    response = vendor.post(url, {"grace_hours": 2}, format="json")
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["license_key"] != old
+    entitlement.refresh_from_db()
+    assert body["license_key"] == entitlement.license_key
+    until = entitlement.previous_key_valid_until
+    assert until is not None
+    assert body["previous_key_valid_until"] == until.isoformat().replace("+00:00", "Z")
+    assert entitlement.previous_license_key == old
+    audit = AuditEntry.objects.get(action=AuditEntry.Action.LICENSE_KEY_ROTATED)
+    assert audit.changes == {"license_key": ["…" + old[-5:], "…" + body["license_key"][-5:]]}
+
+
+def test_rotate_key_without_a_body_uses_24_hours(vendor, entitlement):
+    response = vendor.post(f"/api/v1/entitlements/{entitlement.pk}/rotate-key")
+
+    assert response.status_code == 200, response.json()
+    entitlement.refresh_from_db()
+    until = entitlement.previous_key_valid_until
+    assert until is not None
+    assert timedelta(hours=23, minutes=59) < until - entitlement.updated_at <= timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        (
+            {"grace_hours": 169},
+            {"grace_hours": ["Ensure this value is less than or equal to 168."]},
+        ),
+        (
+            {"grace_hours": -1},
+            {"grace_hours": ["Ensure this value is greater than or equal to 0."]},
+        ),
+        ({"grace": 1}, {"grace": ["Unknown field."]}),
+    ],
+)
+def test_rotate_key_with_a_bad_grace_is_400_and_changes_nothing(vendor, entitlement, body, errors):
+    old = entitlement.license_key
+
+    response = vendor.post(f"/api/v1/entitlements/{entitlement.pk}/rotate-key", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == errors
+    entitlement.refresh_from_db()
+    assert entitlement.license_key == old

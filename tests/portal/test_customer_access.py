@@ -23,6 +23,7 @@ def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dic
         "usage_csv": reverse("customer:usage_csv", args=[slug, pk]),
         "seat_release": reverse("customer:seat_release", args=[slug, pk, seat.pk]),
         "customer_cap": reverse("customer:customer_cap", args=[slug, pk]),
+        "license_key_rotate": reverse("customer:license_key_rotate", args=[slug, pk]),
         "notifications": reverse("customer:notifications", args=[slug]),
     }
 
@@ -33,8 +34,16 @@ def test_every_customer_route_is_covered(urls: dict[str, str]) -> None:
     assert {p.name for p in customer_urls.urlpatterns} == set(urls)
 
 
-POSTED = {"seat_release", "customer_cap"}
-ROUTES = ["dashboard", "entitlement", "usage_csv", "seat_release", "customer_cap", "notifications"]
+POSTED = {"seat_release", "customer_cap", "license_key_rotate"}
+ROUTES = [
+    "dashboard",
+    "entitlement",
+    "usage_csv",
+    "seat_release",
+    "customer_cap",
+    "license_key_rotate",
+    "notifications",
+]
 
 
 @pytest.mark.parametrize("name", ROUTES)

@@ -157,3 +157,62 @@ def test_the_chart_draws_the_cap_in_force_each_hour(
     }
     assert [caps["09:00"], caps["10:00"], caps["11:00"], caps["12:00"]] == [None, None, 110, 110]
     assert [c["summary"] for c in chart["changes"]] == ["Customer capped at 110 by system"]
+
+
+# --- the license key on the same page --------------------------------------------------------
+
+
+def test_admins_see_the_key_masked_with_a_copy_button(login, customer_admin, entitlement):
+    page = login(customer_admin).get(_page_url(entitlement)).content.decode()
+
+    key = entitlement.license_key
+    masked = f"{key[:5]}-•••••-•••••-•••••-{key[-5:]}"
+    assert f'<code class="key">{masked}</code>' in page
+    assert f'data-copy="{key}"' in page
+    assert page.count(key) == 1  # only in the copy button
+
+
+def test_viewers_do_not_see_the_key(login, viewer, entitlement):
+    page = login(viewer).get(_page_url(entitlement)).content.decode()
+
+    assert entitlement.license_key not in page
+    assert "Rotate…" not in page
+
+
+def test_an_admin_rotates_the_key_with_a_grace_period(login, customer_admin, entitlement):
+    old = entitlement.license_key
+    client = login(customer_admin)
+    url = f"/c/{entitlement.customer.slug}/entitlements/{entitlement.pk}/key/rotate"
+    question = client.get(url).content.decode()
+    assert "Rotate the license key of Design Studio?" in question
+    assert f"{old[:5]}-•••••-•••••-•••••-{old[-5:]}" in question
+
+    response = client.post(url, {"grace_hours": "24"}, follow=True)
+
+    entitlement.refresh_from_db()
+    assert entitlement.license_key != old
+    assert entitlement.previous_license_key == old
+    until = entitlement.previous_key_valid_until
+    assert until is not None
+    page = response.content.decode()
+    assert f"New key issued. The previous key works until {until:%d %b %Y %H:%M} UTC." in page
+    assert f"The previous key <code>…{old[-5:]}</code> still works until" in page
+
+
+def test_a_grace_that_is_not_offered_is_refused(login, customer_admin, entitlement):
+    old = entitlement.license_key
+    url = f"/c/{entitlement.customer.slug}/entitlements/{entitlement.pk}/key/rotate"
+
+    response = login(customer_admin).post(url, {"grace_hours": "5"})
+
+    assert response.status_code == 200
+    assert "Select a valid choice. 5 is not one of the available choices." in (
+        response.content.decode()
+    )
+    entitlement.refresh_from_db()
+    assert entitlement.license_key == old
+
+
+def test_viewers_cannot_rotate(login, viewer, entitlement):
+    url = f"/c/{entitlement.customer.slug}/entitlements/{entitlement.pk}/key/rotate"
+    assert login(viewer).post(url, {"grace_hours": "24"}).status_code == 404

@@ -46,6 +46,10 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
         CUSTOMER_ADMIN,
     ),
     (re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/cap$"), CUSTOMER_ADMIN),
+    (
+        re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/key/rotate$"),
+        CUSTOMER_ADMIN,
+    ),
     (re.compile(r"^c/<slug:slug>/"), MEMBER),
 ]
 

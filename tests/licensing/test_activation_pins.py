@@ -43,6 +43,7 @@ def _common(entitlement: Entitlement, used: int, entitled: int, hard: int | None
             "used": used,
             "entitled": entitled,
             "hard_limit": hard,
+            "customer_cap": None,
             "available": None if hard is None else hard - used,
         },
     }
@@ -287,7 +288,7 @@ def test_reactivation_through_the_api_answers_200_with_the_held_message(
         "status": "ok",
         "fingerprint": "laptop-7",
         "overdraft": False,
-        "seats": {"used": 1, "entitled": 2, "hard_limit": 4, "available": 3},
+        "seats": {"used": 1, "entitled": 2, "hard_limit": 4, "customer_cap": None, "available": 3},
         "lease_expires_at": None,
         "message": HELD,
     }
@@ -399,7 +400,12 @@ def test_a_denial_at_the_hard_limit_names_the_overdraft_and_writes_its_event(
     )
     assert _events(entitlement)[-1] == (
         "seat.denied",
-        {**_common(entitlement, 3, 2, 3), "fingerprint": "d", "label": "build box"},
+        {
+            **_common(entitlement, 3, 2, 3),
+            "fingerprint": "d",
+            "label": "build box",
+            "code": "hard_limit_reached",
+        },
     )
     assert _bucket(entitlement, T0.replace(minute=0)) == (3, 3, 3, 1, 1, 0)
     assert Seat.objects.filter(entitlement=entitlement).count() == 3
@@ -420,7 +426,12 @@ def test_a_denial_without_overdraft_names_only_the_seats(
     )
     assert _events(entitlement)[-1] == (
         "seat.denied",
-        {**_common(entitlement, 2, 2, 2), "fingerprint": "c", "label": ""},
+        {
+            **_common(entitlement, 2, 2, 2),
+            "fingerprint": "c",
+            "label": "",
+            "code": "hard_limit_reached",
+        },
     )
 
 
@@ -452,7 +463,7 @@ def test_a_denial_through_the_api_is_409_with_the_message(
         "code": "hard_limit_reached",
         "message": "Activation denied: all 2 seats (1 entitled + 1 overdraft) are in use."
         " Release a seat or ask your vendor for more.",
-        "seats": {"used": 2, "entitled": 1, "hard_limit": 2, "available": 0},
+        "seats": {"used": 2, "entitled": 1, "hard_limit": 2, "customer_cap": None, "available": 0},
         "retry_after": None,
     }
 

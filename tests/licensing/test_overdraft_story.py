@@ -73,6 +73,10 @@ def test_the_story_writes_each_event_exactly_once(license_client, entitlement):
         T.SEAT_EXPIRED: 0,
         T.OVERDRAFT_ENDED: 0,
         T.ENTITLEMENT_UPDATED: 0,
+        T.EXPANSION_REQUESTED: 0,
+        T.EXPANSION_GRANTED: 0,
+        T.EXPANSION_DECLINED: 0,
+        T.LICENSE_KEY_ROTATED: 0,
     }
     activated = Event.objects.filter(entitlement=entitlement, type=T.SEAT_ACTIVATED)
     assert activated.filter(data__overdraft=True).count() == 20

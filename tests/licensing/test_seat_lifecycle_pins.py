@@ -87,7 +87,13 @@ def test_heartbeat_of_an_overdraft_seat_answers_its_status_and_counts(floating):
     body = response.json()
     assert body["status"] == "overdraft"
     assert body["overdraft"] is True
-    assert body["seats"] == {"used": 2, "entitled": 1, "hard_limit": 2, "available": 0}
+    assert body["seats"] == {
+        "used": 2,
+        "entitled": 1,
+        "hard_limit": 2,
+        "customer_cap": None,
+        "available": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -363,7 +369,7 @@ def test_revoking_a_held_seat_records_who_did_it(
         "entitlement_id": str(floating.pk),
         "customer_id": str(customer.pk),
         "product_id": str(floating.product_id),
-        "seats": {"used": 0, "entitled": 1, "hard_limit": 2, "available": 2},
+        "seats": {"used": 0, "entitled": 1, "hard_limit": 2, "customer_cap": None, "available": 2},
         "activation_id": str(seat.pk),
         "fingerprint": "m-1",
         "label": "Build box",

@@ -1,5 +1,7 @@
 from django import forms
 
+from licensing.models import Membership
+
 
 class NotificationPreferencesForm(forms.Form):
     notify_overdraft = forms.BooleanField(
@@ -42,3 +44,31 @@ class KeyRotationForm(forms.Form):
         label="The current key keeps working for",
         help_text="Long enough to give every client the new key; seats already held stay held.",
     )
+
+
+class MemberForm(forms.Form):
+    """Which member of the customer a members-page button acts on (by email: memberships have
+    no public id)."""
+
+    email = forms.EmailField(
+        max_length=254,
+        error_messages={
+            "required": "Say which member: their email address.",
+            "invalid": "“%(value)s” is not an email address.",
+        },
+    )
+
+
+class MemberRoleForm(MemberForm):
+    role = forms.ChoiceField(
+        choices=Membership.Role.choices,
+        error_messages={
+            "required": "Choose a role: admin or viewer.",
+            "invalid_choice": "“%(value)s” is not a role: choose admin or viewer.",
+        },
+    )
+
+
+class MemberRemoveForm(MemberForm):
+    # Unset: the confirmation page; set: remove.
+    confirmed = forms.BooleanField(required=False)

@@ -4,7 +4,8 @@ The emailed link carries a random token; only its SHA-256 is stored, so a databa
 not hand out working links. Accepting proves the person reads that mailbox, so the address is
 marked verified.
 
-The services here own their transactions and audit entries (`member.invited`, `member.joined`)
+The services here own their transactions and audit entries (`member.invited`, `member.joined`,
+`invitation.resent`, `invitation.revoked`)
 for the `actor` their caller passes; the invitation email leaves only once the invitation is
 committed, with its link on SITE_URL.
 """
@@ -23,6 +24,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -37,8 +39,8 @@ INVITATION_LIFETIME: Final = timedelta(days=7)
 
 
 class InvitationUnusable(Exception):
-    """The token is unknown, used, replaced by a newer invitation or expired; `reason` says
-    which."""
+    """The token is unknown, used, revoked, replaced by a newer invitation or expired; `reason`
+    says which."""
 
     def __init__(self, reason: str, invitation: Invitation | None = None) -> None:
         super().__init__(reason)
@@ -68,8 +70,75 @@ def invitation_create(
     A newer invitation to the same address for the same customer replaces pending ones: they
     expire now, marked replaced, so their links say so.
     """
-    now = now or timezone.now()
     email = normalize_email(email)
+    with transaction.atomic():
+        invitation, token = _issue(
+            customer=customer, email=email, role=role, actor=actor, now=now or timezone.now()
+        )
+        services.audit_record(
+            action=AuditEntry.Action.MEMBER_INVITED,
+            target=invitation,
+            actor=actor,
+            label=f"{invitation.email} ({invitation.role})",
+            changes={"email": [None, invitation.email], "role": [None, invitation.role]},
+        )
+    return invitation, token
+
+
+def invitation_resend(
+    *, invitation: Invitation, actor: Actor = SYSTEM, now: datetime | None = None
+) -> tuple[Invitation, str]:
+    """Email a pending invitation again, with a new link valid for INVITATION_LIFETIME from
+    now, as `actor`'s user; the old link stops working (it says it was replaced). Returns the
+    new invitation and its token; a ValidationError says why one that is no longer pending
+    cannot be resent."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        old = _lock(invitation)
+        _refuse_unless_pending(old, now)
+        new, token = _issue(
+            customer=old.customer, email=old.email, role=old.role, actor=actor, now=now
+        )
+        services.audit_record(
+            action=AuditEntry.Action.INVITATION_RESENT,
+            target=new,
+            actor=actor,
+            label=f"{new.email} ({new.role})",
+            changes={"invitation": [str(old.pk), str(new.pk)]},
+        )
+    return new, token
+
+
+def invitation_revoke(
+    *, invitation: Invitation, actor: Actor = SYSTEM, now: datetime | None = None
+) -> bool:
+    """Withdraw a pending invitation: its link then says it was revoked. False (and nothing
+    written) when it was revoked already; a ValidationError when it was accepted, replaced or
+    has expired."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _lock(invitation)
+        if locked.revoked_at is not None:
+            return False
+        _refuse_unless_pending(locked, now)
+        locked.revoked_at = now
+        locked.save(update_fields=["revoked_at"])
+        services.audit_record(
+            action=AuditEntry.Action.INVITATION_REVOKED,
+            target=locked,
+            actor=actor,
+            label=f"{locked.email} ({locked.role})",
+            changes={"revoked_at": [None, now.isoformat()]},
+        )
+    invitation.revoked_at = now
+    return True
+
+
+def _issue(
+    *, customer: Customer, email: str, role: str, actor: Actor, now: datetime
+) -> tuple[Invitation, str]:
+    """Create an invitation from `actor`'s user, replacing pending ones to the address, and
+    email it after commit. In the caller's transaction, which audits it."""
     if Membership.objects.filter(customer=customer, user__email__iexact=email).exists():
         raise ValidationError({"email": [f"{email} is already a member of {customer.name}."]})
     token = secrets.token_urlsafe(32)
@@ -83,22 +152,46 @@ def invitation_create(
         expires_at=now + INVITATION_LIFETIME,
     )
     invitation.full_clean()
-    with transaction.atomic():
-        Invitation.objects.filter(
-            customer=customer, email=email, accepted_at__isnull=True, expires_at__gt=now
-        ).update(expires_at=now, replaced_at=now)
-        invitation.save(force_insert=True)
-        services.audit_record(
-            action=AuditEntry.Action.MEMBER_INVITED,
-            target=invitation,
-            actor=actor,
-            customer=customer,
-            label=f"{invitation.email} ({invitation.role})",
-            changes={"email": [None, invitation.email], "role": [None, invitation.role]},
-        )
-        # Not robust: a mail server that refuses it is an error the inviter sees.
-        transaction.on_commit(partial(_send_invitation_email, invitation, token))
+    Invitation.objects.filter(_pending(now), customer=customer, email=email).update(
+        expires_at=now, replaced_at=now
+    )
+    invitation.save(force_insert=True)
+    # Not robust: a mail server that refuses it is an error the inviter sees.
+    transaction.on_commit(partial(_send_invitation_email, invitation, token))
     return invitation, token
+
+
+def _lock(invitation: Invitation) -> Invitation:
+    """The invitation's row, locked until commit, so a resend, a revocation and an
+    acceptance of it are judged one after the other."""
+    return (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=invitation.pk)
+    )
+
+
+def _pending(now: datetime) -> Q:
+    """Invitations whose link can still be accepted (the rule `_check_usable` explains)."""
+    return Q(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+
+
+# Why an invitation that is no longer pending cannot be resent or revoked, by the reason its
+# link gives.
+NOT_PENDING: Final = {
+    "used": "{email} accepted this invitation already.",
+    "revoked": "The invitation to {email} was revoked.",
+    "replaced": "The invitation to {email} was replaced by a newer one.",
+    "expired": "The invitation to {email} has expired: invite them again.",
+}
+
+
+def _refuse_unless_pending(invitation: Invitation, now: datetime) -> None:
+    try:
+        _check_usable(invitation, now)
+    except InvitationUnusable as exc:
+        message = NOT_PENDING[exc.reason].format(email=invitation.email)
+        raise ValidationError(message, code=exc.reason) from None
 
 
 def invite_from_form(
@@ -149,8 +242,8 @@ def _send_invitation_email(invitation: Invitation, token: str) -> None:
 
 
 def invitation_for_token(token: str, *, now: datetime | None = None) -> Invitation:
-    """The usable invitation for a token; raises InvitationUnusable (unknown, used, replaced
-    or expired)."""
+    """The usable invitation for a token; raises InvitationUnusable (unknown, used, revoked,
+    replaced or expired)."""
     now = now or timezone.now()
     invitation = (
         Invitation.objects.select_related("customer", "invited_by")
@@ -166,6 +259,8 @@ def invitation_for_token(token: str, *, now: datetime | None = None) -> Invitati
 def _check_usable(invitation: Invitation, now: datetime) -> None:
     if invitation.accepted_at is not None:
         raise InvitationUnusable("used", invitation)
+    if invitation.revoked_at is not None:
+        raise InvitationUnusable("revoked", invitation)
     if invitation.replaced_at is not None:
         raise InvitationUnusable("replaced", invitation)
     if invitation.expires_at <= now:
@@ -213,11 +308,13 @@ def invitation_accept_existing_user(
 def _accept(invitation: Invitation, user: User, actor: Actor) -> Membership:
     now = timezone.now()
     # The conditional update makes a double submit (or two tabs) accept exactly once.
-    claimed = Invitation.objects.filter(
-        pk=invitation.pk, accepted_at__isnull=True, expires_at__gt=now
-    ).update(accepted_at=now, accepted_by=user)
-    if not claimed:  # used, replaced or expired since it was looked up: say which
-        invitation.refresh_from_db(fields=["accepted_at", "replaced_at", "expires_at"])
+    claimed = Invitation.objects.filter(_pending(now), pk=invitation.pk).update(
+        accepted_at=now, accepted_by=user
+    )
+    if not claimed:  # used, revoked, replaced or expired since it was looked up: say which
+        invitation.refresh_from_db(
+            fields=["accepted_at", "revoked_at", "replaced_at", "expires_at"]
+        )
         _check_usable(invitation, now)
         raise InvitationUnusable("used", invitation)
     invitation.accepted_at, invitation.accepted_by = now, user
@@ -244,7 +341,5 @@ def _accept(invitation: Invitation, user: User, actor: Actor) -> Membership:
 def pending_invitations(customer: Customer, *, now: datetime | None = None) -> list[Invitation]:
     now = now or timezone.now()
     return list(
-        Invitation.objects.filter(
-            customer=customer, accepted_at__isnull=True, expires_at__gt=now
-        ).select_related("invited_by")
+        Invitation.objects.filter(_pending(now), customer=customer).select_related("invited_by")
     )

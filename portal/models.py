@@ -95,6 +95,8 @@ class Invitation(models.Model):
     )
     # A newer invitation to the same address replaced this one (which then expires at once).
     replaced_at = models.DateTimeField(null=True, blank=True)
+    # A customer admin (or the account team) withdrew it; its link says so.
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -111,4 +113,8 @@ class Invitation(models.Model):
         return f"{self.email} ({self.role} of {self.customer_id})"
 
     def is_pending(self, now: datetime | None = None) -> bool:
-        return self.accepted_at is None and self.expires_at > (now or timezone.now())
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > (now or timezone.now())
+        )

@@ -18,6 +18,18 @@ urlpatterns = [
         include(("portal.webhook_urls", "webhooks"), namespace="customer_webhooks"),
     ),
     path("c/<slug:slug>/members/", member_views.members, name="customer_members"),
+    path("c/<slug:slug>/members/role", member_views.member_set_role, name="customer_member_role"),
+    path("c/<slug:slug>/members/remove", member_views.member_remove, name="customer_member_remove"),
+    path(
+        "c/<slug:slug>/members/invitations/<uuid:invitation_id>/resend",
+        member_views.invitation_resend,
+        name="customer_invitation_resend",
+    ),
+    path(
+        "c/<slug:slug>/members/invitations/<uuid:invitation_id>/revoke",
+        member_views.invitation_revoke,
+        name="customer_invitation_revoke",
+    ),
     path("c/", include("portal.customer_urls")),
     path("team/", include("portal.team_urls")),
     path("invitations/<str:token>/", member_views.accept, name="invitation_accept"),

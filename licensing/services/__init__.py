@@ -20,7 +20,9 @@ from licensing.services.accounts import (
     check_customer_name,
     customer_create,
     membership_join,
+    membership_remove,
     membership_set_notifications,
+    membership_set_role,
     product_create,
 )
 from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
@@ -83,7 +85,9 @@ __all__ = [
     "events_prune",
     "license_key_rotate",
     "membership_join",
+    "membership_remove",
     "membership_set_notifications",
+    "membership_set_role",
     "product_create",
     "seat_activate",
     "seat_get",

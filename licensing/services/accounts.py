@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils.text import slugify
 
 from licensing.models import AuditEntry, Customer, Membership, Product
@@ -117,6 +118,84 @@ def membership_join(*, user: Any, customer: Customer, role: str) -> Membership:
         membership.role = Membership.Role.ADMIN
         membership.save(update_fields=["role"])
     return membership
+
+
+def membership_set_role(*, membership: Membership, role: str, actor: Actor = SYSTEM) -> Membership:
+    """Make a member an admin or a viewer; refused when it would leave the customer without
+    an admin. Setting the role a member has already changes (and records) nothing."""
+    if role not in Membership.Role.values:
+        raise ValidationError(
+            {"role": [f"“{role}” is not a role: choose admin or viewer."]}, code="invalid_choice"
+        )
+    with transaction.atomic():
+        locked, admins = _lock_for_admin_change(membership)
+        before = locked.role
+        if before == role:
+            return locked
+        if before == Membership.Role.ADMIN:
+            _refuse_last_admin(locked.customer, admins)
+        locked.role = role
+        locked.save(update_fields=["role"])
+        audit_record(
+            action=AuditEntry.Action.MEMBER_ROLE_CHANGED,
+            target=locked,
+            actor=actor,
+            label=f"{locked.user.email} ({role})",
+            changes={"role": [before, role]},
+        )
+    return locked
+
+
+def membership_remove(*, membership: Membership, actor: Actor = SYSTEM) -> bool:
+    """Take a member out of the customer; refused for its last admin. False (and nothing
+    written) when they had left already."""
+    with transaction.atomic():
+        try:
+            locked, admins = _lock_for_admin_change(membership)
+        except Membership.DoesNotExist:
+            return False
+        if locked.role == Membership.Role.ADMIN:
+            _refuse_last_admin(locked.customer, admins)
+        audit_record(
+            action=AuditEntry.Action.MEMBER_REMOVED,
+            target=locked,
+            actor=actor,
+            label=f"{locked.user.email} ({locked.role})",
+            changes={"role": [locked.role, None]},
+        )
+        Membership.objects.filter(pk=locked.pk).delete()
+    return True
+
+
+def _lock_for_admin_change(membership: Membership) -> tuple[Membership, int]:
+    """Lock the customer's admin memberships and `membership` until commit (one statement, in
+    pk order), so that changes to its last two admins are judged one after the other: the
+    second sees the first's and leaves one admin.
+
+    Returns `membership` as locked and how many admins the customer has; raises
+    Membership.DoesNotExist when it is gone.
+    """
+    rows = list(
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user", "customer")
+        .filter(
+            Q(role=Membership.Role.ADMIN) | Q(pk=membership.pk),
+            customer_id=membership.customer_id,
+        )
+        .order_by("pk")
+    )
+    locked = next((row for row in rows if row.pk == membership.pk), None)
+    if locked is None:
+        raise Membership.DoesNotExist("The member has left already.")
+    return locked, sum(row.role == Membership.Role.ADMIN for row in rows)
+
+
+def _refuse_last_admin(customer: Customer, admins: int) -> None:
+    if admins <= 1:
+        raise ValidationError(
+            f"{customer.name} needs at least one admin: make someone else an admin first.",
+            code="last_admin",
+        )
 
 
 def membership_set_notifications(

@@ -40,6 +40,16 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^team/"), STAFF),
     (re.compile(r"^c/<slug:slug>/webhooks/"), CUSTOMER_ADMIN),
     (re.compile(r"^c/<slug:slug>/members/$"), CUSTOMER_ADMIN),
+    (re.compile(r"^c/<slug:slug>/members/role$"), CUSTOMER_ADMIN),
+    (re.compile(r"^c/<slug:slug>/members/remove$"), CUSTOMER_ADMIN),
+    (
+        re.compile(r"^c/<slug:slug>/members/invitations/<uuid:invitation_id>/resend$"),
+        CUSTOMER_ADMIN,
+    ),
+    (
+        re.compile(r"^c/<slug:slug>/members/invitations/<uuid:invitation_id>/revoke$"),
+        CUSTOMER_ADMIN,
+    ),
     (re.compile(r"^c/<slug:slug>/settings/"), OWN_SETTINGS),
     (
         re.compile(r"^c/<slug:slug>/entitlements/[^/]+/seats/<uuid:seat_id>/release$"),
@@ -61,6 +71,7 @@ class World:
     customer: Customer
     entitlement: Entitlement
     seat_id: Any
+    invitation_id: Any
     invitation_token: str
     endpoint: WebhookEndpoint
     delivery: WebhookDelivery
@@ -75,6 +86,7 @@ PARAMETERS: dict[str, Callable[[World], Any]] = {
     "entitlement_id": lambda w: w.entitlement.pk,
     "seat_id": lambda w: w.seat_id,
     "token": lambda w: w.invitation_token,
+    "invitation_id": lambda w: w.invitation_id,
     "endpoint_id": lambda w: w.endpoint.pk,
     "delivery_id": lambda w: w.delivery.pk,
     "token_id": lambda w: w.api_token_id,
@@ -143,7 +155,7 @@ def world(
 ) -> World:
     seat = services.seat_activate(entitlement=entitlement, fingerprint="pc-1").seat
     assert seat is not None
-    _, token = invitations.invitation_create(
+    invitation, token = invitations.invitation_create(
         customer=customer,
         email="invited@acme.test",
         role="viewer",
@@ -164,6 +176,7 @@ def world(
         customer=customer,
         entitlement=entitlement,
         seat_id=seat.pk,
+        invitation_id=invitation.pk,
         invitation_token=token,
         endpoint=endpoint,
         delivery=delivery,
@@ -295,6 +308,7 @@ def test_no_post_reaches_a_page_it_may_not(world: World, clients: dict[str, Clie
     assert world.entitlement.status == Entitlement.Status.ACTIVE
     assert world.entitlement.seats_used == 1
     assert WebhookEndpoint.objects.filter(pk=world.endpoint.pk).exists()
+    assert invitations.invitation_for_token(world.invitation_token).pk == world.invitation_id
 
 
 def test_outsider_gets_404_for_acme_pages_even_with_own_objects(

@@ -388,4 +388,10 @@ def test_the_customers_cap_is_a_line_of_its_own_from_when_it_was_set(
     assert {y for i, y in cap.items() if i < first} == {None}
     page.locator(".chart-card").screenshot(path=str(SCREENSHOTS / "chart-customer-cap-7d.png"))
     page.locator("#cap").screenshot(path=str(SCREENSHOTS / "entitlement-cap-form.png"))
+    page.locator("#key").screenshot(path=str(SCREENSHOTS / "entitlement-license-key.png"))
+    assert problems == []
+    page.context.close()
+    phone, problems = _open(browser, PHONE, customer_admin, _url(live_server, expanded, "7d"))
+    phone.locator("#key").screenshot(path=str(SCREENSHOTS / "entitlement-license-key-phone.png"))
+    phone.locator("#cap").screenshot(path=str(SCREENSHOTS / "entitlement-cap-form-phone.png"))
     assert problems == []

@@ -28,6 +28,7 @@ from licensing.models import (
     Entitlement,
     EntitlementQuerySet,
     Event,
+    ExpansionRequest,
     Membership,
     Product,
     Seat,
@@ -392,6 +393,30 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description="data")
     def data_display(self, obj: Event) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.data, indent=2, sort_keys=True))
+
+
+@admin.register(ExpansionRequest)
+class ExpansionRequestAdmin(ReadOnlyAdmin):
+    """Requests for more seats: granted or declined on the account team's pages (or the API),
+    which change the terms through the services."""
+
+    list_display = ["entitlement", "seats", "hard_limit", "status", "requested_by", "created_at"]
+    list_filter = ["status", "entitlement__customer"]
+    list_select_related = ["entitlement__customer", "entitlement__product", "requested_by"]
+    search_fields = ["entitlement__customer__name", "requested_by__email"]
+    ordering = ["-created_at"]
+    fields = readonly_fields = (
+        "entitlement",
+        "seats",
+        "hard_limit",
+        "message",
+        "status",
+        "requested_by",
+        "created_at",
+        "resolved_by",
+        "resolved_at",
+        "resolution_note",
+    )
 
 
 @admin.register(UsageBucket)

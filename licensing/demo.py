@@ -4,7 +4,8 @@ The story is Acme Corp's 100/120 entitlement: demand follows the working day and
 week, grows over six months from about 60 seats at the daily peak into overdraft, and in the
 last weeks hits the hard limit of 120, where activations are denied. Three smaller customers
 give the account team's views something to compare: Globex comfortably within, Initech living
-in unlimited overdraft, Umbrella's floating seats at their cap.
+in unlimited overdraft, Umbrella's floating seats at their cap. Acme's admin has asked for 130
+seats (an open request for the account team to grant or decline).
 
 Customers, products and entitlements are created through `licensing.services`. The history
 (UsageBucket rows, the seat.denied and zone-transition Event rows, the seats in use and the
@@ -92,6 +93,8 @@ class CustomerSpec:
     users: tuple[tuple[str, str, str], ...]  # (email, name, role)
     host_prefix: str
     customer_cap: int | None = None  # set by the customer's first user at the end (now)
+    # (seats, message): a request for more seats its first user makes at the end (now).
+    expansion_request: tuple[int, str] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +129,10 @@ CUSTOMERS: Final = (
             ("viewer@acme.example", "Vic Viewer", Membership.Role.VIEWER),
         ),
         host_prefix="acme-ws",
+        expansion_request=(
+            130,
+            "We keep hitting the limit at the end of each month. Could we move to 130 seats?",
+        ),
     ),
     CustomerSpec(
         name="Globex",
@@ -464,12 +471,17 @@ def _load_customer(
         )
         EntitlementTerms.objects.filter(entitlement=entitlement).update(effective_from=begins)
         Customer.objects.filter(pk=customer.pk).update(created_at=begins)
+        first = Membership.objects.filter(customer=customer).order_by("pk").first()
+        actor = services.Actor.of(first.user) if first else services.SYSTEM
         if spec.customer_cap is not None:
-            admin = Membership.objects.filter(customer=customer).order_by("pk").first()
             services.entitlement_set_customer_cap(
-                entitlement=entitlement,
-                customer_cap=spec.customer_cap,
-                actor=services.Actor.of(admin.user) if admin else services.SYSTEM,
+                entitlement=entitlement, customer_cap=spec.customer_cap, actor=actor
+            )
+        if spec.expansion_request is not None:
+            entitlement.refresh_from_db()
+            seats, message = spec.expansion_request
+            services.expansion_request(
+                entitlement=entitlement, seats=seats, message=message, actor=actor
             )
     summary.created_customers.append(spec.name)
     summary.buckets += len(history.buckets)

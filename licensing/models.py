@@ -240,6 +240,80 @@ class EntitlementTerms(models.Model):
         return f"{self.seats}/{hard_limit} from {self.effective_from:%Y-%m-%d %H:%M}"
 
 
+class ExpansionRequest(models.Model):
+    """A customer admin's request for more seats, which the account team grants or declines.
+
+    `seats` and `hard_limit` are the terms wanted (`hard_limit` null: unlimited overdraft).
+    One open request per entitlement at a time; the services (licensing.services.expansions)
+    hold every rule, the constraints below are their last line.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        GRANTED = "granted", "Granted"
+        DECLINED = "declined", "Declined"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="expansion_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="expansion_requests",
+    )
+    seats = models.PositiveIntegerField(help_text="The entitled seats wanted.")
+    hard_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The hard limit wanted. Empty: unlimited overdraft."
+    )
+    message = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resolved_expansion_requests",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True, max_length=1000)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entitlement"],
+                condition=Q(status="open"),
+                name="licensing_expansionrequest_one_open_per_entitlement",
+                violation_error_message="This entitlement has an open request already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(hard_limit__isnull=True) | Q(hard_limit__gte=F("seats")),
+                name="licensing_expansionrequest_hard_limit_gte_seats",
+                violation_error_message="The hard limit cannot be below the seats asked for.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_at__isnull=True)
+                | (~Q(status="open") & Q(resolved_at__isnull=False)),
+                name="licensing_expansionrequest_resolved_iff_not_open",
+            ),
+        ]
+        indexes = [
+            # The vendor API's list, filtered by status, newest first.
+            models.Index(fields=["status", "-created_at"], name="licensing_expansion_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seats} seats for {self.entitlement} ({self.status})"
+
+    @property
+    def hard_limit_label(self) -> str:
+        return "∞" if self.hard_limit is None else str(self.hard_limit)
+
+
 class Seat(models.Model):
     class ReleaseReason(models.TextChoices):
         RELEASED = "released", "Released by the client"

@@ -37,6 +37,7 @@ from licensing.models import (
     Entitlement,
     EntitlementTerms,
     Event,
+    ExpansionRequest,
     Seat,
     UsageBucket,
 )
@@ -418,6 +419,8 @@ class ExpansionLead:
     customer_cap: int | None
     seats_used: int
     capacity: Capacity
+    # The seats of the customer's open request for more, if any (licensing.services.expansions).
+    requested_seats: int | None = None
 
     @property
     def overdraft_seat_hours(self) -> int:
@@ -452,14 +455,16 @@ LEADS_RANGE: Final = "30d"
 
 
 def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[ExpansionLead]:
-    """Entitlements ranked by overdraft seat-hours, then denials, over the 30-day chart's range.
+    """Entitlements ranked by overdraft seat-hours, then denials, over the 30-day chart's range,
+    and those whose customer asked for more seats (an open request), even without overdraft.
 
     Each candidate's figures are its `usage_history(...).capacity` over exactly the range and
     buckets of the entitlement page's 30-day chart, so a lead and the chart's note agree.
     Three queries, whatever the number of leads. The first finds the candidates, a superset of
     the entitlements with overdraft or denials under any terms: a bucket of the range with
     denials or a peak above the fewest seats the entitlement ever had, or a level (before the
-    range, or now) above them; then their terms, then their UsageBucket rows of the range.
+    range, or now) above them, or an open request; then their terms, then their UsageBucket
+    rows of the range.
     """
     now = now or timezone.now()
     leads_range = USAGE_RANGES[LEADS_RANGE]
@@ -481,13 +486,19 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     level_before = Subquery(
         buckets.filter(hour__lt=start).order_by("-hour").values("closing_used")[:1]
     )
+    requested = Subquery(
+        ExpansionRequest.objects.filter(
+            entitlement_id=OuterRef("pk"), status=ExpansionRequest.Status.OPEN
+        ).values("seats")[:1]
+    )
     candidates = list(
         Entitlement.objects.select_related("customer", "product")
-        .annotate(fewest=fewest, level_before=Coalesce(level_before, 0))
+        .annotate(fewest=fewest, level_before=Coalesce(level_before, 0), requested_seats=requested)
         .filter(
             Exists(busy)
             | zones.q_in_overdraft("seats_used", "fewest")
             | zones.q_in_overdraft("level_before", "fewest")
+            | Q(requested_seats__isnull=False)
         )
         .order_by()
     )
@@ -510,7 +521,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
             bucket=leads_range.bucket,
             now=now,
         ).capacity
-        if capacity.overdraft_seat_hours or capacity.denials:
+        if capacity.overdraft_seat_hours or capacity.denials or entitlement.requested_seats:
             leads.append(
                 ExpansionLead(
                     entitlement_id=entitlement.pk,
@@ -522,6 +533,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
                     customer_cap=entitlement.customer_cap,
                     seats_used=entitlement.seats_used,
                     capacity=capacity,
+                    requested_seats=entitlement.requested_seats,
                 )
             )
     leads.sort(
@@ -533,6 +545,28 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         )
     )
     return leads[:limit]
+
+
+# --- requests for more seats -------------------------------------------------------------------
+
+
+def open_expansion_request(entitlement: Entitlement) -> ExpansionRequest | None:
+    """The entitlement's open request for more seats (at most one), with who made it."""
+    return (
+        ExpansionRequest.objects.select_related("requested_by")
+        .filter(entitlement_id=entitlement.pk, status=ExpansionRequest.Status.OPEN)
+        .first()
+    )
+
+
+def expansion_requests(*, status: str = "") -> QuerySet[ExpansionRequest]:
+    """Requests for more seats, newest first, optionally of one status; paginate it."""
+    requests = ExpansionRequest.objects.select_related(
+        "entitlement__customer", "entitlement__product", "requested_by", "resolved_by"
+    )
+    if status:
+        requests = requests.filter(status=status)
+    return requests.order_by("-created_at", "-pk")
 
 
 def events_log(

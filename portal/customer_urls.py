@@ -29,6 +29,11 @@ urlpatterns = [
         name="customer_cap",
     ),
     path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/request-seats",
+        views.request_seats,
+        name="request_seats",
+    ),
+    path(
         "<slug:slug>/entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>/release",
         views.seat_release,
         name="seat_release",

@@ -72,3 +72,19 @@ class MemberRoleForm(MemberForm):
 class MemberRemoveForm(MemberForm):
     # Unset: the confirmation page; set: remove.
     confirmed = forms.BooleanField(required=False)
+
+
+class ExpansionRequestForm(forms.Form):
+    seats = forms.IntegerField(
+        min_value=1,
+        max_value=1_000_000,
+        label="Seats wanted",
+        help_text="The entitled seats you want; your overdraft allowance stays on top of them.",
+    )
+    message = forms.CharField(
+        required=False,
+        max_length=1000,
+        strip=True,
+        label="Message to your account manager (optional)",
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 1000}),
+    )

@@ -292,3 +292,15 @@ class AcceptNewUserForm(forms.Form):
         if one and two and one != two:
             self.add_error("password2", "The two passwords differ.")
         return data
+
+
+class ExpansionNoteForm(forms.Form):
+    """The account team's optional note when granting or declining a request for seats."""
+
+    note = forms.CharField(
+        required=False,
+        max_length=1000,
+        strip=True,
+        label="Note to the customer (optional)",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 1000}),
+    )

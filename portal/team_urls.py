@@ -32,6 +32,16 @@ urlpatterns = [
         team_views.entitlement_resume,
         name="entitlement_resume",
     ),
+    path(
+        "expansion-requests/<uuid:request_id>/grant",
+        team_views.expansion_grant,
+        name="expansion_grant",
+    ),
+    path(
+        "expansion-requests/<uuid:request_id>/decline",
+        team_views.expansion_decline,
+        name="expansion_decline",
+    ),
     path("leads/", team_views.leads, name="leads"),
     path("events/", team_views.events, name="events"),
     path("audit/", audit_views.audit_log, name="audit"),

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing import selectors, services, zones
-from licensing.models import Customer, Entitlement, Membership
+from licensing.models import Customer, Entitlement, ExpansionRequest, Membership
 from portal import invitations
 from portal.access import staff_required
 from portal.team_forms import (
@@ -26,6 +26,7 @@ from portal.team_forms import (
     CustomerSearchForm,
     EntitlementForm,
     EventFilterForm,
+    ExpansionNoteForm,
     InvitationForm,
 )
 
@@ -214,8 +215,92 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
             "entitlement": entitlement,
             "hard_limit_preview": form.hard_limit_preview(),
             "terms_log": selectors.terms_log(entitlement),
+            "open_request": selectors.open_expansion_request(entitlement),
+            "note_form": ExpansionNoteForm(),
         },
     )
+
+
+def _expansion(request_id: Any) -> ExpansionRequest:
+    """The request, its entitlement's seats whose lease ran out released (its pages show
+    seats in use)."""
+    expansion = get_object_or_404(
+        ExpansionRequest.objects.select_related("requested_by"), pk=request_id
+    )
+    expansion.entitlement = _entitlement(expansion.entitlement_id)
+    return expansion
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def expansion_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
+    """GET shows the old and new terms (the edit page's Grant links here); the confirmation's
+    POST grants them (`services.expansion_grant`)."""
+    expansion = _expansion(request_id)
+    entitlement = expansion.entitlement
+    if expansion.status != ExpansionRequest.Status.OPEN:
+        messages.info(request, f"This request was {expansion.status} already.")
+        return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
+    form = ExpansionNoteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.expansion_grant(
+                request=expansion,
+                note=form.cleaned_data["note"],
+                actor=services.Actor.from_request(request),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"Granted: {entitlement.product} for {entitlement.customer} now has"
+                f" {expansion.seats} seats, hard limit {expansion.hard_limit_label}. The"
+                " customer is told by email.",
+            )
+        return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
+    cap = entitlement.customer_cap
+    return render(
+        request,
+        "team/expansion_grant.html",
+        {
+            "expansion": expansion,
+            "entitlement": entitlement,
+            "customer": entitlement.customer,
+            "form": form,
+            "cap_removed": cap is not None
+            and (
+                expansion.seats > cap
+                or (expansion.hard_limit is not None and expansion.hard_limit < cap)
+            ),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def expansion_decline(request: HttpRequest, request_id: Any) -> HttpResponse:
+    """Decline a request, with an optional note to the customer (the edit page's form)."""
+    expansion = _expansion(request_id)
+    back = redirect("team:entitlement_edit", entitlement_id=expansion.entitlement.pk)
+    form = ExpansionNoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(error) for error in form.errors["note"]))
+        return back
+    try:
+        services.expansion_decline(
+            request=expansion,
+            note=form.cleaned_data["note"],
+            actor=services.Actor.from_request(request),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return back
+    messages.success(
+        request,
+        f"Declined the request for {expansion.seats} seats; the customer is told by email.",
+    )
+    return back
 
 
 @staff_required

@@ -27,7 +27,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from licensing import keys, selectors, services, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
 from portal import access, unavailable
-from portal.forms import CustomerCapForm, KeyRotationForm, NotificationPreferencesForm
+from portal.forms import (
+    CustomerCapForm,
+    ExpansionRequestForm,
+    KeyRotationForm,
+    NotificationPreferencesForm,
+)
 
 SEATS_PER_PAGE = 25
 
@@ -182,6 +187,10 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             "cap_form": CustomerCapForm(initial={"customer_cap": entitlement.customer_cap}),
             "masked_key": keys.masked(entitlement.license_key),
             "previous_key": _previous_key(entitlement),
+            "open_request": selectors.open_expansion_request(entitlement),
+            "request_form": ExpansionRequestForm(
+                initial={"seats": services.default_seats(entitlement, usage.capacity.recommended)}
+            ),
         },
     )
 
@@ -226,6 +235,41 @@ def license_key_rotate(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             "back": back,
         },
     )
+
+
+def _form_errors(form: Any, exc: ValidationError | None = None) -> str:
+    if exc is not None:
+        return " ".join(exc.messages)
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+@login_required
+@require_POST
+def request_seats(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
+    """Ask the account team for more seats (customer admins and staff); back to the
+    entitlement page with what was done, or why not."""
+    entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
+    back = reverse("customer:entitlement", args=[slug, entitlement.pk]) + "#request"
+    form = ExpansionRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    try:
+        expansion = services.expansion_request(
+            entitlement=entitlement,
+            seats=form.cleaned_data["seats"],
+            message=form.cleaned_data["message"],
+            actor=services.Actor.from_request(request),
+        )
+    except ValidationError as exc:
+        messages.error(request, _form_errors(form, exc))
+        return redirect(back)
+    messages.success(
+        request,
+        f"Your request for {expansion.seats} seats is sent to your account manager;"
+        " you will hear by email when it is answered.",
+    )
+    return redirect(back)
 
 
 @login_required

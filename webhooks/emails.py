@@ -1,4 +1,5 @@
-"""Notification emails: zone changes, the hourly denial digest, a disabled endpoint.
+"""Notification emails: zone changes, requests for more seats, the hourly denial digest, a
+disabled endpoint.
 
 Each email is rendered from three templates under templates/emails/: `<name>_subject.txt`,
 `<name>.txt` and `<name>.html`, and sent to each recipient separately so no one sees the
@@ -26,7 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from licensing import links
-from licensing.models import Customer, Entitlement, Event, Membership
+from licensing.models import Customer, Entitlement, Event, ExpansionRequest, Membership
 from webhooks.models import EmailNotice, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -248,6 +249,86 @@ def send_event_email(event: Event) -> bool:
         event.type.replace(".", "_"),
         context,
         to=recipients(entitlement.customer, preference="notify_overdraft"),
+        now=timezone.now(),
+        event=event,
+        entitlement=entitlement,
+    )
+    return True
+
+
+# Requests for more seats: who hears of each step. The account manager hears of a request (the
+# customer's admins made it); the requester and the customer's admins hear the answer.
+EXPANSION_EVENT_TYPES: Final = frozenset(
+    {
+        Event.Type.EXPANSION_REQUESTED.value,
+        Event.Type.EXPANSION_GRANTED.value,
+        Event.Type.EXPANSION_DECLINED.value,
+    }
+)
+
+
+def _active_email(user: Any) -> str:
+    return user.email if user is not None and user.is_active and user.email else ""
+
+
+def expansion_recipients(request: ExpansionRequest, event_type: str) -> list[str]:
+    """The account manager for a new request; the requester, then the customer's admins, for
+    its answer. Inactive users hear nothing."""
+    customer = request.entitlement.customer
+    if event_type == Event.Type.EXPANSION_REQUESTED:
+        found = [_active_email(customer.account_manager)]
+    else:
+        admins = (
+            Membership.objects.filter(
+                customer=customer, role=Membership.Role.ADMIN, user__is_active=True
+            )
+            .select_related("user")
+            .order_by("user__email")
+        )
+        found = [_active_email(request.requested_by)]
+        found.extend(membership.user.email for membership in admins)
+    return list(dict.fromkeys(email for email in found if email))
+
+
+def send_expansion_email(event: Event) -> bool:
+    """Email about a request for more seats (`EXPANSION_EVENT_TYPES`), once per event.
+
+    Call inside a transaction (fan-out's, which locks the event), as `send_event_email`.
+    """
+    if event.type not in EXPANSION_EVENT_TYPES:
+        return False
+    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
+        return False
+    request = (
+        ExpansionRequest.objects.select_related(
+            "entitlement__customer__account_manager",
+            "entitlement__product",
+            "requested_by",
+            "resolved_by",
+        )
+        .filter(pk=event.data.get("request_id"))
+        .first()
+    )
+    if request is None:  # deleted with its entitlement since
+        return False
+    entitlement = request.entitlement
+    context = {
+        "event": event,
+        "data": event.data,
+        "request": request,
+        "entitlement": entitlement,
+        "customer": entitlement.customer,
+        "product": entitlement.product,
+        "chart_url": chart_url(entitlement),
+        "team_url": links.absolute(
+            reverse("team:entitlement_edit", kwargs={"entitlement_id": entitlement.pk})
+        ),
+    }
+    _record(
+        EmailNotice.Kind.EVENT,
+        event.type.replace(".", "_"),
+        context,
+        to=expansion_recipients(request, event.type),
         now=timezone.now(),
         event=event,
         entitlement=entitlement,

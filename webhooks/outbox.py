@@ -38,6 +38,8 @@ SWEEP_LIMIT = 5000
 FAN_OUT: Final = "webhooks.fan_out"
 # Still registered for messages queued before the dispatcher (webhooks.dispatcher) existed.
 DELIVER: Final = "webhooks.deliver"
+# Zone emails (admins who want them and the account manager); requests for more seats have
+# recipients of their own (`emails.EXPANSION_EVENT_TYPES`).
 EMAIL_EVENT_TYPES = frozenset(
     {Event.Type.OVERDRAFT_STARTED.value, Event.Type.HARD_LIMIT_REACHED.value}
 )
@@ -164,6 +166,8 @@ def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> int:
         for event in events:
             if event.type in EMAIL_EVENT_TYPES:
                 emails.send_event_email(event)
+            elif event.type in emails.EXPANSION_EVENT_TYPES:
+                emails.send_expansion_email(event)
         Event.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
     return len(deliveries)
 

@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from licensing import zones
-from licensing.models import Customer, Entitlement, Event, Product, Seat
+from licensing.models import Customer, Entitlement, Event, ExpansionRequest, Product, Seat
 
 # Counts and durations are 32-bit columns; larger numbers get a 400, never a database error.
 MAX_COUNT: Final = 1_000_000_000
@@ -278,6 +278,44 @@ class EventPageSerializer(serializers.Serializer):
 # --- inputs ---------------------------------------------------------------------------------------
 
 
+class ExpansionRequestSerializer(serializers.ModelSerializer):
+    entitlement = serializers.UUIDField(source="entitlement_id")
+    customer = CustomerRefSerializer(source="entitlement.customer")
+    product = ProductRefSerializer(source="entitlement.product")
+    seats = serializers.IntegerField(help_text="The entitled seats asked for.")
+    hard_limit = serializers.IntegerField(
+        allow_null=True, help_text="The hard limit asked for; null: unlimited overdraft."
+    )
+    requested_by = serializers.SerializerMethodField()
+    resolved_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExpansionRequest
+        fields = [
+            "id",
+            "entitlement",
+            "customer",
+            "product",
+            "seats",
+            "hard_limit",
+            "message",
+            "status",
+            "requested_by",
+            "created_at",
+            "resolved_by",
+            "resolved_at",
+            "resolution_note",
+        ]
+
+    @extend_schema_field({"type": "string", "format": "email", "nullable": True})
+    def get_requested_by(self, request: ExpansionRequest) -> str | None:
+        return request.requested_by.email if request.requested_by else None
+
+    @extend_schema_field({"type": "string", "format": "email", "nullable": True})
+    def get_resolved_by(self, request: ExpansionRequest) -> str | None:
+        return request.resolved_by.email if request.resolved_by else None
+
+
 # A JSON body: unknown fields are a 400, so a typo never passes silently. The schema says so
 # too (`additionalProperties: false`, licensing.api.schema.close_request_bodies).
 class BodySerializer(serializers.Serializer):
@@ -397,6 +435,21 @@ class EntitlementFilterSerializer(serializers.Serializer):
     )
     ordering = serializers.ChoiceField(
         choices=list(ENTITLEMENT_ORDERINGS), required=False, default="customer"
+    )
+
+
+class ExpansionRequestFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=ExpansionRequest.Status.values, required=False, help_text="Only these."
+    )
+
+
+class ExpansionNoteSerializer(BodySerializer):
+    note = TextField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        help_text="A note to the customer, in the email they get.",
     )
 
 

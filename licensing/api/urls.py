@@ -65,5 +65,25 @@ urlpatterns = [
         vendor.UsageView.as_view(),
         name="entitlement-usage",
     ),
+    path(
+        "expansion-requests",
+        vendor.ExpansionRequestCollectionView.as_view(),
+        name="expansion-request-list",
+    ),
+    path(
+        "expansion-requests/<uuid:request_id>",
+        vendor.ExpansionRequestDetailView.as_view(),
+        name="expansion-request-detail",
+    ),
+    path(
+        "expansion-requests/<uuid:request_id>/grant",
+        vendor.ExpansionRequestGrantView.as_view(),
+        name="expansion-request-grant",
+    ),
+    path(
+        "expansion-requests/<uuid:request_id>/decline",
+        vendor.ExpansionRequestDeclineView.as_view(),
+        name="expansion-request-decline",
+    ),
     path("events", vendor_events.EventListView.as_view(), name="event-list"),
 ]

@@ -26,7 +26,14 @@ from licensing.api import serializers as s
 from licensing.api.schema import RETRY_AFTER, Pagination, responses
 from licensing.api.throttling import AuthFailureThrottleMixin, TokenThrottle
 from licensing.api.tokens import BearerTokenAuthentication, TokenPermission
-from licensing.models import Customer, Entitlement, EntitlementQuerySet, Product, Seat
+from licensing.models import (
+    Customer,
+    Entitlement,
+    EntitlementQuerySet,
+    ExpansionRequest,
+    Product,
+    Seat,
+)
 
 
 class VendorAPIView(AuthFailureThrottleMixin, generics.GenericAPIView):
@@ -412,3 +419,92 @@ class UsageView(VendorAPIView):
             "points": [point.as_dict() for point in usage.points],
         }
         return Response(s.UsageSeriesSerializer(body).data)
+
+
+# --- requests for more seats --------------------------------------------------------------------
+
+
+def _expansion(request_id: Any) -> ExpansionRequest:
+    return get_object_or_404(selectors.expansion_requests(), pk=request_id)
+
+
+class ExpansionRequestCollectionView(VendorAPIView):
+    """Customers' requests for more seats, newest first."""
+
+    @extend_schema(
+        operation_id="expansion_requests_list",
+        tags=["expansion requests"],
+        summary="List requests for more seats",
+        description="Requests customer admins made in the portal, newest first; "
+        "`status=open` for those waiting for an answer.",
+        parameters=[s.ExpansionRequestFilterSerializer, RETRY_AFTER],
+        responses=responses({200: s.ExpansionRequestSerializer(many=True)}, 400),
+    )
+    def get(self, request: Request) -> Response:
+        params = inputs.query(s.ExpansionRequestFilterSerializer, request)
+        requests = selectors.expansion_requests(status=params.get("status", ""))
+        return self.paginated(requests, s.ExpansionRequestSerializer)
+
+
+class ExpansionRequestDetailView(VendorAPIView):
+    """One request for more seats."""
+
+    @extend_schema(
+        operation_id="expansion_requests_retrieve",
+        tags=["expansion requests"],
+        summary="Get a request for more seats",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.ExpansionRequestSerializer}, 404),
+    )
+    def get(self, request: Request, request_id: Any) -> Response:
+        return Response(s.ExpansionRequestSerializer(_expansion(request_id)).data)
+
+
+class ExpansionRequestGrantView(VendorAPIView):
+    """Grant a request: the entitlement gets the seats and hard limit asked for."""
+
+    @extend_schema(
+        operation_id="expansion_requests_grant",
+        tags=["expansion requests"],
+        summary="Grant a request for more seats",
+        description="Gives the entitlement the `seats` and `hard_limit` asked for (in force at "
+        "once) and marks the request `granted`; the customer's admins are emailed, with the "
+        "optional `note`. A request that is no longer open, or an entitlement that has as "
+        "many seats already, is a 400.",
+        request=s.ExpansionNoteSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.ExpansionRequestSerializer}, 404, body=True, write=True),
+    )
+    def post(self, request: Request, request_id: Any) -> Response:
+        expansion = _expansion(request_id)
+        data = inputs.body(s.ExpansionNoteSerializer, request)
+        services.expansion_grant(
+            request=expansion,
+            note=data.get("note", ""),
+            actor=services.Actor.from_request(request),
+        )
+        return Response(s.ExpansionRequestSerializer(_expansion(request_id)).data)
+
+
+class ExpansionRequestDeclineView(VendorAPIView):
+    """Decline a request: the terms stay."""
+
+    @extend_schema(
+        operation_id="expansion_requests_decline",
+        tags=["expansion requests"],
+        summary="Decline a request for more seats",
+        description="Marks the request `declined`; the customer's admins are emailed, with the "
+        "optional `note`. A request that is no longer open is a 400.",
+        request=s.ExpansionNoteSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.ExpansionRequestSerializer}, 404, body=True, write=True),
+    )
+    def post(self, request: Request, request_id: Any) -> Response:
+        expansion = _expansion(request_id)
+        data = inputs.body(s.ExpansionNoteSerializer, request)
+        services.expansion_decline(
+            request=expansion,
+            note=data.get("note", ""),
+            actor=services.Actor.from_request(request),
+        )
+        return Response(s.ExpansionRequestSerializer(_expansion(request_id)).data)

@@ -7,6 +7,7 @@ Nothing else writes domain rows: not views, serializers, forms, `save()` overrid
 
 - `seats`: activate, heartbeat, release, revoke, expire (periodically, and before a read);
 - `entitlements`: create, change terms, suspend, resume;
+- `expansions`: requests for more seats, granted or declined by the account team;
 - `accounts`: customers, products, memberships;
 - `tokens`: vendor API tokens;
 - `audit`: the `Actor` and the audit log;
@@ -37,6 +38,13 @@ from licensing.services.entitlements import (
     entitlement_update,
 )
 from licensing.services.events import events_prune
+from licensing.services.expansions import (
+    default_hard_limit,
+    default_seats,
+    expansion_decline,
+    expansion_grant,
+    expansion_request,
+)
 from licensing.services.keys import license_key_rotate
 from licensing.services.seats import (
     ActivationResult,
@@ -76,6 +84,8 @@ __all__ = [
     "clean_fingerprint",
     "clean_label",
     "customer_create",
+    "default_hard_limit",
+    "default_seats",
     "entitlement_create",
     "entitlement_resume",
     "entitlement_set_customer_cap",
@@ -83,6 +93,9 @@ __all__ = [
     "entitlement_suspend",
     "entitlement_update",
     "events_prune",
+    "expansion_decline",
+    "expansion_grant",
+    "expansion_request",
     "license_key_rotate",
     "membership_join",
     "membership_remove",

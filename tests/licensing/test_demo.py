@@ -15,6 +15,7 @@ from licensing.models import (
     Customer,
     Entitlement,
     Event,
+    ExpansionRequest,
     Membership,
     Product,
     Seat,
@@ -277,3 +278,25 @@ def test_an_expansion_does_not_rewrite_acmes_history(client):
     assert lead.capacity == after
     assert after.recommended is None or after.recommended > 130
     assert f"{before.denials} denials" in note
+
+
+def test_acme_has_asked_for_130_seats():
+    demo.load(now=WEDNESDAY)
+
+    request = ExpansionRequest.objects.get()
+
+    assert request.entitlement == acme()
+    assert (request.seats, request.hard_limit, request.status) == (130, 150, "open")
+    assert request.requested_by is not None
+    assert request.requested_by.email == "admin@acme.example"
+    assert request.message == (
+        "We keep hitting the limit at the end of each month. Could we move to 130 seats?"
+    )
+    assert (acme().seats, acme().hard_limit) == (100, 120)
+    event = Event.objects.get(type=Event.Type.EXPANSION_REQUESTED)
+    assert (event.data["requested_seats"], event.data["requested_by"]) == (
+        130,
+        "admin@acme.example",
+    )
+    (lead,) = [lead for lead in selectors.expansion_leads() if lead.entitlement_id == acme().pk]
+    assert lead.requested_seats == 130

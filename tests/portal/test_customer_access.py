@@ -24,6 +24,7 @@ def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dic
         "seat_release": reverse("customer:seat_release", args=[slug, pk, seat.pk]),
         "customer_cap": reverse("customer:customer_cap", args=[slug, pk]),
         "license_key_rotate": reverse("customer:license_key_rotate", args=[slug, pk]),
+        "request_seats": reverse("customer:request_seats", args=[slug, pk]),
         "notifications": reverse("customer:notifications", args=[slug]),
     }
 
@@ -34,7 +35,7 @@ def test_every_customer_route_is_covered(urls: dict[str, str]) -> None:
     assert {p.name for p in customer_urls.urlpatterns} == set(urls)
 
 
-POSTED = {"seat_release", "customer_cap", "license_key_rotate"}
+POSTED = {"seat_release", "customer_cap", "license_key_rotate", "request_seats"}
 ROUTES = [
     "dashboard",
     "entitlement",
@@ -42,6 +43,7 @@ ROUTES = [
     "seat_release",
     "customer_cap",
     "license_key_rotate",
+    "request_seats",
     "notifications",
 ]
 

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from licensing import services
-from licensing.models import Customer, Entitlement
+from licensing.models import Customer, Entitlement, ExpansionRequest
 from licensing.services.tokens import api_token_create
 from portal import invitations
 from portal.models import User
@@ -60,6 +60,10 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/key/rotate$"),
         CUSTOMER_ADMIN,
     ),
+    (
+        re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/request-seats$"),
+        CUSTOMER_ADMIN,
+    ),
     (re.compile(r"^c/<slug:slug>/"), MEMBER),
 ]
 
@@ -78,6 +82,7 @@ class World:
     vendor_endpoint: WebhookEndpoint
     vendor_delivery: WebhookDelivery
     api_token_id: Any
+    expansion_request_id: Any
 
 
 # Path parameter name -> its value in the world. Add new parameter names here.
@@ -90,6 +95,7 @@ PARAMETERS: dict[str, Callable[[World], Any]] = {
     "endpoint_id": lambda w: w.endpoint.pk,
     "delivery_id": lambda w: w.delivery.pk,
     "token_id": lambda w: w.api_token_id,
+    "request_id": lambda w: w.expansion_request_id,
 }
 
 # Where a page needs other objects under the same parameter name: the vendor-wide webhook
@@ -172,6 +178,9 @@ def world(
         endpoint=vendor_endpoint, event_type="webhook.test"
     )
     api_token, _ = api_token_create(user=account_manager, name="CI")
+    expansion = services.expansion_request(
+        entitlement=entitlement, seats=130, actor=services.Actor.of(customer_admin)
+    )
     return World(
         customer=customer,
         entitlement=entitlement,
@@ -183,6 +192,7 @@ def world(
         vendor_endpoint=vendor_endpoint,
         vendor_delivery=vendor_delivery,
         api_token_id=api_token.pk,
+        expansion_request_id=expansion.pk,
     )
 
 
@@ -307,6 +317,8 @@ def test_no_post_reaches_a_page_it_may_not(world: World, clients: dict[str, Clie
     world.entitlement.refresh_from_db()
     assert world.entitlement.status == Entitlement.Status.ACTIVE
     assert world.entitlement.seats_used == 1
+    assert world.entitlement.seats == 100
+    assert ExpansionRequest.objects.get().status == ExpansionRequest.Status.OPEN
     assert WebhookEndpoint.objects.filter(pk=world.endpoint.pk).exists()
     assert invitations.invitation_for_token(world.invitation_token).pk == world.invitation_id
 

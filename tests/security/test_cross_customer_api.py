@@ -49,7 +49,9 @@ def acme(entitlement: Entitlement, product: Any) -> dict[str, Any]:
         customer=entitlement.customer, url="https://hooks.example.test/acme"
     )
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test")
+    request = services.expansion_request(entitlement=entitlement, seats=130)
     return {
+        "request_id": request.pk,
         "endpoint_id": endpoint.pk,
         "delivery_id": delivery.pk,
         "customer_id": entitlement.customer_id,

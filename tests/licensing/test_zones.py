@@ -157,45 +157,50 @@ def test_up_to_the_limit_and_back_one_seat_at_a_time_writes_each_event_once() ->
 
 # --- the rule in the ORM: real rows -------------------------------------------------------------
 
-# (entitled, hard limit, seats in use) around every boundary.
-ROWS = [
-    (100, 120, 0),
-    (100, 120, 100),
-    (100, 120, 101),
-    (100, 120, 119),
-    (100, 120, 120),
-    (100, None, 100),
-    (100, None, 101),
-    (100, None, 100_000),
-    (100, 100, 99),
-    (100, 100, 100),
-    (0, 0, 0),
-    (0, None, 0),
-    (0, None, 1),
-    (0, 2, 1),
+Row = tuple[int, int | None, int, int | None]
+
+# (entitled, hard limit, seats in use, customer's cap) around every boundary.
+ROWS: list[Row] = [
+    (100, 120, 0, None),
+    (100, 120, 100, None),
+    (100, 120, 101, None),
+    (100, 120, 119, None),
+    (100, 120, 120, None),
+    (100, None, 100, None),
+    (100, None, 101, None),
+    (100, None, 100_000, None),
+    (100, 100, 99, None),
+    (100, 100, 100, None),
+    (0, 0, 0, None),
+    (0, None, 0, None),
+    (0, None, 1, None),
+    (0, 2, 1, None),
+    (100, 120, 109, 110),  # capped by the customer at 110: one below it
+    (100, 120, 110, 110),  # at the cap
+    (100, 120, 100, 100),  # a cap at the seats: no overdraft
+    (100, 120, 120, 120),  # a cap at the hard limit
+    (100, None, 130, 130),  # a cap with no hard limit
 ]
 
 
 @pytest.fixture
-def rows(make_entitlement: Callable[..., Entitlement]) -> dict[Any, tuple[int, int | None, int]]:
+def rows(make_entitlement: Callable[..., Entitlement]) -> dict[Any, Row]:
     made = {}
-    for seats, hard_limit, used in ROWS:
+    for seats, hard_limit, used, cap in ROWS:
         entitlement = make_entitlement(seats=seats, hard_limit=hard_limit)
-        Entitlement.objects.filter(pk=entitlement.pk).update(seats_used=used)
-        made[entitlement.pk] = (seats, hard_limit, used)
+        Entitlement.objects.filter(pk=entitlement.pk).update(seats_used=used, customer_cap=cap)
+        made[entitlement.pk] = (seats, hard_limit, used, cap)
     return made
 
 
 @pytest.mark.parametrize("zone", Zone.values)
-def test_in_zone_finds_the_rows_zone_of_puts_there(
-    rows: dict[Any, tuple[int, int | None, int]], zone: str
-) -> None:
-    expected = {pk for pk, (e, h, used) in rows.items() if zone_of(used, e, h) == zone}
+def test_in_zone_finds_the_rows_zone_of_puts_there(rows: dict[Any, Row], zone: str) -> None:
+    expected = {pk for pk, (e, h, used, cap) in rows.items() if zone_of(used, e, h, cap) == zone}
     assert expected  # every zone has rows
     assert set(Entitlement.objects.in_zone(zone).values_list("pk", flat=True)) == expected
 
 
-def test_the_zones_partition_the_rows(rows: dict[Any, tuple[int, int | None, int]]) -> None:
+def test_the_zones_partition_the_rows(rows: dict[Any, Row]) -> None:
     found = [
         pk
         for zone in Zone.values
@@ -204,15 +209,13 @@ def test_the_zones_partition_the_rows(rows: dict[Any, tuple[int, int | None, int
     assert sorted(map(str, found)) == sorted(map(str, rows))  # each row in exactly one zone
 
 
-def test_zone_rank_names_the_zone_of_each_row(
-    rows: dict[Any, tuple[int, int | None, int]],
-) -> None:
+def test_zone_rank_names_the_zone_of_each_row(rows: dict[Any, Row]) -> None:
     annotated = Entitlement.objects.with_zone_rank()
     # django-stubs cannot see the annotation a custom QuerySet method adds.
     ranked = dict(annotated.values_list("pk", "zone_rank"))  # type: ignore[misc]
     assert ranked.keys() == rows.keys()
-    for pk, (seats, hard_limit, used) in rows.items():
-        assert zones.ZONE_RANKS[ranked[pk]] == zone_of(used, seats, hard_limit), rows[pk]
+    for pk, (seats, hard_limit, used, cap) in rows.items():
+        assert zones.ZONE_RANKS[ranked[pk]] == zone_of(used, seats, hard_limit, cap), rows[pk]
 
 
 def test_an_unknown_zone_is_an_error(db: Any) -> None:

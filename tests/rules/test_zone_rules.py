@@ -119,6 +119,12 @@ def test_a_cap_at_the_seats_allows_no_overdraft() -> None:
     assert SeatCounts(100, 100, 120, 100).zone == "at_hard_limit"
 
 
+def test_a_cap_never_raises_the_limit_above_the_hard_limit() -> None:
+    """The database keeps a cap at most the hard limit; the rule does not lean on it."""
+    assert zones.limit_of(120, 130) == 120
+    assert SeatCounts(120, 100, 120, 130).denial_code == "hard_limit_reached"
+
+
 def test_a_cap_without_a_hard_limit_is_the_only_limit() -> None:
     assert zones.limit_of(None, 130) == 130
     assert zones.limit_of(None, None) is None

@@ -386,6 +386,7 @@ SPECTACULAR_SETTINGS = {
         "SeatReleaseReasonEnum": "licensing.models.Seat.ReleaseReason",
         "EntitlementStatusEnum": "licensing.models.Entitlement.Status",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        "WebhookEndpointFormatEnum": "webhooks.models.EndpointFormat",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

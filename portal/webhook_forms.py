@@ -6,6 +6,7 @@ from django import forms
 
 from licensing.models import Event
 from webhooks import services
+from webhooks.models import WebhookEndpoint
 
 
 class EndpointForm(forms.Form):
@@ -14,6 +15,16 @@ class EndpointForm(forms.Form):
         max_length=2000,
         assume_scheme="https",
         help_text="Where we POST events. Must be reachable from the internet.",
+    )
+    # Left out (a form posted by a page from before formats): the endpoint's own, else standard.
+    format = forms.ChoiceField(
+        choices=WebhookEndpoint.Format.choices,
+        required=False,
+        initial=WebhookEndpoint.Format.STANDARD,
+        widget=forms.RadioSelect,
+        help_text="Standard Webhooks: JSON signed with the endpoint's secret, for your own"
+        " programs. Slack or Teams: a readable message with a link to the usage chart, for a"
+        " channel's incoming webhook URL (not signed: those services ignore signatures).",
     )
     description = forms.CharField(max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
@@ -36,6 +47,9 @@ class EndpointForm(forms.Form):
         data = self.cleaned_data
         return {
             "url": data["url"],
+            "format": data["format"]
+            or self.initial.get("format")
+            or WebhookEndpoint.Format.STANDARD,
             "description": data["description"],
             "event_types": list(data["event_types"]),
             "enabled": data["enabled"],

@@ -154,6 +154,7 @@ def endpoint_edit(request: HttpRequest, endpoint_id: Any, slug: str | None = Non
     endpoint = _endpoint(scope, endpoint_id)
     initial = {
         "url": endpoint.url,
+        "format": endpoint.format,
         "description": endpoint.description,
         "event_types": endpoint.event_types,
         "enabled": endpoint.enabled,

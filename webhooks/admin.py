@@ -5,8 +5,8 @@ from webhooks.models import DeliveryAttempt, EmailNotice, WebhookDelivery, Webho
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ["url", "customer", "enabled", "consecutive_failures", "failing_since"]
-    list_filter = ["enabled"]
+    list_display = ["url", "format", "customer", "enabled", "consecutive_failures", "failing_since"]
+    list_filter = ["enabled", "format"]
     search_fields = ["url", "description", "customer__name"]
     exclude = ["secret", "previous_secret"]
     readonly_fields = ["failing_since", "consecutive_failures", "disabled_at", "disabled_reason"]

@@ -55,6 +55,19 @@ class EventTypesField(serializers.ListField):
             raise serializers.ValidationError(messages) from None
 
 
+_FORMAT_HELP = (
+    "The message body: `standard` (Standard Webhooks JSON, signed), `slack` (a Slack incoming "
+    "webhook's `text` and `blocks`) or `teams` (a Microsoft Teams message with an Adaptive "
+    "Card). Slack and Teams messages are not signed."
+)
+
+
+def _format_field(**kwargs: Any) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=WebhookEndpoint.Format.choices, help_text=_FORMAT_HELP, **kwargs
+    )
+
+
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     customer = CustomerRefSerializer(
         allow_null=True, help_text="Null: a vendor-wide endpoint that gets every customer's events."
@@ -69,6 +82,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "id",
             "customer",
             "url",
+            "format",
             "description",
             "event_types",
             "enabled",
@@ -84,6 +98,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         extra_kwargs = {
+            "format": {"help_text": _FORMAT_HELP},
             "previous_secret_expires_at": {
                 "help_text": "After a rotation the previous secret signs too, until this time."
             },
@@ -99,7 +114,8 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 class WebhookEndpointSecretSerializer(WebhookEndpointSerializer):
     secret = serializers.CharField(
         help_text="The signing secret (Standard Webhooks, `whsec_...`). Shown only in this "
-        "answer: store it now."
+        "answer: store it now. Slack and Teams messages are not signed: it signs only while "
+        "the endpoint's format is `standard`."
     )
 
     class Meta(WebhookEndpointSerializer.Meta):
@@ -123,6 +139,7 @@ class WebhookEndpointCreateSerializer(_ClosedBody):
         allow_null=True,
         help_text="Only this customer's events; omit or null for a vendor-wide endpoint.",
     )
+    format = _format_field(required=False, default=WebhookEndpoint.Format.STANDARD)
     description = TextField(max_length=200, required=False, allow_blank=True)
     event_types = EventTypesField(
         required=False,
@@ -141,6 +158,7 @@ class WebhookEndpointCreateSerializer(_ClosedBody):
 
 class WebhookEndpointUpdateSerializer(_ClosedBody):
     url = TextField(max_length=2000, required=False)
+    format = _format_field(required=False)
     description = TextField(max_length=200, required=False, allow_blank=True)
     event_types = EventTypesField(
         required=False,
@@ -286,6 +304,7 @@ class WebhookEndpointCollectionView(VendorAPIView):
         endpoint = services.endpoint_create(
             customer=data.get("customer"),
             url=data["url"],
+            format=data["format"],
             description=data.get("description", ""),
             event_types=data.get("event_types", []),
             enabled=data["enabled"],
@@ -322,6 +341,7 @@ class WebhookEndpointDetailView(VendorAPIView):
         services.endpoint_update(
             endpoint=endpoint,
             url=data.get("url", endpoint.url),
+            format=data.get("format", endpoint.format),
             description=data.get("description", endpoint.description),
             event_types=data.get("event_types", endpoint.event_types),
             enabled=data.get("enabled", endpoint.enabled),

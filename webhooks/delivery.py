@@ -11,6 +11,8 @@
   failing endpoint backs up only itself. An endpoint failing for PAUSE_AFTER is paused (its
   owner is emailed): one probe delivery every PROBE_INTERVAL, whose success resumes it; failing
   for DISABLE_AFTER disables it.
+- **One body per format.** `message_body` builds what an endpoint is sent: signed Standard
+  Webhooks JSON, or a Slack or Teams message (webhooks.chat), unsigned.
 - **Recorded in bulk.** The outcomes of many attempts are written in one transaction
   (`record`): their DeliveryAttempt rows, the deliveries' next steps, the endpoints' health.
 
@@ -34,7 +36,7 @@ from django.db.models import F, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
-from webhooks import emails, signing, transport
+from webhooks import chat, emails, signing, transport
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -69,18 +71,34 @@ def is_permanent(status_code: int | None) -> bool:
     return status_code is not None and 400 <= status_code < 500 and status_code not in (408, 429)
 
 
+TEST_MESSAGE: Final = "A test event from the Overdraft Portal: your endpoint works."
+# What a claim loads with each delivery: all that its body needs (a chat message names the
+# customer and product and links to the entitlement), so preparing it runs no query.
+_CLAIMED: Final = (
+    "endpoint",
+    "event__entitlement__customer",
+    "event__entitlement__product",
+)
+
+
 def message_body(delivery: WebhookDelivery) -> bytes:
-    if delivery.event is not None:
-        event = delivery.event
+    """The body of a delivery, in its endpoint's format: Standard Webhooks JSON, or a Slack
+    or Teams message (webhooks.chat)."""
+    event = delivery.event
+    endpoint_format = delivery.endpoint.format
+    if endpoint_format != WebhookEndpoint.Format.STANDARD:
+        if event is not None:
+            message = chat.Message.of(event)
+        else:
+            message = chat.Message(TEST_MESSAGE, TEST_EVENT_TYPE)
+        return chat.body(endpoint_format, message)
+    if event is not None:
         data = {"event_id": str(event.public_id), **event.data}
         return signing.body(event.type, event.occurred_at, data)
     return signing.body(
         TEST_EVENT_TYPE,
         delivery.created_at,
-        {
-            "endpoint_id": str(delivery.endpoint_id),
-            "message": "A test event from the Overdraft Portal: your endpoint works.",
-        },
+        {"endpoint_id": str(delivery.endpoint_id), "message": TEST_MESSAGE},
     )
 
 
@@ -135,9 +153,7 @@ def claim_due(
             WebhookEndpoint.objects.filter(pk__in=probes).update(next_probe_at=now + PROBE_INTERVAL)
     claimed = {
         delivery.pk: delivery
-        for delivery in WebhookDelivery.objects.select_related("endpoint", "event").filter(
-            pk__in=ids
-        )
+        for delivery in WebhookDelivery.objects.select_related(*_CLAIMED).filter(pk__in=ids)
     }
     return [claimed[pk] for pk in wanted if pk in claimed]
 
@@ -228,7 +244,7 @@ def claim(delivery_id: Any, now: datetime) -> WebhookDelivery | None:
     ).update(next_attempt_at=_lease(now))
     if not claimed:
         return None
-    return WebhookDelivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+    return WebhookDelivery.objects.select_related(*_CLAIMED).get(pk=delivery_id)
 
 
 # --- one attempt: the request, its outcome ----------------------------------------------------
@@ -244,15 +260,18 @@ class Request:
 
 
 def prepare(delivery: WebhookDelivery, now: datetime) -> Request:
-    """The signed request of a claimed delivery (signed with every current secret)."""
+    """The request of a claimed delivery: a Standard Webhooks message signed with every
+    current secret, or an unsigned Slack or Teams message (those services ignore signatures)."""
     endpoint = delivery.endpoint
     payload = message_body(delivery)
-    headers = signing.headers(
-        message_id=str(delivery.message_id),
-        payload=payload,
-        secrets=endpoint.signing_secrets(now),
-        now=now,
-    )
+    headers: dict[str, str] = {}
+    if endpoint.is_signed:
+        headers = signing.headers(
+            message_id=str(delivery.message_id),
+            payload=payload,
+            secrets=endpoint.signing_secrets(now),
+            now=now,
+        )
     return Request(delivery, now, endpoint.url, payload, headers)
 
 

@@ -58,15 +58,6 @@ RESEND_BATCH: Final = 500
 SEND_TIMEOUT: Final = 20
 
 
-def chart_url(entitlement: Entitlement) -> str:
-    return links.absolute(
-        reverse(
-            "customer:entitlement",
-            kwargs={"slug": entitlement.customer.slug, "entitlement_id": entitlement.pk},
-        )
-    )
-
-
 def recipients(customer: Customer, *, preference: str) -> list[str]:
     """The customer's admins who want this kind of email, then its account manager."""
     found: list[str] = []
@@ -241,7 +232,7 @@ def send_event_email(event: Event) -> bool:
         "entitlement": entitlement,
         "customer": entitlement.customer,
         "product": entitlement.product,
-        "chart_url": chart_url(entitlement),
+        "chart_url": links.chart_url(entitlement),
         **_figures(event),
     }
     _record(
@@ -319,7 +310,7 @@ def send_expansion_email(event: Event) -> bool:
         "entitlement": entitlement,
         "customer": entitlement.customer,
         "product": entitlement.product,
-        "chart_url": chart_url(entitlement),
+        "chart_url": links.chart_url(entitlement),
         "team_url": links.absolute(
             reverse("team:entitlement_edit", kwargs={"entitlement_id": entitlement.pk})
         ),
@@ -385,7 +376,7 @@ def _send_digest(entitlement: Entitlement, denied: Any, now: datetime) -> bool:
                 for event in recent
             ],
             "seats": recent[0].data.get("seats", {}),
-            "chart_url": chart_url(entitlement),
+            "chart_url": links.chart_url(entitlement),
         }
         _record(
             EmailNotice.Kind.DENIAL_DIGEST,

@@ -23,7 +23,18 @@ def generate_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+class EndpointFormat(models.TextChoices):
+    """What an endpoint is sent: signed Standard Webhooks JSON for programs, or a readable
+    message for a chat channel's incoming webhook (webhooks.chat), which ignores signatures."""
+
+    STANDARD = "standard", "Standard Webhooks (signed JSON)"
+    SLACK = "slack", "Slack incoming webhook"
+    TEAMS = "teams", "Microsoft Teams incoming webhook"
+
+
 class WebhookEndpoint(models.Model):
+    Format = EndpointFormat
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(
         Customer,
@@ -34,6 +45,12 @@ class WebhookEndpoint(models.Model):
         help_text="Empty: a vendor-wide endpoint that receives every customer's events.",
     )
     url = models.URLField("URL", max_length=2000)
+    format = models.CharField(
+        max_length=20,
+        choices=Format.choices,
+        default=Format.STANDARD,
+        help_text="The message body: signed Standard Webhooks JSON, or a Slack or Teams message.",
+    )
     description = models.CharField(max_length=200, blank=True)
     event_types = models.JSONField(
         default=list, blank=True, help_text="Event types to send; empty means all of them."
@@ -65,6 +82,12 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(format__in=EndpointFormat.values),
+                name="webhooks_webhookendpoint_known_format",
+            ),
+        ]
         indexes = [
             # Fan-out: enabled endpoints of one customer plus the vendor-wide ones.
             models.Index(fields=["customer", "enabled"], name="webhooks_endpoint_fanout"),
@@ -72,6 +95,11 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def is_signed(self) -> bool:
+        """Only Standard Webhooks messages carry signatures; chat services ignore them."""
+        return self.format == self.Format.STANDARD
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types

@@ -42,6 +42,7 @@ def endpoint_fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
     """What the audit log shows of an endpoint; never its secret."""
     return {
         "url": endpoint.url,
+        "format": endpoint.format,
         "description": endpoint.description,
         "event_types": list(endpoint.event_types),
         "enabled": endpoint.enabled,
@@ -52,6 +53,7 @@ def endpoint_create(
     *,
     customer: Customer | None,
     url: str,
+    format: str = WebhookEndpoint.Format.STANDARD,
     description: str = "",
     event_types: list[str] | None = None,
     enabled: bool = True,
@@ -61,6 +63,7 @@ def endpoint_create(
     endpoint = WebhookEndpoint(
         customer=customer,
         url=url.strip(),
+        format=format,
         description=description.strip(),
         event_types=clean_event_types(event_types or []),
         enabled=enabled,
@@ -83,6 +86,7 @@ def endpoint_update(
     *,
     endpoint: WebhookEndpoint,
     url: str,
+    format: str,
     description: str,
     event_types: list[str],
     enabled: bool,
@@ -92,6 +96,7 @@ def endpoint_update(
     changes nothing is saved but not audited."""
     before = endpoint_fields(endpoint)
     endpoint.url = url.strip()
+    endpoint.format = format
     endpoint.description = description.strip()
     endpoint.event_types = clean_event_types(event_types)
     if enabled and not endpoint.enabled:

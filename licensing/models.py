@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from licensing import zones
+from licensing import alerts, zones
 
 # Crockford's base32 alphabet: no I, L, O or U, so keys survive being read aloud or retyped.
 _KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -402,6 +402,7 @@ class Event(models.Model):
         EXPANSION_GRANTED = "expansion.granted"
         EXPANSION_DECLINED = "expansion.declined"
         LICENSE_KEY_ROTATED = "license_key.rotated"
+        THRESHOLD_CROSSED = "entitlement.threshold_crossed"
 
     seq = models.BigAutoField(primary_key=True)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -530,6 +531,8 @@ class AuditEntry(models.Model):
         EXPANSION_GRANTED = "expansion.granted"
         EXPANSION_DECLINED = "expansion.declined"
         LICENSE_KEY_ROTATED = "license_key.rotated"
+        ALERT_THRESHOLD_ADDED = "alert_threshold.added"
+        ALERT_THRESHOLD_REMOVED = "alert_threshold.removed"
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
         WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
@@ -578,3 +581,72 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of {self.target_label or self.target_id} by {self.actor_label}"
+
+
+class AlertThreshold(models.Model):
+    """A line of seats in use whose crossing alerts (licensing.alerts): the customer's admins
+    keep one set per entitlement, the account team another (`audience`)."""
+
+    class Audience(models.TextChoices):
+        CUSTOMER = "customer", "The customer"
+        VENDOR = "vendor", "The account team"
+
+    class Kind(models.TextChoices):
+        PERCENT = alerts.PERCENT, "A share of the entitled seats"
+        OVERDRAFT = alerts.OVERDRAFT, "In overdraft"
+        LIMIT = alerts.LIMIT, "At the limit"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="alert_thresholds"
+    )
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    # licensing.alerts.step's state: fired and not yet fallen back by the margin; when it last
+    # fired.
+    armed = models.BooleanField(default=True, editable=False)
+    last_fired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["entitlement", "audience", "kind", "percent"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entitlement", "audience", "kind", "percent"],
+                name="licensing_threshold_once",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind=alerts.PERCENT) & Q(percent__gte=1) & Q(percent__lte=200))
+                | (~Q(kind=alerts.PERCENT) & Q(percent__isnull=True)),
+                name="licensing_threshold_percent_with_its_kind",
+                violation_error_message="A share threshold needs a percentage from 1 to 200.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return alerts.describe(self.kind, self.percent)
+
+
+class AlertSubscription(models.Model):
+    """`user` is emailed when a threshold of `audience` on `entitlement` fires."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_subscriptions"
+    )
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="alert_subscriptions"
+    )
+    audience = models.CharField(max_length=10, choices=AlertThreshold.Audience.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "entitlement", "audience"], name="licensing_alert_subscription_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.entitlement_id} ({self.audience})"

@@ -24,6 +24,21 @@ urlpatterns = [
         name="license_key_rotate",
     ),
     path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/alerts/",
+        views.alert_add,
+        name="alert_add",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/alerts/<uuid:threshold_id>/remove",
+        views.alert_remove,
+        name="alert_remove",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/alerts/subscribe",
+        views.alert_subscribe,
+        name="alert_subscribe",
+    ),
+    path(
         "<slug:slug>/entitlements/<uuid:entitlement_id>/cap",
         views.customer_cap,
         name="customer_cap",

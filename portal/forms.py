@@ -88,3 +88,25 @@ class ExpansionRequestForm(forms.Form):
         label="Message to your account manager (optional)",
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 1000}),
     )
+
+
+class AlertThresholdForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[
+            ("percent", "A share of the entitled seats"),
+            ("overdraft", "In overdraft"),
+            ("limit", "At the limit (hard limit or cap)"),
+        ],
+        label="Alert when use reaches",
+    )
+    percent = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=200,
+        label="Share of the entitled seats (%)",
+        help_text="For a share: e.g. 80 alerts at 80% of the entitled seats.",
+    )
+
+
+class AlertSubscriptionForm(forms.Form):
+    subscribed = forms.BooleanField(required=False, label="Email me when a threshold is crossed")

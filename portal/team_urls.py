@@ -23,6 +23,21 @@ urlpatterns = [
         name="entitlement_edit",
     ),
     path(
+        "entitlements/<uuid:entitlement_id>/alerts/",
+        team_views.alert_add,
+        name="alert_add",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/alerts/<uuid:threshold_id>/remove",
+        team_views.alert_remove,
+        name="alert_remove",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/alerts/subscribe",
+        team_views.alert_subscribe,
+        name="alert_subscribe",
+    ),
+    path(
         "entitlements/<uuid:entitlement_id>/suspend",
         team_views.entitlement_suspend,
         name="entitlement_suspend",

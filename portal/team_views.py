@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing import selectors, services, zones
 from licensing.models import Customer, Entitlement, ExpansionRequest, Membership
-from portal import invitations
+from portal import alert_views, invitations
 from portal.access import staff_required
 from portal.team_forms import (
     CustomerForm,
@@ -217,8 +217,30 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
             "terms_log": selectors.terms_log(entitlement),
             "open_request": selectors.open_expansion_request(entitlement),
             "note_form": ExpansionNoteForm(),
+            "alerts": alert_views.panel(request, entitlement, alert_views.VENDOR, can_edit=True),
         },
     )
+
+
+@staff_required
+@require_POST
+def alert_add(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
+    """The account team adds a threshold of its own."""
+    return alert_views.add(request, _entitlement(entitlement_id), alert_views.VENDOR)
+
+
+@staff_required
+@require_POST
+def alert_remove(request: HttpRequest, entitlement_id: Any, threshold_id: Any) -> HttpResponse:
+    return alert_views.remove(
+        request, _entitlement(entitlement_id), alert_views.VENDOR, threshold_id
+    )
+
+
+@staff_required
+@require_POST
+def alert_subscribe(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
+    return alert_views.subscribe(request, _entitlement(entitlement_id), alert_views.VENDOR)
 
 
 def _expansion(request_id: Any) -> ExpansionRequest:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from licensing import keys, selectors, services, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
-from portal import access, unavailable
+from portal import access, alert_views, unavailable
 from portal.forms import (
     CustomerCapForm,
     ExpansionRequestForm,
@@ -187,12 +187,43 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             "cap_form": CustomerCapForm(initial={"customer_cap": entitlement.customer_cap}),
             "masked_key": keys.masked(entitlement.license_key),
             "previous_key": _previous_key(entitlement),
+            "alerts": alert_views.panel(
+                request,
+                entitlement,
+                alert_views.CUSTOMER,
+                can_edit=_can_manage(request, customer),
+            ),
             "open_request": selectors.open_expansion_request(entitlement),
             "request_form": ExpansionRequestForm(
                 initial={"seats": services.default_seats(entitlement, usage.capacity.recommended)}
             ),
         },
     )
+
+
+@login_required
+@require_POST
+def alert_add(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
+    """Customer admins add a threshold of the customer's."""
+    entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
+    return alert_views.add(request, entitlement, alert_views.CUSTOMER)
+
+
+@login_required
+@require_POST
+def alert_remove(
+    request: HttpRequest, slug: str, entitlement_id: Any, threshold_id: Any
+) -> HttpResponse:
+    entitlement = _entitlement_of(request, slug, entitlement_id, admin=True)
+    return alert_views.remove(request, entitlement, alert_views.CUSTOMER, threshold_id)
+
+
+@login_required
+@require_POST
+def alert_subscribe(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResponse:
+    """Any member (viewers too) subscribes to the customer's thresholds."""
+    entitlement = _entitlement_of(request, slug, entitlement_id)
+    return alert_views.subscribe(request, entitlement, alert_views.CUSTOMER)
 
 
 def _previous_key(entitlement: Entitlement) -> dict[str, Any] | None:

@@ -27,7 +27,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from licensing import links
-from licensing.models import Customer, Entitlement, Event, ExpansionRequest, Membership
+from licensing.models import (
+    AlertSubscription,
+    AlertThreshold,
+    Customer,
+    Entitlement,
+    Event,
+    ExpansionRequest,
+    Membership,
+)
 from webhooks.models import EmailNotice, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -320,6 +328,51 @@ def send_expansion_email(event: Event) -> bool:
         event.type.replace(".", "_"),
         context,
         to=expansion_recipients(request, event.type),
+        now=timezone.now(),
+        event=event,
+        entitlement=entitlement,
+    )
+    return True
+
+
+def threshold_recipients(entitlement: Entitlement, audience: str) -> list[str]:
+    """Who subscribed to the thresholds of `audience` on `entitlement` and may still see them:
+    the customer's members (viewers too) for the customer's, staff for the account team's."""
+    subscribers = AlertSubscription.objects.filter(
+        entitlement=entitlement, audience=audience, user__is_active=True
+    ).select_related("user")
+    if audience == AlertThreshold.Audience.VENDOR:
+        subscribers = subscribers.filter(user__is_staff=True)
+    else:
+        subscribers = subscribers.filter(user__memberships__customer_id=entitlement.customer_id)
+    return sorted({s.user.email for s in subscribers if s.user.email})
+
+
+def send_threshold_email(event: Event) -> bool:
+    """Email the subscribers of a threshold that fired (`entitlement.threshold_crossed`), once
+    per event. Call inside a transaction (fan-out's, which locks the event)."""
+    if event.type != Event.Type.THRESHOLD_CROSSED or event.entitlement_id is None:
+        return False
+    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
+        return False
+    entitlement = Entitlement.objects.select_related("customer", "product").get(
+        pk=event.entitlement_id
+    )
+    threshold = event.data.get("threshold", {})
+    _record(
+        EmailNotice.Kind.EVENT,
+        "entitlement_threshold_crossed",
+        {
+            "event": event,
+            "threshold": threshold,
+            "used": event.data.get("used"),
+            "seats": event.data.get("seats", {}),
+            "entitlement": entitlement,
+            "customer": entitlement.customer,
+            "product": entitlement.product,
+            "chart_url": links.chart_url(entitlement),
+        },
+        to=threshold_recipients(entitlement, threshold.get("audience", "")),
         now=timezone.now(),
         event=event,
         entitlement=entitlement,

@@ -25,7 +25,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from licensing.models import Event
+from licensing import services
+from licensing.models import AlertThreshold, Event
 from webhooks import emails
 from webhooks.dispatcher import Dispatcher
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -160,7 +161,7 @@ def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> int:
             )
             for event in events
             for endpoint in endpoints
-            if endpoint.customer_id in (None, event.customer_id) and endpoint.wants(event.type)
+            if _reaches(endpoint, event)
         ]
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         for event in events:
@@ -168,8 +169,50 @@ def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> int:
                 emails.send_event_email(event)
             elif event.type in emails.EXPANSION_EVENT_TYPES:
                 emails.send_expansion_email(event)
+            elif event.type == Event.Type.THRESHOLD_CROSSED:
+                emails.send_threshold_email(event)
+        readings = _readings(events)
+        watched = set(  # one query; most entitlements have no thresholds
+            AlertThreshold.objects.filter(entitlement_id__in=readings).values_list(
+                "entitlement_id", flat=True
+            )
+        )
+        for entitlement_id in sorted(watched, key=str):
+            services.thresholds_check(
+                entitlement_id=entitlement_id, readings=readings[entitlement_id], now=now
+            )
         Event.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
     return len(deliveries)
+
+
+# The events that carry a new reading of the seats in use, for the threshold alerts.
+_SEAT_CHANGES: Final = frozenset(
+    {
+        Event.Type.SEAT_ACTIVATED.value,
+        Event.Type.SEAT_RELEASED.value,
+        Event.Type.SEAT_EXPIRED.value,
+    }
+)
+
+
+def _reaches(endpoint: WebhookEndpoint, event: Event) -> bool:
+    """A customer's endpoint gets its customer's events, except the account team's own
+    threshold alerts; a vendor-wide endpoint every event it subscribed to."""
+    if endpoint.customer_id not in (None, event.customer_id) or not endpoint.wants(event.type):
+        return False
+    vendor_only = event.type == Event.Type.THRESHOLD_CROSSED and (
+        event.data.get("threshold", {}).get("audience") == AlertThreshold.Audience.VENDOR
+    )
+    return endpoint.customer_id is None or not vendor_only
+
+
+def _readings(events: Sequence[Event]) -> dict[Any, list[int]]:
+    """The seats in use after each seat change, per entitlement, in the order they happened."""
+    found: dict[Any, list[int]] = {}
+    for event in events:
+        if event.type in _SEAT_CHANGES and event.entitlement_id is not None:
+            found.setdefault(event.entitlement_id, []).append(event.data["seats"]["used"])
+    return found
 
 
 def deliveries_ready() -> None:

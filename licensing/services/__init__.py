@@ -26,6 +26,12 @@ from licensing.services.accounts import (
     membership_set_role,
     product_create,
 )
+from licensing.services.alerts import (
+    alert_subscribe,
+    threshold_add,
+    threshold_remove,
+    thresholds_check,
+)
 from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
 from licensing.services.entitlements import (
     UNSET,
@@ -74,6 +80,7 @@ __all__ = [
     "ActivationResult",
     "Actor",
     "Heartbeat",
+    "alert_subscribe",
     "api_token_create",
     "api_token_revoke",
     "audit_diff",
@@ -109,4 +116,7 @@ __all__ = [
     "seat_revoke",
     "seats_expire_due",
     "seats_expire_stale",
+    "threshold_add",
+    "threshold_remove",
+    "thresholds_check",
 ]

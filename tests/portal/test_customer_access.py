@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from licensing import services
 from licensing.models import Entitlement, Seat
 from portal.models import User
 
@@ -16,6 +17,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dict[str, str]:
     seat = make_seats(entitlement, 1)[0]
+    threshold = services.threshold_add(
+        entitlement=entitlement, audience="customer", kind="percent", percent=80
+    )
     slug, pk = entitlement.customer.slug, entitlement.pk
     return {
         "dashboard": reverse("customer:dashboard", args=[slug]),
@@ -25,6 +29,9 @@ def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dic
         "customer_cap": reverse("customer:customer_cap", args=[slug, pk]),
         "license_key_rotate": reverse("customer:license_key_rotate", args=[slug, pk]),
         "request_seats": reverse("customer:request_seats", args=[slug, pk]),
+        "alert_add": reverse("customer:alert_add", args=[slug, pk]),
+        "alert_remove": reverse("customer:alert_remove", args=[slug, pk, threshold.pk]),
+        "alert_subscribe": reverse("customer:alert_subscribe", args=[slug, pk]),
         "notifications": reverse("customer:notifications", args=[slug]),
     }
 
@@ -35,7 +42,15 @@ def test_every_customer_route_is_covered(urls: dict[str, str]) -> None:
     assert {p.name for p in customer_urls.urlpatterns} == set(urls)
 
 
-POSTED = {"seat_release", "customer_cap", "license_key_rotate", "request_seats"}
+POSTED = {
+    "seat_release",
+    "customer_cap",
+    "license_key_rotate",
+    "request_seats",
+    "alert_add",
+    "alert_remove",
+    "alert_subscribe",
+}
 ROUTES = [
     "dashboard",
     "entitlement",
@@ -44,6 +59,9 @@ ROUTES = [
     "customer_cap",
     "license_key_rotate",
     "request_seats",
+    "alert_add",
+    "alert_remove",
+    "alert_subscribe",
     "notifications",
 ]
 

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from licensing import services
-from licensing.models import Customer, Entitlement, ExpansionRequest
+from licensing.models import AlertThreshold, Customer, Entitlement, ExpansionRequest
 from licensing.services.tokens import api_token_create
 from portal import invitations
 from portal.models import User
@@ -64,7 +64,14 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/request-seats$"),
         CUSTOMER_ADMIN,
     ),
-    (re.compile(r"^c/<slug:slug>/"), MEMBER),
+    (re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/alerts/$"), CUSTOMER_ADMIN),
+    (
+        re.compile(
+            r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/alerts/<uuid:threshold_id>/remove$"
+        ),
+        CUSTOMER_ADMIN,
+    ),
+    (re.compile(r"^c/<slug:slug>/"), MEMBER),  # subscribing to alerts too: viewers may
 ]
 
 
@@ -83,6 +90,8 @@ class World:
     vendor_delivery: WebhookDelivery
     api_token_id: Any
     expansion_request_id: Any
+    customer_threshold_id: Any
+    vendor_threshold_id: Any
 
 
 # Path parameter name -> its value in the world. Add new parameter names here.
@@ -96,6 +105,7 @@ PARAMETERS: dict[str, Callable[[World], Any]] = {
     "delivery_id": lambda w: w.delivery.pk,
     "token_id": lambda w: w.api_token_id,
     "request_id": lambda w: w.expansion_request_id,
+    "threshold_id": lambda w: w.customer_threshold_id,
 }
 
 # Where a page needs other objects under the same parameter name: the vendor-wide webhook
@@ -108,6 +118,8 @@ PARAMETER_OVERRIDES: list[tuple[re.Pattern[str], dict[str, Callable[[World], Any
             "delivery_id": lambda w: w.vendor_delivery.pk,
         },
     ),
+    # The account team's alert pages act on its own thresholds.
+    (re.compile(r"^team/entitlements/"), {"threshold_id": lambda w: w.vendor_threshold_id}),
 ]
 
 PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -193,6 +205,12 @@ def world(
         vendor_delivery=vendor_delivery,
         api_token_id=api_token.pk,
         expansion_request_id=expansion.pk,
+        customer_threshold_id=services.threshold_add(
+            entitlement=entitlement, audience="customer", kind="percent", percent=80
+        ).pk,
+        vendor_threshold_id=services.threshold_add(
+            entitlement=entitlement, audience="vendor", kind="overdraft"
+        ).pk,
     )
 
 
@@ -321,6 +339,12 @@ def test_no_post_reaches_a_page_it_may_not(world: World, clients: dict[str, Clie
     assert ExpansionRequest.objects.get().status == ExpansionRequest.Status.OPEN
     assert WebhookEndpoint.objects.filter(pk=world.endpoint.pk).exists()
     assert invitations.invitation_for_token(world.invitation_token).pk == world.invitation_id
+    assert (
+        AlertThreshold.objects.filter(
+            pk__in=[world.customer_threshold_id, world.vendor_threshold_id]
+        ).count()
+        == 2
+    )
 
 
 def test_outsider_gets_404_for_acme_pages_even_with_own_objects(

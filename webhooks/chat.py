@@ -152,6 +152,14 @@ def _license_key_rotated(name: str, data: Mapping[str, Any], seats: Mapping[str,
     return f"{text}; the previous key ({data.get('previous_key_hint')}) stopped working."
 
 
+def _threshold_crossed(name: str, data: Mapping[str, Any], seats: Mapping[str, Any]) -> str:
+    threshold = data.get("threshold") or {}
+    return (
+        f"{name} crossed {threshold.get('name')} ({_seats(threshold.get('level'))}):"
+        f" {_usage(seats)}."
+    )
+
+
 _Sentence = Callable[[str, Mapping[str, Any], Mapping[str, Any]], str]
 _ABOUT_ENTITLEMENT: Final[dict[str, _Sentence]] = {
     Event.Type.SEAT_ACTIVATED: _seat_activated,
@@ -165,6 +173,7 @@ _ABOUT_ENTITLEMENT: Final[dict[str, _Sentence]] = {
     Event.Type.ENTITLEMENT_CREATED: _entitlement_created,
     Event.Type.ENTITLEMENT_UPDATED: _entitlement_updated,
     Event.Type.LICENSE_KEY_ROTATED: _license_key_rotated,
+    Event.Type.THRESHOLD_CROSSED: _threshold_crossed,
 }
 # Requests for seats name the customer and the product apart, as their emails do.
 _ABOUT_REQUEST: Final[dict[str, Callable[[str, str, Mapping[str, Any]], str]]] = {

@@ -130,6 +130,16 @@ CASES = [
         "Acme Corp · Design Studio: the license key was rotated (now …Q7RTX); the previous key"
         " (…AB3CD) stopped working.",
     ),
+    (
+        "entitlement.threshold_crossed",
+        {
+            "threshold": {"name": "80% of the entitled seats", "level": 80},
+            "used": 80,
+            "seats": OVER,
+        },
+        "Acme Corp · Design Studio crossed 80% of the entitled seats (80 seats): 101 of 100 seats"
+        " in use (hard limit 120).",
+    ),
 ]
 
 

@@ -33,7 +33,9 @@ def level_of(kind: str, percent: int | None, counts: zones.SeatCounts) -> int | 
     """The seats in use at which the threshold is crossed; None when it has none (a limit
     threshold of an entitlement without a limit)."""
     if kind == PERCENT:
-        return max(1, math.ceil(counts.entitled * (percent or 0) / 100))
+        if percent is None:
+            raise ValueError("a share threshold needs its percent")
+        return max(1, math.ceil(counts.entitled * percent / 100))
     if kind == OVERDRAFT:
         return counts.entitled + 1
     if kind == LIMIT:

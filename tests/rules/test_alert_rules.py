@@ -45,9 +45,9 @@ def test_the_level_of_each_kind(
 
 
 def test_an_unknown_kind_or_a_share_without_its_percent_is_an_error() -> None:
-    with pytest.raises(ValueError, match="^unknown threshold kind 'red'$"):
+    with pytest.raises(ValueError, match=r"^unknown threshold kind 'red'$"):
         alerts.level_of("red", None, SeatCounts(0, 1, 1))
-    with pytest.raises(ValueError, match="^a share threshold needs its percent$"):
+    with pytest.raises(ValueError, match=r"^a share threshold needs its percent$"):
         alerts.level_of("percent", None, SeatCounts(0, 1, 1))
 
 

@@ -13,8 +13,16 @@ from django.core.validators import validate_slug
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from licensing import zones
-from licensing.models import Customer, Entitlement, Event, ExpansionRequest, Product, Seat
+from licensing import alerts, zones
+from licensing.models import (
+    AlertThreshold,
+    Customer,
+    Entitlement,
+    Event,
+    ExpansionRequest,
+    Product,
+    Seat,
+)
 
 # Counts and durations are 32-bit columns; larger numbers get a 400, never a database error.
 MAX_COUNT: Final = 1_000_000_000
@@ -383,6 +391,51 @@ class EntitlementCreateSerializer(BodySerializer):
         if product is None:
             raise serializers.ValidationError("No product has this id.")
         return product
+
+
+class AlertThresholdSerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+    level = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AlertThreshold
+        fields = [
+            "id",
+            "audience",
+            "kind",
+            "percent",
+            "name",
+            "level",
+            "armed",
+            "last_fired_at",
+            "created_at",
+        ]
+
+    def get_name(self, threshold: AlertThreshold) -> str:
+        return alerts.describe(threshold.kind, threshold.percent)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_level(self, threshold: AlertThreshold) -> int | None:
+        """Seats in use at which it fires, by today's lines (null: no limit)."""
+        return alerts.level_of(
+            threshold.kind, threshold.percent, zones.SeatCounts.of(threshold.entitlement)
+        )
+
+
+class AlertThresholdCreateSerializer(BodySerializer):
+    audience = serializers.ChoiceField(
+        choices=AlertThreshold.Audience.choices,
+        help_text="`customer`: the customer's admins' set (sent to their endpoints too); "
+        "`vendor`: the account team's own.",
+    )
+    kind = serializers.ChoiceField(choices=AlertThreshold.Kind.choices)
+    percent = StrictIntegerField(
+        min_value=1,
+        max_value=200,
+        required=False,
+        allow_null=True,
+        help_text="For `percent`: the share of the entitled seats.",
+    )
 
 
 class KeyRotationSerializer(BodySerializer):

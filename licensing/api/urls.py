@@ -36,6 +36,16 @@ urlpatterns = [
         name="entitlement-suspend",
     ),
     path(
+        "entitlements/<uuid:entitlement_id>/alert-thresholds",
+        vendor.AlertThresholdCollectionView.as_view(),
+        name="alert-threshold-list",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/alert-thresholds/<uuid:threshold_id>",
+        vendor.AlertThresholdDetailView.as_view(),
+        name="alert-threshold-detail",
+    ),
+    path(
         "entitlements/<uuid:entitlement_id>/rotate-key",
         vendor.EntitlementRotateKeyView.as_view(),
         name="entitlement-rotate-key",

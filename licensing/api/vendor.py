@@ -27,6 +27,7 @@ from licensing.api.schema import RETRY_AFTER, Pagination, responses
 from licensing.api.throttling import AuthFailureThrottleMixin, TokenThrottle
 from licensing.api.tokens import BearerTokenAuthentication, TokenPermission
 from licensing.models import (
+    AlertThreshold,
     Customer,
     Entitlement,
     EntitlementQuerySet,
@@ -285,6 +286,67 @@ class EntitlementRotateKeyView(VendorAPIView):
             actor=services.Actor.from_request(request),
         )
         return Response(s.EntitlementSerializer(entitlement).data)
+
+
+class AlertThresholdCollectionView(VendorAPIView):
+    """An entitlement's alert thresholds, the customer's and the account team's."""
+
+    @extend_schema(
+        operation_id="alert_thresholds_list",
+        tags=["entitlements"],
+        summary="List an entitlement's alert thresholds",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.AlertThresholdSerializer(many=True)}, 400, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        thresholds = AlertThreshold.objects.filter(entitlement=entitlement).order_by(
+            "audience", "kind", "percent", "pk"
+        )
+        return self.paginated(thresholds, s.AlertThresholdSerializer)
+
+    @extend_schema(
+        operation_id="alert_thresholds_create",
+        tags=["entitlements"],
+        summary="Add an alert threshold",
+        description="It fires once when use reaches it going up, again only after use fell "
+        "back below it by 5% of its level (at least one seat), at most once a day: an "
+        "`entitlement.threshold_crossed` event and an email to its subscribers.",
+        request=s.AlertThresholdCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({201: s.AlertThresholdSerializer}, 404, write=True, body=True),
+    )
+    def post(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        data = inputs.body(s.AlertThresholdCreateSerializer, request)
+        threshold = services.threshold_add(
+            entitlement=entitlement,
+            audience=data["audience"],
+            kind=data["kind"],
+            percent=data.get("percent"),
+            actor=services.Actor.from_request(request),
+        )
+        return Response(s.AlertThresholdSerializer(threshold).data, status=status.HTTP_201_CREATED)
+
+
+class AlertThresholdDetailView(VendorAPIView):
+    """DELETE removes a threshold."""
+
+    @extend_schema(
+        operation_id="alert_thresholds_destroy",
+        tags=["entitlements"],
+        summary="Remove an alert threshold",
+        parameters=[RETRY_AFTER],
+        responses=responses({204: OpenApiResponse(description="Removed.")}, 404, write=True),
+    )
+    def delete(self, request: Request, entitlement_id: Any, threshold_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        threshold = get_object_or_404(
+            AlertThreshold, pk=threshold_id, entitlement_id=entitlement.pk
+        )
+        threshold.entitlement = entitlement
+        services.threshold_remove(threshold=threshold, actor=services.Actor.from_request(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class EntitlementResumeView(VendorAPIView):

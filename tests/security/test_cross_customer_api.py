@@ -50,8 +50,10 @@ def acme(entitlement: Entitlement, product: Any) -> dict[str, Any]:
     )
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test")
     request = services.expansion_request(entitlement=entitlement, seats=130)
+    threshold = services.threshold_add(entitlement=entitlement, audience="vendor", kind="limit")
     return {
         "request_id": request.pk,
+        "threshold_id": threshold.pk,
         "endpoint_id": endpoint.pk,
         "delivery_id": delivery.pk,
         "customer_id": entitlement.customer_id,

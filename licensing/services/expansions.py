@@ -12,7 +12,6 @@ entitlement at a time, a second one is refused (the first is answered first).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
@@ -23,12 +22,10 @@ from licensing.models import AuditEntry, Entitlement, Event, ExpansionRequest
 from licensing.services._rows import write_events
 from licensing.services.audit import SYSTEM, Actor, audit_record
 from licensing.services.entitlements import UNSET, _Unset, entitlement_update
+from licensing.services.validation import check_characters
 from licensing.zones import SeatCounts
 
 MESSAGE_MAX_LENGTH: Final = 1000
-# Text a person typed may hold line breaks and tabs, never other control characters (NUL
-# above all, which PostgreSQL refuses) or unpaired surrogates.
-_BAD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def default_seats(entitlement: Entitlement, recommended: int | None) -> int:
@@ -53,8 +50,10 @@ def clean_text(name: str, value: str) -> str:
         raise ValidationError(
             {name: [f"At most {MESSAGE_MAX_LENGTH} characters, please (this has {len(value)})."]}
         )
-    if _BAD_CHARACTERS.search(value):
-        raise ValidationError({name: ["Only printable characters and line breaks, please."]})
+    try:
+        check_characters(name.capitalize(), value, line_breaks=True)
+    except ValidationError as exc:
+        raise ValidationError({name: exc.messages}) from None
     return value
 
 

@@ -9,19 +9,23 @@ from django.core.exceptions import ValidationError
 
 FINGERPRINT_MAX_LENGTH: Final = 255
 LABEL_MAX_LENGTH: Final = 255
-# Control characters (NUL above all, which PostgreSQL refuses in text) never belong in an id.
+# Control characters (NUL above all, which PostgreSQL refuses in text) never belong in an id;
+# a message people type may hold line breaks and tabs, never the others.
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARS_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Unpaired surrogates (JSON allows "\ud800") cannot be encoded as UTF-8, so never stored.
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def check_characters(name: str, value: str) -> None:
+def check_characters(name: str, value: str, *, line_breaks: bool = False) -> None:
     """Refuse text that cannot be stored or searched for: PostgreSQL refuses NUL in text.
 
-    Every text input shares this check, stored (fingerprints, labels) or only searched for
-    (the portal's search and filter boxes, `portal.team_forms.FilterTextField`).
+    Every text input shares this check, stored (fingerprints, labels, messages: with
+    `line_breaks`) or only searched for (the portal's search and filter boxes,
+    `portal.team_forms.FilterTextField`).
     """
-    if _CONTROL_CHARS.search(value):
+    control = _CONTROL_CHARS_BUT_LINE_BREAKS if line_breaks else _CONTROL_CHARS
+    if control.search(value):
         raise ValidationError(f"{name} must not contain control characters.", code="invalid")
     if _SURROGATES.search(value):
         raise ValidationError(f"{name} must not contain unpaired surrogates.", code="invalid")

@@ -112,7 +112,7 @@ def test_an_explicit_hard_limit_is_kept(entitlement: Entitlement, customer_admin
         ),
         (
             {"seats": 130, "message": "nul\x00here"},
-            {"message": ["Only printable characters and line breaks, please."]},
+            {"message": ["Message must not contain control characters."]},
         ),
     ],
 )

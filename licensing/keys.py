@@ -33,6 +33,11 @@ def sql_named_by(key: str, now: str, alias: str = "") -> str:
     )
 
 
+def previous_works(previous_key: str | None, valid_until: datetime | None, now: datetime) -> bool:
+    """Whether the key before the last rotation still names its entitlement (`q_named_by`)."""
+    return previous_key is not None and valid_until is not None and valid_until > now
+
+
 def masked(key: str) -> str:
     """`7KQ2M-•••••-•••••-•••••-AB3CD`: enough to tell keys apart, not to use one."""
     groups = key.split("-")

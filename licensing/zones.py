@@ -132,6 +132,14 @@ def _binding_cap(hard_limit: int | None, customer_cap: int | None) -> bool:
     return customer_cap is not None and (hard_limit is None or customer_cap < hard_limit)
 
 
+def cap_fits(seats: int, hard_limit: int | None, customer_cap: int | None) -> bool:
+    """Whether a customer's cap lies within the lines: from the entitled seats to the hard
+    limit (no cap always fits). Terms that leave a cap outside remove it."""
+    return customer_cap is None or (
+        seats <= customer_cap and (hard_limit is None or customer_cap <= hard_limit)
+    )
+
+
 def limit_of(hard_limit: int | None, customer_cap: int | None) -> int | None:
     """The line the next activation is judged by (`SeatCounts.limit`)."""
     return customer_cap if _binding_cap(hard_limit, customer_cap) else hard_limit

@@ -281,7 +281,6 @@ def expansion_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
                 " customer is told by email.",
             )
         return redirect("team:entitlement_edit", entitlement_id=entitlement.pk)
-    cap = entitlement.customer_cap
     return render(
         request,
         "team/expansion_grant.html",
@@ -290,10 +289,8 @@ def expansion_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
             "entitlement": entitlement,
             "customer": entitlement.customer,
             "form": form,
-            "cap_removed": cap is not None
-            and (
-                expansion.seats > cap
-                or (expansion.hard_limit is not None and expansion.hard_limit < cap)
+            "cap_removed": not zones.cap_fits(
+                expansion.seats, expansion.hard_limit, entitlement.customer_cap
             ),
         },
     )

@@ -228,10 +228,10 @@ def alert_subscribe(request: HttpRequest, slug: str, entitlement_id: Any) -> Htt
 
 def _previous_key(entitlement: Entitlement) -> dict[str, Any] | None:
     """The key before the last rotation while it still works: its hint and until when."""
-    until = entitlement.previous_key_valid_until
-    if entitlement.previous_license_key is None or until is None or until <= timezone.now():
+    previous, until = entitlement.previous_license_key, entitlement.previous_key_valid_until
+    if previous is None or not keys.previous_works(previous, until, timezone.now()):
         return None
-    return {"hint": keys.hint(entitlement.previous_license_key), "until": until}
+    return {"hint": keys.hint(previous), "until": until}
 
 
 @login_required

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from licensing import zones
 from licensing.models import AuditEntry, Customer, Entitlement, EntitlementTerms, Event, Product
 from licensing.services._rows import write_events, zone_events
 from licensing.services.accounts import product_create
@@ -197,7 +198,8 @@ def entitlement_update(
         for name, value in requested.items():
             if not isinstance(value, _Unset):
                 setattr(current, name, value)
-        if isinstance(customer_cap, _Unset) and not _cap_fits(current):
+        fits = zones.cap_fits(current.seats, current.hard_limit, current.customer_cap)
+        if isinstance(customer_cap, _Unset) and not fits:
             current.customer_cap = None
         check_entitlement_limits(
             current.seats,
@@ -226,11 +228,6 @@ def entitlement_update(
     for name in (*_EDITABLE, "seats_used", "updated_at"):
         setattr(entitlement, name, getattr(current, name))
     return entitlement
-
-
-def _cap_fits(entitlement: Entitlement) -> bool:
-    cap, hard_limit = entitlement.customer_cap, entitlement.hard_limit
-    return cap is None or (entitlement.seats <= cap and (hard_limit is None or cap <= hard_limit))
 
 
 def entitlement_set_customer_cap(

@@ -150,3 +150,21 @@ def test_seat_counts_as_json_name_the_cap() -> None:
         "customer_cap": 110,
         "available": 5,
     }
+
+
+@pytest.mark.parametrize(
+    ("seats", "hard_limit", "cap", "fits"),
+    [
+        (100, 120, None, True),  # no cap
+        (100, 120, 100, True),  # at the seats
+        (100, 120, 99, False),  # below the seats
+        (100, 120, 120, True),  # at the hard limit
+        (100, 120, 121, False),  # above it
+        (100, None, 500, True),  # no hard limit
+        (100, None, 99, False),
+    ],
+)
+def test_a_cap_fits_from_the_seats_to_the_hard_limit(
+    seats: int, hard_limit: int | None, cap: int | None, fits: bool
+) -> None:
+    assert zones.cap_fits(seats, hard_limit, cap) is fits

@@ -178,7 +178,7 @@ class EntitlementForm(forms.ModelForm):
                     seats,
                     hard_limit,
                     self.instance.seats_used,
-                    seats_before=self.instance.seats if self.instance.pk else None,
+                    before=zones.SeatCounts.of(self.instance) if self.instance.pk else None,
                 )
             except ValidationError as exc:
                 self.add_error(None, exc)

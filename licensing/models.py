@@ -135,6 +135,10 @@ class Entitlement(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True)
+    # Seats in use above the lines when a temporary raise ended (licensing.services.raises):
+    # they stay until released, and the two CHECK constraints below allow up to this many
+    # meanwhile. New activations are judged by the lines; None once use is back under them.
+    seats_held_over = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Denormalised count of seats in use; the activation hot path reads and bumps only this.
     seats_used = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -146,7 +150,9 @@ class Entitlement(models.Model):
         ordering = ["customer__name", "product__name", "created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(hard_limit__isnull=True) | Q(seats_used__lte=F("hard_limit")),
+                condition=Q(hard_limit__isnull=True)
+                | Q(seats_used__lte=F("hard_limit"))
+                | Q(seats_held_over__isnull=False, seats_used__lte=F("seats_held_over")),
                 name="licensing_entitlement_seats_used_lte_hard_limit",
                 violation_error_message="Seats in use cannot exceed the hard limit.",
             ),
@@ -172,7 +178,9 @@ class Entitlement(models.Model):
             # The zone rule's last line of defence for the customer's cap (licensing.zones),
             # and where a cap may lie: from the entitled seats to the hard limit.
             models.CheckConstraint(
-                condition=Q(customer_cap__isnull=True) | Q(seats_used__lte=F("customer_cap")),
+                condition=Q(customer_cap__isnull=True)
+                | Q(seats_used__lte=F("customer_cap"))
+                | Q(seats_held_over__isnull=False, seats_used__lte=F("seats_held_over")),
                 name="licensing_entitlement_seats_used_lte_customer_cap",
                 violation_error_message="Seats in use cannot exceed the customer's cap.",
             ),
@@ -314,6 +322,91 @@ class ExpansionRequest(models.Model):
         return "∞" if self.hard_limit is None else str(self.hard_limit)
 
 
+class TemporaryRaise(models.Model):
+    """Extra entitled seats and/or hard limit from `starts_at` until `ends_at`, granted by the
+    account team ("+20 until 31 Dec for the quarter close").
+
+    It starts and ends by itself (licensing.services.raises, a periodic job): starting adds the
+    extras to the entitlement's terms, ending takes them off again, each a change of terms like
+    any other (recorded in the terms history). Ending never revokes seats: those above the new
+    lines stay until released (`Entitlement.seats_held_over`). At most one raise per
+    entitlement at a time (scheduled or running; the services refuse overlaps).
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="raises")
+    extra_seats = models.PositiveIntegerField(default=0, help_text="Entitled seats added.")
+    extra_hard_limit = models.PositiveIntegerField(
+        default=0, help_text="Added to the hard limit (nothing to add to an unlimited one)."
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="granted_raises",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When it did start and end (the job's moment, or an early end's).
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The customer's cap before the start and as the start left it (moved up to the raised
+    # seats if it was below them): the end restores the first if nobody changed the second.
+    customer_cap_before = models.PositiveIntegerField(null=True, blank=True)
+    customer_cap_during = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="licensing_temporaryraise_ends_after_starts",
+                violation_error_message="A raise must end after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(extra_seats__gt=0) | Q(extra_hard_limit__gt=0),
+                name="licensing_temporaryraise_raises_something",
+                violation_error_message="A raise adds seats, hard limit or both.",
+            ),
+            models.UniqueConstraint(
+                fields=["entitlement"],
+                condition=Q(status="running"),
+                name="licensing_temporaryraise_one_running_per_entitlement",
+            ),
+        ]
+        indexes = [
+            # The periodic job: raises due to start or end.
+            models.Index(
+                fields=["status", "starts_at"],
+                condition=Q(status__in=["scheduled", "running"]),
+                name="licensing_raise_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"+{self.extra_seats}/+{self.extra_hard_limit} until {self.ends_at:%Y-%m-%d}"
+
+    @property
+    def summary(self) -> str:
+        """ "+20 seats and +20 hard limit", for pages and emails."""
+        parts = []
+        if self.extra_seats:
+            parts.append(f"+{self.extra_seats} seat{'s' if self.extra_seats != 1 else ''}")
+        if self.extra_hard_limit:
+            parts.append(f"+{self.extra_hard_limit} hard limit")
+        return " and ".join(parts)
+
+
 class Seat(models.Model):
     class ReleaseReason(models.TextChoices):
         RELEASED = "released", "Released by the client"
@@ -403,6 +496,9 @@ class Event(models.Model):
         EXPANSION_DECLINED = "expansion.declined"
         LICENSE_KEY_ROTATED = "license_key.rotated"
         THRESHOLD_CROSSED = "entitlement.threshold_crossed"
+        # A temporary raise of the lines started or ended (licensing.services.raises).
+        RAISE_STARTED = "entitlement.raise_started"
+        RAISE_ENDED = "entitlement.raise_ended"
 
     seq = models.BigAutoField(primary_key=True)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -533,6 +629,10 @@ class AuditEntry(models.Model):
         LICENSE_KEY_ROTATED = "license_key.rotated"
         ALERT_THRESHOLD_ADDED = "alert_threshold.added"
         ALERT_THRESHOLD_REMOVED = "alert_threshold.removed"
+        RAISE_GRANTED = "raise.granted"
+        RAISE_STARTED = "raise.started"
+        RAISE_ENDED = "raise.ended"
+        RAISE_CANCELLED = "raise.cancelled"
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
         WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"

@@ -25,3 +25,9 @@ def prune_events() -> int:
     if not days:
         return 0
     return services.events_prune(older_than=timedelta(days=days))
+
+
+@shared_task(name="licensing.apply_raises")
+def apply_raises() -> int:
+    """Start the temporary raises that are due and end those whose time is up."""
+    return services.raises_apply()

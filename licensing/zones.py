@@ -7,7 +7,8 @@ three forms the code needs: Python (`zone_of`, `transitions`), the ORM (`q_in_zo
 SQL (`sql_*`, for the single-statement activation in licensing.statements). The usage history
 judges its hours by the same overdraft line (`in_overdraft`, `q_in_overdraft`, `sql_in_overdraft`
 take any two columns: a bucket's peak, not only the counter). Its last line of defence is the
-database's CHECK constraint `licensing_entitlement_seats_used_lte_hard_limit`.
+database's CHECK constraint `licensing_entitlement_seats_used_lte_hard_limit` (which lets seats
+held over after a temporary raise stay above the lines until released: `SeatCounts.held_over`).
 Changing the rule is this module plus that constraint.
 
 - within: at most the entitled seats in use (`used <= entitled`);
@@ -111,6 +112,14 @@ class SeatCounts:
         return None if limit is None else max(limit - self.used, 0)
 
     @property
+    def held_over(self) -> int | None:
+        """The seats in use when they stand above the limit, else None. Only the end of a
+        temporary raise leaves them there (they stay until released); the CHECK constraints
+        allow up to this many meanwhile (`Entitlement.seats_held_over`)."""
+        limit = self.limit
+        return self.used if limit is not None and self.used > limit else None
+
+    @property
     def zone(self) -> Zone:
         if self.at_limit:
             return Zone.AT_HARD_LIMIT
@@ -138,6 +147,16 @@ def cap_fits(seats: int, hard_limit: int | None, customer_cap: int | None) -> bo
     return customer_cap is None or (
         seats <= customer_cap and (hard_limit is None or customer_cap <= hard_limit)
     )
+
+
+def cap_moved_within(seats: int, hard_limit: int | None, customer_cap: int | None) -> int | None:
+    """The cap moved to the nearest line when new lines leave it outside them (`cap_fits`):
+    up to the entitled seats, down to the hard limit. A temporary raise keeps a customer's cap
+    this way rather than removing it (licensing.services.raises)."""
+    if customer_cap is None:
+        return None
+    moved = max(customer_cap, seats)
+    return moved if hard_limit is None else min(moved, hard_limit)
 
 
 def limit_of(hard_limit: int | None, customer_cap: int | None) -> int | None:

@@ -331,6 +331,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.resend_emails": {"queue": "periodic"},
     "licensing.expire_stale_seats": {"queue": "periodic"},
     "licensing.prune_events": {"queue": "periodic"},
+    "licensing.apply_raises": {"queue": "periodic"},
 }
 CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep-outbox": {"task": "webhooks.sweep_outbox", "schedule": 30.0},
@@ -338,6 +339,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-denial-digests": {"task": "webhooks.send_denial_digests", "schedule": 300.0},
     "webhooks-resend-emails": {"task": "webhooks.resend_emails", "schedule": 60.0},
     "licensing-expire-stale-seats": {"task": "licensing.expire_stale_seats", "schedule": 60.0},
+    "licensing-apply-raises": {"task": "licensing.apply_raises", "schedule": 60.0},
     "licensing-prune-events": {
         "task": "licensing.prune_events",
         "schedule": crontab(hour=3, minute=30),

@@ -160,6 +160,25 @@ def _threshold_crossed(name: str, data: Mapping[str, Any], seats: Mapping[str, A
     )
 
 
+def _raise_started(name: str, data: Mapping[str, Any], seats: Mapping[str, Any]) -> str:
+    until = _when(data.get("ends_at"))
+    return f"{name}: a temporary raise started: {_limits_of(data.get('raised'))} until {until}."
+
+
+def _raise_ended(name: str, data: Mapping[str, Any], seats: Mapping[str, Any]) -> str:
+    text = f"{name}: the temporary raise ended: back to {_limits_of(data.get('restored'))}"
+    held = data.get("seats_held_over") or 0
+    if held:
+        return f"{text}; {_seats(held)} in use stay until released."
+    return f"{text}."
+
+
+def _limits_of(terms: Any) -> str:
+    """`120 seats, hard limit 140`: the lines a raise set."""
+    terms = terms if isinstance(terms, Mapping) else {}
+    return f"{_seats(terms.get('seats'))}, {_limits(terms)}"
+
+
 _Sentence = Callable[[str, Mapping[str, Any], Mapping[str, Any]], str]
 _ABOUT_ENTITLEMENT: Final[dict[str, _Sentence]] = {
     Event.Type.SEAT_ACTIVATED: _seat_activated,
@@ -174,6 +193,8 @@ _ABOUT_ENTITLEMENT: Final[dict[str, _Sentence]] = {
     Event.Type.ENTITLEMENT_UPDATED: _entitlement_updated,
     Event.Type.LICENSE_KEY_ROTATED: _license_key_rotated,
     Event.Type.THRESHOLD_CROSSED: _threshold_crossed,
+    Event.Type.RAISE_STARTED: _raise_started,
+    Event.Type.RAISE_ENDED: _raise_ended,
 }
 # Requests for seats name the customer and the product apart, as their emails do.
 _ABOUT_REQUEST: Final[dict[str, Callable[[str, str, Mapping[str, Any]], str]]] = {

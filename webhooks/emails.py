@@ -277,16 +277,20 @@ def expansion_recipients(request: ExpansionRequest, event_type: str) -> list[str
     if event_type == Event.Type.EXPANSION_REQUESTED:
         found = [_active_email(customer.account_manager)]
     else:
-        admins = (
-            Membership.objects.filter(
-                customer=customer, role=Membership.Role.ADMIN, user__is_active=True
-            )
-            .select_related("user")
-            .order_by("user__email")
-        )
-        found = [_active_email(request.requested_by)]
-        found.extend(membership.user.email for membership in admins)
+        found = [_active_email(request.requested_by), *_admin_emails(customer)]
     return list(dict.fromkeys(email for email in found if email))
+
+
+def _admin_emails(customer: Customer) -> list[str]:
+    """The customer's active admins' addresses, in order."""
+    admins = (
+        Membership.objects.filter(
+            customer=customer, role=Membership.Role.ADMIN, user__is_active=True
+        )
+        .select_related("user")
+        .order_by("user__email")
+    )
+    return [membership.user.email for membership in admins]
 
 
 def send_expansion_email(event: Event) -> bool:
@@ -333,6 +337,55 @@ def send_expansion_email(event: Event) -> bool:
         entitlement=entitlement,
     )
     return True
+
+
+# A temporary raise's start and end: the customer's admins (all of them: their terms change)
+# and the account manager hear of each.
+RAISE_EVENT_TYPES: Final = frozenset({Event.Type.RAISE_STARTED.value, Event.Type.RAISE_ENDED.value})
+
+
+def send_raise_email(event: Event) -> bool:
+    """Email about a temporary raise that started or ended (`RAISE_EVENT_TYPES`), once per
+    event. Call inside a transaction (fan-out's, which locks the event)."""
+    if event.type not in RAISE_EVENT_TYPES or event.entitlement_id is None:
+        return False
+    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
+        return False
+    entitlement = Entitlement.objects.select_related(
+        "customer", "customer__account_manager", "product"
+    ).get(pk=event.entitlement_id)
+    customer = entitlement.customer
+    _record(
+        EmailNotice.Kind.EVENT,
+        event.type.replace(".", "_"),
+        {
+            "event": event,
+            "data": event.data,
+            "ends_at": _moment(event.data.get("ends_at")),
+            "entitlement": entitlement,
+            "customer": customer,
+            "product": entitlement.product,
+            "chart_url": links.chart_url(entitlement),
+        },
+        to=list(
+            dict.fromkeys(
+                email
+                for email in (*_admin_emails(customer), _active_email(customer.account_manager))
+                if email
+            )
+        ),
+        now=timezone.now(),
+        event=event,
+        entitlement=entitlement,
+    )
+    return True
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def threshold_recipients(entitlement: Entitlement, audience: str) -> list[str]:

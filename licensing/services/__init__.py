@@ -8,6 +8,7 @@ Nothing else writes domain rows: not views, serializers, forms, `save()` overrid
 - `seats`: activate, heartbeat, release, revoke, expire (periodically, and before a read);
 - `entitlements`: create, change terms, suspend, resume;
 - `expansions`: requests for more seats, granted or declined by the account team;
+- `raises`: temporary raises of the lines, which start and end by themselves;
 - `accounts`: customers, products, memberships;
 - `tokens`: vendor API tokens;
 - `audit`: the `Actor` and the audit log;
@@ -52,6 +53,7 @@ from licensing.services.expansions import (
     expansion_request,
 )
 from licensing.services.keys import license_key_rotate
+from licensing.services.raises import raise_end, raise_grant, raises_apply
 from licensing.services.seats import (
     ActivationResult,
     Heartbeat,
@@ -109,6 +111,9 @@ __all__ = [
     "membership_set_notifications",
     "membership_set_role",
     "product_create",
+    "raise_end",
+    "raise_grant",
+    "raises_apply",
     "seat_activate",
     "seat_get",
     "seat_heartbeat",

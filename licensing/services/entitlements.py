@@ -23,25 +23,44 @@ from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
 from licensing.zones import SeatCounts
 
 
+def _lowered_below(value: int, before: int | None, used: int) -> int | None:
+    """The floor a line may not be lowered below (the seats in use, or the line as it was if
+    that is lower), or None when `value` is fine. A line already below the seats in use (seats
+    held over after a temporary raise) may stay, or rise; `before` None is a new line."""
+    if value >= used:
+        return None
+    if before is not None and value >= before:
+        return None
+    return used if before is None else min(used, before)
+
+
+def _line(before: SeatCounts | None, name: str) -> int | None:
+    """A limit as it was: None for a new entitlement, and for no limit (a finite line is
+    lower than none)."""
+    return None if before is None else getattr(before, name)
+
+
 def check_entitlement_limits(
     seats: int,
     hard_limit: int | None,
     used: int,
     *,
-    seats_before: int | None = None,
+    before: SeatCounts | None = None,
     customer_cap: int | None = None,
 ) -> None:
     """Refuse limits that make no sense or that the seats in use already break.
 
-    Entitled seats may stay below the seats in use (that is the overdraft), only not be
-    lowered below them: pass `seats_before` when updating, or any change to an entitlement
-    in overdraft (even suspending it) would be refused.
+    A line may stay below the seats in use (entitled seats: that is the overdraft; a limit:
+    seats held over after a temporary raise ended), only not be lowered below them: pass the
+    counts `before` the change when updating, or any change to an entitlement in overdraft
+    (even suspending it) would be refused.
     """
     problems: dict[str, list[str]] = {}
     if seats < 0:
         problems["seats"] = ["Seats cannot be negative."]
-    elif seats < used and (seats_before is None or seats < seats_before):
-        floor = used if seats_before is None else min(used, seats_before)
+    elif (
+        floor := _lowered_below(seats, None if before is None else before.entitled, used)
+    ) is not None:
         problems["seats"] = [
             f"{used} seats are in use, so the entitled seats cannot go below {floor}."
             " Release or revoke seats first."
@@ -51,9 +70,9 @@ def check_entitlement_limits(
             problems["hard_limit"] = [
                 f"The hard limit ({hard_limit}) cannot be below the entitled seats ({seats})."
             ]
-        elif hard_limit < used:
+        elif (floor := _lowered_below(hard_limit, _line(before, "hard_limit"), used)) is not None:
             problems["hard_limit"] = [
-                f"{used} seats are in use, so the hard limit cannot go below {used}."
+                f"{used} seats are in use, so the hard limit cannot go below {floor}."
                 " Release or revoke seats first."
             ]
     if customer_cap is not None:
@@ -66,9 +85,11 @@ def check_entitlement_limits(
             problems["customer_cap"] = [
                 f"The vendor's hard limit is {hard_limit}; a cap can be at most {hard_limit}."
             ]
-        elif customer_cap < used:
+        elif (
+            floor := _lowered_below(customer_cap, _line(before, "customer_cap"), used)
+        ) is not None:
             problems["customer_cap"] = [
-                f"{used} seats are in use, so the cap cannot go below {used}. Release seats first."
+                f"{used} seats are in use, so the cap cannot go below {floor}. Release seats first."
             ]
     if problems:
         raise ValidationError(problems)
@@ -171,6 +192,7 @@ def entitlement_update(
     ends_at: datetime | _Unset | None = UNSET,
     actor: Actor = SYSTEM,
     action: str = AuditEntry.Action.ENTITLEMENT_UPDATED,
+    hold_over: bool = False,
 ) -> Entitlement:
     """Change limits, the customer's cap, lease, status or dates; refuses limits below the
     seats in use.
@@ -180,6 +202,10 @@ def entitlement_update(
     nothing, not even an audit entry. New seats or a new hard limit that leave the customer's
     cap outside them (not asked to change it too) remove the cap: it no longer says anything
     the lines do not, and its removal shows in the changes.
+
+    `hold_over` (the end of a temporary raise, licensing.services.raises) lowers the lines
+    below the seats in use instead of refusing: those seats stay until released
+    (`Entitlement.seats_held_over`), and new activations are judged by the new lines.
     """
     requested = {
         "seats": seats,
@@ -204,10 +230,11 @@ def entitlement_update(
         check_entitlement_limits(
             current.seats,
             current.hard_limit,
-            current.seats_used,
-            seats_before=before.entitled,
+            0 if hold_over else current.seats_used,
+            before=before,
             customer_cap=current.customer_cap,
         )
+        current.seats_held_over = SeatCounts.of(current).held_over
         current.full_clean()
         changes = audit_diff(before_values, entitlement_snapshot(current))
         if changes:
@@ -225,7 +252,7 @@ def entitlement_update(
                 after,
             )
             audit_record(action=action, target=current, actor=actor, changes=changes)
-    for name in (*_EDITABLE, "seats_used", "updated_at"):
+    for name in (*_EDITABLE, "seats_used", "seats_held_over", "updated_at"):
         setattr(entitlement, name, getattr(current, name))
     return entitlement
 

@@ -78,6 +78,8 @@ def test_the_story_writes_each_event_exactly_once(license_client, entitlement):
         T.EXPANSION_DECLINED: 0,
         T.LICENSE_KEY_ROTATED: 0,
         T.THRESHOLD_CROSSED: 0,
+        T.RAISE_STARTED: 0,
+        T.RAISE_ENDED: 0,
     }
     activated = Event.objects.filter(entitlement=entitlement, type=T.SEAT_ACTIVATED)
     assert activated.filter(data__overdraft=True).count() == 20

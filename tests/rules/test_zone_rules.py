@@ -168,3 +168,43 @@ def test_a_cap_fits_from_the_seats_to_the_hard_limit(
     seats: int, hard_limit: int | None, cap: int | None, fits: bool
 ) -> None:
     assert zones.cap_fits(seats, hard_limit, cap) is fits
+
+
+@pytest.mark.parametrize(
+    ("counts", "held"),
+    [
+        # Above the hard limit after a raise ended: all of them are held over.
+        (SeatCounts(used=130, entitled=100, hard_limit=120), 130),
+        (SeatCounts(used=121, entitled=100, hard_limit=120), 121),
+        # At the limit or below it: nothing is held over.
+        (SeatCounts(used=120, entitled=100, hard_limit=120), None),
+        (SeatCounts(used=90, entitled=100, hard_limit=120), None),
+        # Above the customer's cap, below the hard limit.
+        (SeatCounts(used=115, entitled=100, hard_limit=120, customer_cap=110), 115),
+        (SeatCounts(used=110, entitled=100, hard_limit=120, customer_cap=110), None),
+        # No limit at all: nothing is ever above it.
+        (SeatCounts(used=500, entitled=100, hard_limit=None), None),
+    ],
+)
+def test_seats_above_the_limit_are_held_over(counts: SeatCounts, held: int | None) -> None:
+    assert counts.held_over == held
+
+
+@pytest.mark.parametrize(
+    ("seats", "hard_limit", "cap", "moved"),
+    [
+        (120, 140, 110, 120),  # raised seats above the cap: the cap rises to them
+        (100, 120, 130, 120),  # a hard limit back below the cap: the cap comes down to it
+        (100, 120, 110, 110),  # a cap that fits stays
+        (100, 120, 100, 100),
+        (100, 120, 120, 120),
+        (120, None, 110, 120),  # no hard limit: only the seats bound it
+        (100, None, 150, 150),
+        (100, 120, None, None),  # no cap stays none
+    ],
+)
+def test_a_cap_is_moved_to_the_nearest_line(
+    seats: int, hard_limit: int | None, cap: int | None, moved: int | None
+) -> None:
+    assert zones.cap_moved_within(seats, hard_limit, cap) == moved
+    assert zones.cap_fits(seats, hard_limit, moved)

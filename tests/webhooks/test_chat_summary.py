@@ -140,6 +140,36 @@ CASES = [
         "Acme Corp · Design Studio crossed 80% of the entitled seats (80 seats): 101 of 100 seats"
         " in use (hard limit 120).",
     ),
+    (
+        "entitlement.raise_started",
+        {
+            "raised": {"seats": 120, "hard_limit": 140, "customer_cap": None},
+            "ends_at": "2026-12-31T00:00:00+00:00",
+            "seats": OVER,
+        },
+        "Acme Corp · Design Studio: a temporary raise started: 120 seats, hard limit 140 until"
+        " 2026-12-31 00:00 UTC.",
+    ),
+    (
+        "entitlement.raise_ended",
+        {
+            "restored": {"seats": 100, "hard_limit": 120, "customer_cap": 110},
+            "seats_held_over": 0,
+            "seats": OVER,
+        },
+        "Acme Corp · Design Studio: the temporary raise ended: back to 100 seats, hard limit 120,"
+        " customer cap 110.",
+    ),
+    (
+        "entitlement.raise_ended",
+        {
+            "restored": {"seats": 100, "hard_limit": 120, "customer_cap": None},
+            "seats_held_over": 131,
+            "seats": OVER,
+        },
+        "Acme Corp · Design Studio: the temporary raise ended: back to 100 seats, hard limit 120;"
+        " 131 seats in use stay until released.",
+    ),
 ]
 
 

@@ -5,7 +5,9 @@ week, grows over six months from about 60 seats at the daily peak into overdraft
 last weeks hits the hard limit of 120, where activations are denied. Three smaller customers
 give the account team's views something to compare: Globex comfortably within, Initech living
 in unlimited overdraft, Umbrella's floating seats at their cap. Acme's admin has asked for 130
-seats (an open request for the account team to grant or decline).
+seats (an open request for the account team to grant or decline); Globex capped itself at 55;
+the account team gave Initech a temporary raise of 60 seats for its year-end crunch, running
+since six days before the last hour.
 
 Customers, products and entitlements are created through `licensing.services`. The history
 (UsageBucket rows, the seat.denied and zone-transition Event rows, the seats in use and the
@@ -37,6 +39,7 @@ from django.utils import timezone
 
 from licensing import services
 from licensing.models import (
+    AuditEntry,
     Customer,
     Entitlement,
     EntitlementTerms,
@@ -44,6 +47,7 @@ from licensing.models import (
     Membership,
     Product,
     Seat,
+    TemporaryRaise,
     UsageBucket,
 )
 from licensing.zones import SeatCounts, in_overdraft, transitions
@@ -82,6 +86,23 @@ class Demand:
 
 
 @dataclasses.dataclass(frozen=True)
+class DemoRaise:
+    """A running temporary raise: started `days_ago` (whole days before the last hour), ends
+    `ends_in` days after the demo's now."""
+
+    days_ago: int
+    ends_in: int
+    extra_seats: int
+    extra_hard_limit: int
+    reason: str
+
+    def lines(self, seats: int, hard_limit: int | None) -> tuple[int, int | None]:
+        return seats + self.extra_seats, (
+            None if hard_limit is None else hard_limit + self.extra_hard_limit
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class CustomerSpec:
     name: str
     slug: str
@@ -95,6 +116,8 @@ class CustomerSpec:
     customer_cap: int | None = None  # set by the customer's first user at the end (now)
     # (seats, message): a request for more seats its first user makes at the end (now).
     expansion_request: tuple[int, str] | None = None
+    # A temporary raise the account team granted, running now.
+    temporary_raise: DemoRaise | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +179,11 @@ CUSTOMERS: Final = (
         demand=Demand(days=90, peak_start=218, peak_end=262, floor=0.70, day_noise=0.04),
         users=(),
         host_prefix="initech-node",
+        # The account team carries them through the year-end crunch: their peaks sit inside
+        # the raised 260 seats instead of in overdraft.
+        temporary_raise=DemoRaise(
+            days_ago=6, ends_in=24, extra_seats=60, extra_hard_limit=0, reason="year-end crunch"
+        ),
     ),
     CustomerSpec(
         name="Umbrella",
@@ -267,8 +295,13 @@ def simulate(
     values the services would have seen. `end` is the start of the first hour not simulated.
     """
     demand = spec.demand
-    seats, hard_limit = entitlement.seats, entitlement.hard_limit
-    cap = hard_limit if hard_limit is not None else math.inf
+    base = (entitlement.seats, entitlement.hard_limit)
+    raised_from = (
+        None
+        if spec.temporary_raise is None
+        else end - timedelta(days=spec.temporary_raise.days_ago)
+    )
+    seats, hard_limit = base
 
     def counts(used: int) -> SeatCounts:
         return SeatCounts(used, seats, hard_limit)
@@ -283,6 +316,14 @@ def simulate(
     closings: list[int] = []
     level = 0
     for i, hour in enumerate(hours):
+        if hour == raised_from and spec.temporary_raise is not None:
+            # The raise starts on the hour: the zone changes it causes, as entitlement_update
+            # writes them (licensing.services.raises).
+            before = counts(level)
+            seats, hard_limit = spec.temporary_raise.lines(*base)
+            for crossed_event in transitions(before, counts(level)):
+                events.append(_event(entitlement, Event.Type(crossed_event), hour, level))
+        cap = hard_limit if hard_limit is not None else math.inf
         busy = _WORKDAY[(hour + offset).hour]
         start = level
         # Phase 1, minutes 0-10: some people close the application. Kept inside the zone the
@@ -346,6 +387,10 @@ def simulate(
                 )
             )
     in_use = _seats_in_use(entitlement, spec, hours, closings, end, now, pool_size, rng)
+    if raised_from is not None:  # a seat is judged by the lines of its activation
+        for n, seat in enumerate(in_use):
+            seats_then = seats if seat.activated_at >= raised_from else base[0]
+            seat.overdraft = in_overdraft(n + 1, seats_then)
     # A client that holds a seat is never denied (it gets its seat back): denials after a seat's
     # activation go to clients that never got one.
     held_since = {seat.fingerprint: seat.activated_at for seat in in_use}
@@ -463,14 +508,17 @@ def _load_customer(
         UsageBucket.objects.bulk_create(history.buckets, batch_size=1000)
         Event.objects.bulk_create(history.events, batch_size=1000)
         Seat.objects.bulk_create(history.seats, batch_size=1000)
-        Entitlement.objects.filter(pk=entitlement.pk).update(
-            seats_used=history.level, created_at=begins, updated_at=begins
-        )
         Event.objects.filter(entitlement=entitlement, type=Event.Type.ENTITLEMENT_CREATED).update(
             occurred_at=begins
         )
         EntitlementTerms.objects.filter(entitlement=entitlement).update(effective_from=begins)
         Customer.objects.filter(pk=customer.pk).update(created_at=begins)
+        if spec.temporary_raise is not None:
+            # Before the counter is set: the zone changes of the start are in the history.
+            _start_raise(entitlement, spec.temporary_raise, history, end=end, now=now)
+        Entitlement.objects.filter(pk=entitlement.pk).update(
+            seats_used=history.level, created_at=begins, updated_at=begins
+        )
         first = Membership.objects.filter(customer=customer).order_by("pk").first()
         actor = services.Actor.of(first.user) if first else services.SYSTEM
         if spec.customer_cap is not None:
@@ -487,6 +535,48 @@ def _load_customer(
     summary.buckets += len(history.buckets)
     summary.denials += sum(bucket.denials for bucket in history.buckets)
     summary.license_keys[spec.name] = entitlement.license_key
+
+
+def _start_raise(
+    entitlement: Entitlement, demo: DemoRaise, history: History, *, end: datetime, now: datetime
+) -> None:
+    """Grant the raise through the service (its rows, events and audit entries, started at
+    once), then date its start back to the hour the history raised the lines at, with the
+    seats in use then."""
+    started = end - timedelta(days=demo.days_ago)
+    used = next((b.closing_used for b in reversed(history.buckets) if b.hour < started), 0)
+    granted = services.raise_grant(
+        entitlement=Entitlement.objects.get(pk=entitlement.pk),
+        extra_seats=demo.extra_seats,
+        extra_hard_limit=demo.extra_hard_limit,
+        # From the later of the demo's "now" and the clock's, so a demo built for a past
+        # moment (the tests) still grants a raise that ends in the future.
+        ends_at=max(now, timezone.now()) + timedelta(days=demo.ends_in),
+        reason=demo.reason,
+    )
+    TemporaryRaise.objects.filter(pk=granted.pk).update(
+        starts_at=started, started_at=started, created_at=started - timedelta(days=1)
+    )
+    EntitlementTerms.objects.filter(entitlement=entitlement, effective_from__gte=now).update(
+        effective_from=started
+    )
+    for event in Event.objects.filter(
+        entitlement=entitlement,
+        type__in=[Event.Type.ENTITLEMENT_UPDATED, Event.Type.RAISE_STARTED],
+        occurred_at__gte=now,
+    ):
+        terms = event.data["seats"]
+        event.data["seats"] = SeatCounts(
+            used, terms["entitled"], terms["hard_limit"], terms["customer_cap"]
+        ).as_dict()
+        if event.type == Event.Type.RAISE_STARTED:
+            event.data["starts_at"] = started.isoformat()
+        event.occurred_at = started
+        event.save(update_fields=["data", "occurred_at"])
+    AuditEntry.objects.filter(
+        target_id__in=[str(granted.pk), str(entitlement.pk)],
+        action__in=[AuditEntry.Action.RAISE_GRANTED, AuditEntry.Action.RAISE_STARTED],
+    ).update(occurred_at=started)
 
 
 def _remove_customer(customer: Customer) -> None:

@@ -300,3 +300,26 @@ def test_acme_has_asked_for_130_seats():
     )
     (lead,) = [lead for lead in selectors.expansion_leads() if lead.entitlement_id == acme().pk]
     assert lead.requested_seats == 130
+
+
+def test_initech_has_a_temporary_raise_running_since_six_days():
+    demo.load(now=WEDNESDAY)
+
+    initech = Entitlement.objects.get(customer__slug="initech")
+    (raise_,) = initech.raises.all()
+    started = WEDNESDAY.replace(minute=0) - timedelta(days=6)
+    assert (raise_.status, raise_.extra_seats, raise_.reason) == ("running", 60, "year-end crunch")
+    assert raise_.starts_at == raise_.started_at == started
+    assert raise_.ends_at > WEDNESDAY
+    assert (initech.seats, initech.hard_limit) == (260, None)
+    assert [(t.effective_from, t.seats) for t in initech.terms_history.all()][1:] == [
+        (started, 260)
+    ]
+    event = Event.objects.get(entitlement=initech, type=Event.Type.RAISE_STARTED)
+    assert event.occurred_at == started
+    assert event.data["starts_at"] == started.isoformat()
+    # Hours since the start are judged by 260 seats; the hour before by 200.
+    points = selectors.usage_series(
+        initech, start=started - timedelta(hours=1), end=started + timedelta(hours=1)
+    )
+    assert [p.entitled for p in points] == [200, 260]

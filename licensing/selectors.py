@@ -39,6 +39,7 @@ from licensing.models import (
     Event,
     ExpansionRequest,
     Seat,
+    TemporaryRaise,
     UsageBucket,
 )
 
@@ -421,6 +422,10 @@ class ExpansionLead:
     capacity: Capacity
     # The seats of the customer's open request for more, if any (licensing.services.expansions).
     requested_seats: int | None = None
+    # A running temporary raise (licensing.services.raises): its extra seats and end. The
+    # lines above include it; when it ends they come down by as much.
+    raise_seats: int | None = None
+    raise_until: datetime | None = None
 
     @property
     def overdraft_seat_hours(self) -> int:
@@ -491,9 +496,18 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
             entitlement_id=OuterRef("pk"), status=ExpansionRequest.Status.OPEN
         ).values("seats")[:1]
     )
+    running = TemporaryRaise.objects.filter(
+        entitlement_id=OuterRef("pk"), status=TemporaryRaise.Status.RUNNING
+    )
     candidates = list(
         Entitlement.objects.select_related("customer", "product")
-        .annotate(fewest=fewest, level_before=Coalesce(level_before, 0), requested_seats=requested)
+        .annotate(
+            fewest=fewest,
+            level_before=Coalesce(level_before, 0),
+            requested_seats=requested,
+            raise_seats=Subquery(running.values("extra_seats")[:1]),
+            raise_until=Subquery(running.values("ends_at")[:1]),
+        )
         .filter(
             Exists(busy)
             | zones.q_in_overdraft("seats_used", "fewest")
@@ -534,6 +548,8 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
                     seats_used=entitlement.seats_used,
                     capacity=capacity,
                     requested_seats=entitlement.requested_seats,
+                    raise_seats=entitlement.raise_seats,
+                    raise_until=entitlement.raise_until,
                 )
             )
     leads.sort(

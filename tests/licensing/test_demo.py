@@ -302,15 +302,19 @@ def test_acme_has_asked_for_130_seats():
     assert lead.requested_seats == 130
 
 
-def test_initech_has_a_temporary_raise_running_since_six_days():
-    demo.load(now=WEDNESDAY)
+def test_initech_has_a_temporary_raise_running_since_six_days(client):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        demo.load(now=WEDNESDAY)
+        client.force_login(User.objects.get(email="am@vendor.example"))
+        leads = client.get("/team/leads/").content.decode()
 
     initech = Entitlement.objects.get(customer__slug="initech")
     (raise_,) = initech.raises.all()
     started = WEDNESDAY.replace(minute=0) - timedelta(days=6)
     assert (raise_.status, raise_.extra_seats, raise_.reason) == ("running", 60, "year-end crunch")
     assert raise_.starts_at == raise_.started_at == started
-    assert raise_.ends_at > WEDNESDAY
+    assert raise_.ends_at == WEDNESDAY + timedelta(days=24)
+    assert f"incl. a raise of +60 until {raise_.ends_at.day} Apr" in leads
     assert (initech.seats, initech.hard_limit) == (260, None)
     assert [(t.effective_from, t.seats) for t in initech.terms_history.all()][1:] == [
         (started, 260)

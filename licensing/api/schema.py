@@ -146,6 +146,7 @@ _CLOSED_BODIES: Final = {
     "ProductCreateRequest",
     "EntitlementCreateRequest",
     "EntitlementUpdateRequest",
+    "RaiseGrantRequest",
 }
 
 

@@ -22,7 +22,9 @@ from licensing.models import (
     ExpansionRequest,
     Product,
     Seat,
+    TemporaryRaise,
 )
+from licensing.services.raises import REASON_MAX_LENGTH
 
 # Counts and durations are 32-bit columns; larger numbers get a 400, never a database error.
 MAX_COUNT: Final = 1_000_000_000
@@ -504,6 +506,48 @@ class ExpansionNoteSerializer(BodySerializer):
         allow_blank=True,
         help_text="A note to the customer, in the email they get.",
     )
+
+
+class RaiseSerializer(serializers.ModelSerializer):
+    entitlement = serializers.UUIDField(source="entitlement_id")
+    granted_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TemporaryRaise
+        fields = [
+            "id",
+            "entitlement",
+            "extra_seats",
+            "extra_hard_limit",
+            "starts_at",
+            "ends_at",
+            "reason",
+            "status",
+            "started_at",
+            "ended_at",
+            "created_at",
+            "granted_by",
+        ]
+
+    @extend_schema_field({"type": "string", "format": "email", "nullable": True})
+    def get_granted_by(self, raise_: TemporaryRaise) -> str | None:
+        return raise_.granted_by.email if raise_.granted_by else None
+
+
+class RaiseGrantSerializer(BodySerializer):
+    extra_seats = _count_field(
+        required=False, default=0, help_text="Entitled seats added while the raise runs."
+    )
+    extra_hard_limit = _count_field(
+        required=False,
+        default=0,
+        help_text="Added to the hard limit while the raise runs (0 for an unlimited overdraft).",
+    )
+    starts_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Default (or in the past): now, at once."
+    )
+    ends_at = serializers.DateTimeField(help_text="When the extras come off again.")
+    reason = TextField(max_length=REASON_MAX_LENGTH, required=False, allow_blank=True)
 
 
 class SeatFilterSerializer(serializers.Serializer):

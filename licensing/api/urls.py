@@ -76,6 +76,11 @@ urlpatterns = [
         name="entitlement-usage",
     ),
     path(
+        "entitlements/<uuid:entitlement_id>/raises",
+        vendor.RaiseCollectionView.as_view(),
+        name="raise-list",
+    ),
+    path(
         "expansion-requests",
         vendor.ExpansionRequestCollectionView.as_view(),
         name="expansion-request-list",
@@ -95,5 +100,7 @@ urlpatterns = [
         vendor.ExpansionRequestDeclineView.as_view(),
         name="expansion-request-decline",
     ),
+    path("raises/<uuid:raise_id>", vendor.RaiseDetailView.as_view(), name="raise-detail"),
+    path("raises/<uuid:raise_id>/end", vendor.RaiseEndView.as_view(), name="raise-end"),
     path("events", vendor_events.EventListView.as_view(), name="event-list"),
 ]

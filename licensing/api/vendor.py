@@ -34,6 +34,7 @@ from licensing.models import (
     ExpansionRequest,
     Product,
     Seat,
+    TemporaryRaise,
 )
 
 
@@ -570,3 +571,91 @@ class ExpansionRequestDeclineView(VendorAPIView):
             actor=services.Actor.from_request(request),
         )
         return Response(s.ExpansionRequestSerializer(_expansion(request_id)).data)
+
+
+# --- temporary raises ---------------------------------------------------------------------------
+
+
+def _raise(raise_id: Any) -> TemporaryRaise:
+    return get_object_or_404(TemporaryRaise.objects.select_related("granted_by"), pk=raise_id)
+
+
+class RaiseCollectionView(VendorAPIView):
+    """An entitlement's temporary raises, newest first; grant one."""
+
+    @extend_schema(
+        operation_id="raises_list",
+        tags=["raises"],
+        summary="List an entitlement's temporary raises",
+        description="Scheduled, running, ended and cancelled raises, newest first.",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.RaiseSerializer(many=True)}, 400, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        raises = TemporaryRaise.objects.filter(entitlement_id=entitlement.pk).select_related(
+            "granted_by"
+        )
+        return self.paginated(raises.order_by("-created_at", "-pk"), s.RaiseSerializer)
+
+    @extend_schema(
+        operation_id="raises_grant",
+        tags=["raises"],
+        summary="Grant a temporary raise",
+        description="Adds `extra_seats` and `extra_hard_limit` to the entitlement's lines from "
+        "`starts_at` (default: now, in force at once) until `ends_at`, at most 366 days; a "
+        "periodic job starts and ends it (`entitlement.raise_started`, "
+        "`entitlement.raise_ended`). Ending never revokes a seat. A raise that adds nothing, "
+        "ends in the past, leaves the hard limit below the seats, or overlaps a scheduled or "
+        "running raise of the entitlement is a 400.",
+        request=s.RaiseGrantSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses({201: s.RaiseSerializer}, 404, body=True, write=True),
+    )
+    def post(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = _entitlement(entitlement_id)
+        data = inputs.body(s.RaiseGrantSerializer, request)
+        raise_ = services.raise_grant(
+            entitlement=entitlement,
+            extra_seats=data["extra_seats"],
+            extra_hard_limit=data["extra_hard_limit"],
+            starts_at=data.get("starts_at"),
+            ends_at=data["ends_at"],
+            reason=data.get("reason", ""),
+            actor=services.Actor.from_request(request),
+        )
+        return Response(s.RaiseSerializer(raise_).data, status=status.HTTP_201_CREATED)
+
+
+class RaiseDetailView(VendorAPIView):
+    """One temporary raise."""
+
+    @extend_schema(
+        operation_id="raises_retrieve",
+        tags=["raises"],
+        summary="Get a temporary raise",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.RaiseSerializer}, 404),
+    )
+    def get(self, request: Request, raise_id: Any) -> Response:
+        return Response(s.RaiseSerializer(_raise(raise_id)).data)
+
+
+class RaiseEndView(VendorAPIView):
+    """End a raise now, or cancel a scheduled one."""
+
+    @extend_schema(
+        operation_id="raises_end",
+        tags=["raises"],
+        summary="End a temporary raise now",
+        description="A running raise ends at once (`ended`): its extras come off the lines and "
+        "seats in use above them stay until released. A scheduled one is `cancelled` and "
+        "never starts. A raise that is over already is a 400.",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.RaiseSerializer}, 400, 404, write=True),
+    )
+    def post(self, request: Request, raise_id: Any) -> Response:
+        raise_ = _raise(raise_id)
+        services.raise_end(raise_=raise_, actor=services.Actor.from_request(request))
+        return Response(s.RaiseSerializer(raise_).data)

@@ -33,6 +33,8 @@ def test_schema_describes_both_apis_and_their_auth(schema):
         "/api/v1/products",
         "/api/v1/entitlements/{entitlement_id}/seats/{seat_id}/revoke",
         "/api/v1/entitlements/{entitlement_id}/usage",
+        "/api/v1/entitlements/{entitlement_id}/raises",
+        "/api/v1/raises/{raise_id}/end",
         "/api/v1/events",
     ]:
         assert path in paths

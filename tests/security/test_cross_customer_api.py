@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from licensing import services
-from licensing.models import ApiToken, Customer, Entitlement, Seat
+from licensing.models import ApiToken, Customer, Entitlement, Seat, TemporaryRaise
 from licensing.services.tokens import hash_token
 from portal.models import User
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -51,9 +53,17 @@ def acme(entitlement: Entitlement, product: Any) -> dict[str, Any]:
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test")
     request = services.expansion_request(entitlement=entitlement, seats=130)
     threshold = services.threshold_add(entitlement=entitlement, audience="vendor", kind="limit")
+    raise_ = services.raise_grant(
+        entitlement=entitlement,
+        extra_seats=10,
+        extra_hard_limit=10,
+        starts_at=timezone.now() + timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=8),
+    )
     return {
         "request_id": request.pk,
         "threshold_id": threshold.pk,
+        "raise_id": raise_.pk,
         "endpoint_id": endpoint.pk,
         "delivery_id": delivery.pk,
         "customer_id": entitlement.customer_id,
@@ -78,6 +88,7 @@ def _state() -> tuple[Any, ...]:
         sorted(
             Entitlement.objects.values_list("pk", "seats", "hard_limit", "status", "seats_used")
         ),
+        sorted(TemporaryRaise.objects.values_list("pk", "status")),
         Seat.objects.filter(released_at__isnull=True).count(),
         Customer.objects.count(),
         sorted(WebhookEndpoint.objects.values_list("pk", "url", "enabled", "secret")),
@@ -99,6 +110,7 @@ def test_vendor_api_routes_are_found() -> None:
     routes = vendor_routes()
     assert "api/v1/entitlements/<uuid:entitlement_id>" in routes
     assert "api/v1/entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>/revoke" in routes
+    assert "api/v1/raises/<uuid:raise_id>/end" in routes
     assert "api/v1/events" in routes
 
 

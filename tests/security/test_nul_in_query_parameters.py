@@ -41,6 +41,7 @@ API_FILTERS = {
     "/api/v1/entitlements": ["customer", "product", "status", "zone", "ordering", "limit"],
     "/api/v1/entitlements/{e}/seats": ["in_use", "limit", "offset"],
     "/api/v1/entitlements/{e}/usage": ["start", "end", "bucket"],
+    "/api/v1/entitlements/{e}/raises": ["limit", "offset"],
     "/api/v1/events": ["type", "customer", "entitlement", "after", "occurred_after", "limit"],
     "/api/v1/webhook-endpoints": ["customer", "limit"],
     "/api/v1/webhook-deliveries": ["endpoint", "status", "event", "event_type", "limit"],

@@ -54,6 +54,7 @@ API_FILTERS = {
     ],
     "/api/v1/entitlements/{e}/seats": ["in_use", "limit", "offset"],
     "/api/v1/entitlements/{e}/usage": ["start", "end", "bucket"],
+    "/api/v1/entitlements/{e}/raises": ["limit", "offset"],
     "/api/v1/events": [
         "type",
         "customer",

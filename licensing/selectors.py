@@ -279,7 +279,8 @@ def usage_range(key: str | None) -> UsageRange:
 def usage_chart(usage: UsageHistory) -> dict[str, Any]:
     """The entitlement page's chart data (its json_script): per point the peak, the denials,
     the lines it was judged by and its zone, which the script only turns into colours; the
-    changes of the lines inside the range, for markers."""
+    changes of the lines inside the range, for markers; the temporary raises over the range,
+    for bands (`raise_bands`: one query)."""
     return {
         "bucket": usage.bucket,
         "entitled": usage.entitlement.seats,
@@ -307,6 +308,15 @@ def usage_chart(usage: UsageHistory) -> dict[str, Any]:
                 "summary": change.summary,
             }
             for change in usage.changes
+        ],
+        "raises": [
+            {
+                "from": band.start.isoformat(),
+                "until": band.until.isoformat(),
+                "status": band.status,
+                "summary": band.summary,
+            }
+            for band in raise_bands(usage.entitlement, start=usage.start, end=usage.end)
         ],
     }
 
@@ -561,6 +571,89 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         )
     )
     return leads[:limit]
+
+
+# --- temporary raises --------------------------------------------------------------------------
+
+_RAISE: Final = TemporaryRaise.Status
+
+
+@dataclasses.dataclass(frozen=True)
+class RaiseBand:
+    """The time a temporary raise lifts (or lifted, or will lift) the lines: a band on the
+    chart."""
+
+    start: datetime
+    until: datetime
+    status: str
+    summary: str  # "+20 seats and +20 hard limit"
+
+
+def raise_bands(entitlement: Entitlement, *, start: datetime, end: datetime) -> list[RaiseBand]:
+    """The raises of the entitlement over `start`..`end`, earliest first: a running one from
+    when it started until its planned end, an ended one from when it started to when it ended,
+    a scheduled one over its planned time. Cancelled raises, and those that ended without ever
+    starting (their time passed while the job was not running), lifted nothing. One query."""
+    # A superset: a raise starts at or after its `starts_at` and ends by its `ended_at` (or,
+    # still open, its `ends_at`); the exact times are checked below.
+    candidates = (
+        TemporaryRaise.objects.filter(entitlement_id=entitlement.pk, starts_at__lt=end)
+        .exclude(status=_RAISE.CANCELLED)
+        .filter(Q(ended_at__gt=start) | Q(ended_at__isnull=True, ends_at__gt=start))
+        .order_by("starts_at", "created_at")
+    )
+    bands = []
+    for raise_ in candidates:
+        if raise_.status == _RAISE.SCHEDULED:
+            begins, until = raise_.starts_at, raise_.ends_at
+        elif raise_.started_at is None:
+            continue
+        elif raise_.status == _RAISE.RUNNING:
+            begins, until = raise_.started_at, raise_.ends_at
+        else:
+            begins, until = raise_.started_at, raise_.ended_at or raise_.ends_at
+        if begins < end and until > start:
+            bands.append(RaiseBand(begins, until, raise_.status, raise_.summary))
+    return bands
+
+
+def entitlement_raises(entitlement: Entitlement) -> QuerySet[TemporaryRaise]:
+    """The entitlement's temporary raises, the latest start first, with who granted each (the
+    account team's edit page)."""
+    return (
+        TemporaryRaise.objects.filter(entitlement_id=entitlement.pk)
+        .select_related("granted_by")
+        .order_by("-starts_at", "-created_at")
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RaisesNow:
+    """What the customer's entitlement page says about temporary raises: the running one, those
+    scheduled, and the seats in use held over above the limit since one ended (None when use is
+    back under it) with that limit."""
+
+    running: TemporaryRaise | None
+    coming: list[TemporaryRaise]
+    held_over: int | None
+    limit: int | None
+
+
+def raises_now(entitlement: Entitlement) -> RaisesNow:
+    """The entitlement's running and scheduled raises (one query) and its seats held over."""
+    open_raises = list(
+        TemporaryRaise.objects.filter(
+            entitlement_id=entitlement.pk, status__in=[_RAISE.SCHEDULED, _RAISE.RUNNING]
+        ).order_by("starts_at")
+    )
+    counts = zones.SeatCounts.of(entitlement)
+    held = counts.held_over if entitlement.seats_held_over is not None else None
+    return RaisesNow(
+        running=next((r for r in open_raises if r.status == _RAISE.RUNNING), None),
+        coming=[r for r in open_raises if r.status == _RAISE.SCHEDULED],
+        held_over=held,
+        limit=counts.limit if held is not None else None,
+    )
 
 
 # --- requests for more seats -------------------------------------------------------------------

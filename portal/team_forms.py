@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from licensing import services
-from licensing.models import Customer, Entitlement, Event, Product
+from licensing.models import Customer, Entitlement, Event, Product, TemporaryRaise
 from portal.models import Invitation, User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
@@ -231,6 +231,52 @@ def initial_for(entitlement: Entitlement) -> dict[str, Any]:
         "starts_at": entitlement.starts_at,
         "ends_at": entitlement.ends_at,
     }
+
+
+class RaiseForm(forms.Form):
+    """A temporary raise (`services.raise_grant`); the service judges the numbers and dates
+    and its errors show on these fields, which carry its argument names."""
+
+    extra_seats = forms.IntegerField(label="Extra seats", initial=0)
+    extra_hard_limit = forms.IntegerField(label="Extra hard limit", initial=0)
+    starts_at = forms.DateTimeField(
+        label="Starts (UTC)",
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeInput(),
+        required=False,
+        help_text="Empty: now.",
+    )
+    ends_at = forms.DateTimeField(
+        label="Ends (UTC)", input_formats=DATETIME_FORMATS, widget=DateTimeInput()
+    )
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        strip=True,
+        help_text="Shown to the customer, e.g. “quarter close”.",
+        widget=forms.TextInput(
+            attrs={"maxlength": TemporaryRaise._meta.get_field("reason").max_length}
+        ),
+    )
+
+    def __init__(self, *args: Any, entitlement: Entitlement, **kwargs: Any) -> None:
+        # Its own ids: the edit page's terms form has a start and an end too.
+        kwargs.setdefault("auto_id", "id_raise_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["extra_seats"].help_text = f"Added to the {entitlement.seats} entitled."
+        self.fields["extra_hard_limit"].help_text = (
+            "The overdraft is unlimited: leave it at 0."
+            if entitlement.hard_limit is None
+            else f"Added to the hard limit of {entitlement.hard_limit}."
+        )
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for name, errors in error.error_dict.items():
+            for item in errors:
+                self.add_error(name if name in self.fields else None, item)
 
 
 class EventFilterForm(forms.Form):

@@ -48,6 +48,12 @@ urlpatterns = [
         name="entitlement_resume",
     ),
     path(
+        "entitlements/<uuid:entitlement_id>/raises/",
+        team_views.raise_grant,
+        name="raise_grant",
+    ),
+    path("raises/<uuid:raise_id>/end", team_views.raise_end, name="raise_end"),
+    path(
         "expansion-requests/<uuid:request_id>/grant",
         team_views.expansion_grant,
         name="expansion_grant",

@@ -7,6 +7,7 @@ Pages that show seats in use or zones first release the seats whose lease ran ou
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,10 +16,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing import selectors, services, zones
-from licensing.models import Customer, Entitlement, ExpansionRequest, Membership
+from licensing.models import Customer, Entitlement, ExpansionRequest, Membership, TemporaryRaise
 from portal import alert_views, invitations
 from portal.access import staff_required
 from portal.team_forms import (
@@ -28,6 +31,7 @@ from portal.team_forms import (
     EventFilterForm,
     ExpansionNoteForm,
     InvitationForm,
+    RaiseForm,
 )
 
 PAGE_SIZE = 25
@@ -206,6 +210,20 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
         else:
             messages.success(request, "Entitlement saved.")
             return redirect("team:customer", slug=entitlement.customer.slug)
+    return _edit_page(request, entitlement, form=form)
+
+
+def _edit_page(
+    request: HttpRequest,
+    entitlement: Entitlement,
+    *,
+    form: EntitlementForm | None = None,
+    raise_form: RaiseForm | None = None,
+) -> HttpResponse:
+    """The entitlement's edit page, with the terms form or the raise form as posted (and its
+    errors) when one was refused."""
+    if form is None:
+        form = EntitlementForm(entitlement=entitlement)
     return render(
         request,
         "team/entitlement_form.html",
@@ -218,8 +236,87 @@ def entitlement_edit(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
             "open_request": selectors.open_expansion_request(entitlement),
             "note_form": ExpansionNoteForm(),
             "alerts": alert_views.panel(request, entitlement, alert_views.VENDOR, can_edit=True),
+            "raises": selectors.entitlement_raises(entitlement),
+            "raise_form": RaiseForm(entitlement=entitlement) if raise_form is None else raise_form,
         },
     )
+
+
+def _moment(moment: datetime) -> str:
+    """A time as the pages show it ("31 Dec 2026 18:00 UTC")."""
+    return f"{dateformat.format(timezone.localtime(moment), 'j M Y H:i')} UTC"
+
+
+@staff_required
+@require_POST
+def raise_grant(request: HttpRequest, entitlement_id: Any) -> HttpResponse:
+    """The edit page's "Temporary raise" form: grant it (`services.raise_grant`; it starts at
+    once unless it starts later), or show the page again with the form's errors."""
+    entitlement = _entitlement(entitlement_id)
+    form = RaiseForm(request.POST, entitlement=entitlement)
+    if form.is_valid():
+        try:
+            granted = services.raise_grant(
+                entitlement=entitlement,
+                **form.cleaned_data,
+                actor=services.Actor.from_request(request),
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            until = _moment(granted.ends_at)
+            if granted.status == TemporaryRaise.Status.RUNNING:
+                messages.success(
+                    request,
+                    f"Temporary raise started: {granted.summary} until {until}. The customer is"
+                    " told by email.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Temporary raise scheduled: {granted.summary} from"
+                    f" {_moment(granted.starts_at)} until {until}.",
+                )
+            return redirect(_raises_section(entitlement))
+    return _edit_page(request, entitlement, raise_form=form)
+
+
+def _raises_section(entitlement: Entitlement) -> str:
+    return reverse("team:entitlement_edit", args=[entitlement.pk]) + "#raises"
+
+
+@staff_required
+@require_POST
+def raise_end(request: HttpRequest, raise_id: Any) -> HttpResponse:
+    """The raises list's "End now" (a running raise: its extras come off now, no seat is
+    revoked) or "Cancel" (a scheduled one), `services.raise_end`."""
+    raise_ = get_object_or_404(TemporaryRaise, pk=raise_id)
+    entitlement = _entitlement(raise_.entitlement_id)
+    back = redirect(_raises_section(entitlement))
+    try:
+        # What it did (ended or cancelled) is the raise's status now: the job may have started
+        # a scheduled one since the page was shown.
+        services.raise_end(raise_=raise_, actor=services.Actor.from_request(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return back
+    if raise_.status == TemporaryRaise.Status.CANCELLED:
+        messages.success(request, f"Scheduled raise cancelled ({raise_.summary}).")
+        return back
+    entitlement.refresh_from_db()
+    held = (
+        f" The {entitlement.seats_used} seats in use stay until released; new activations are"
+        " denied until use falls under the limit."
+        if entitlement.seats_held_over is not None
+        else ""
+    )
+    messages.success(
+        request,
+        f"Temporary raise ended: back to {entitlement.seats} entitled, hard limit"
+        f" {'unlimited' if entitlement.hard_limit is None else entitlement.hard_limit}.{held}"
+        " The customer is told by email.",
+    )
+    return back
 
 
 @staff_required

@@ -194,6 +194,7 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
                 can_edit=_can_manage(request, customer),
             ),
             "open_request": selectors.open_expansion_request(entitlement),
+            "raises": selectors.raises_now(entitlement),
             "request_form": ExpansionRequestForm(
                 initial={"seats": services.default_seats(entitlement, usage.capacity.recommended)}
             ),

@@ -3,9 +3,13 @@
  * {bucket: "hour"|"day", entitled, hard_limit (now; null = unlimited), customer_cap (now;
  *  null = none), as_of,
  *  points: [{t, peak, denials, entitled, hard_limit, customer_cap, zone, partial}],
- *  changes: [{t, entitled, hard_limit, summary}]}.
+ *  changes: [{t, entitled, hard_limit, summary}],
+ *  raises: [{from, until, status: "running"|"ended"|"scheduled", summary}]}.
  * Each point carries the lines it was judged by and the server's zone (licensing.zones); this
- * script draws those lines and colours those zones, it never decides a zone itself.
+ * script draws those lines and colours those zones, it never decides a zone itself. Each raise
+ * is the time a temporary raise lifted (or lifts, or will lift) the lines, from..until (ISO,
+ * possibly outside the range): a shaded band behind the data, labelled at its top ("Raise
+ * +20"). Its lines are in the points already (a raise's start and end are changes of terms).
  *
  * Bucket i spans x = i - 0.5 .. i + 0.5 on a linear axis, so every horizontal run of the usage
  * line and of the limit lines belongs to exactly one point and takes that point's colour (blue
@@ -37,6 +41,7 @@
   var violet = colour("--chart-cap", "#6a3fb5");
   var green = colour("--zone-within", "#1f8a4c");
   var marker = colour("--chart-marker", "#475569");
+  var teal = colour("--chart-raise", "#0d9488");
   var muted = colour("--pico-muted-color", "#646b79");
   var gridColour = "rgba(100, 116, 139, 0.14)";
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
@@ -150,6 +155,23 @@
   });
   function changesIn(i) {
     return changes.filter(function (c) { return c.bucket === i; });
+  }
+
+  // --- temporary raises: bands over the buckets they lifted --------------------------------
+  var raises = (data.raises || []).map(function (r) {
+    var first = r.summary.split(" and ")[0]; // "+20 seats"
+    return {
+      from: xOf(Date.parse(r.from)).x,
+      until: xOf(Date.parse(r.until)).x,
+      status: r.status,
+      summary: r.summary,
+      // Longest first: the band shows the first that fits its width.
+      labels: ["Raise " + r.summary, "Raise " + first, "Raise " + first.split(" ")[0]],
+      scheduled: r.status === "scheduled"
+    };
+  });
+  function raisesIn(i) {
+    return raises.filter(function (r) { return r.from < i + 0.5 && r.until > i - 0.5; });
   }
 
   // --- the usage line: one run per point, risers between them ------------------------------
@@ -336,6 +358,61 @@
   function bucketLeft(chart, i) { return chart.scales.x.getPixelForValue(i - 0.5); }
   function bucketRight(chart, i) { return chart.scales.x.getPixelForValue(i + 0.5); }
 
+  // A translucent band behind the data over the time of each temporary raise (a scheduled one
+  // paler), clipped to the plot; on the seats chart also a label at its top, the longest that
+  // fits the band. What was drawn is kept on the chart (`$raiseBands`) for tests to read.
+  function raiseBands(withLabels) {
+    function edges(chart, r) {
+      var area = chart.chartArea;
+      var x = chart.scales.x;
+      var left = Math.max(x.getPixelForValue(r.from), area.left);
+      var right = Math.min(x.getPixelForValue(r.until), area.right);
+      return right > left ? { left: left, right: Math.max(right, left + 2) } : null;
+    }
+    return {
+      id: "raiseBands",
+      beforeDatasetsDraw: function (chart) {
+        var area = chart.chartArea;
+        var ctx = chart.ctx;
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+        ctx.clip();
+        raises.forEach(function (r) {
+          var band = edges(chart, r);
+          if (!band) { return; }
+          ctx.fillStyle = alpha(teal, r.scheduled ? 0.06 : 0.12);
+          ctx.fillRect(band.left, area.top, band.right - band.left, area.bottom - area.top);
+        });
+        ctx.restore();
+      },
+      afterDatasetsDraw: function (chart) {
+        var area = chart.chartArea;
+        var ctx = chart.ctx;
+        var drawn = [];
+        ctx.save();
+        ctx.font = "600 11px " + Chart.defaults.font.family;
+        ctx.textBaseline = "top";
+        ctx.fillStyle = teal;
+        raises.forEach(function (r) {
+          var band = edges(chart, r);
+          if (!band) { return; }
+          var label = null;
+          if (withLabels) {
+            label = r.labels.find(function (text) {
+              return ctx.measureText(text).width + 12 <= band.right - band.left;
+            }) || null;
+            if (label) { ctx.fillText(label, band.left + 6, area.top + 5); }
+          }
+          drawn.push({ left: band.left, right: band.right, top: area.top, bottom: area.bottom,
+                       label: label, status: r.status, summary: r.summary });
+        });
+        ctx.restore();
+        chart.$raiseBands = drawn;
+      }
+    };
+  }
+
   // The bucket that holds the current hour: shaded, its figures are "so far".
   var partialBand = {
     id: "partialBand",
@@ -452,10 +529,11 @@
             ctx.fill();
             var width = ctx.measureText(c.label).width;
             var next = k + 1 < xs.length ? xs[k + 1] - 8 : area.right;
+            var previous = k > 0 ? xs[k - 1] + 8 : area.left; // never over the flag before
             var left = null;
             if (x + 8 + width <= next) {
               left = x + 8;
-            } else if (x - 8 - width >= Math.max(textEnd + 8, area.left)) {
+            } else if (x - 8 - width >= Math.max(textEnd + 8, previous, area.left)) {
               left = x - 8 - width;
             }
             if (left !== null) {
@@ -487,7 +565,7 @@
   }
   var seatsChart = new Chart(canvas, {
     data: { datasets: datasets },
-    plugins: [usageAreas, partialBand, changeMarkers(true)],
+    plugins: [raiseBands(true), usageAreas, partialBand, changeMarkers(true)],
     options: {
       responsive: true,
       maintainAspectRatio: false,
@@ -515,17 +593,29 @@
                 item.pointStyle = "line";
                 item.lineWidth = 2.5;
               });
-              if (!anyOverdraft) { return items; }
-              var usageAt = items.findIndex(function (item) { return item.datasetIndex === 0; });
-              items.splice(usageAt + 1, 0, {
-                text: "Overdraft",
-                pointStyle: "rect",
-                fillStyle: mix(amber, 0.45),
-                strokeStyle: amber,
-                lineWidth: 1,
-                hidden: false,
-                datasetIndex: -1
-              });
+              if (anyOverdraft) {
+                var usageAt = items.findIndex(function (item) { return item.datasetIndex === 0; });
+                items.splice(usageAt + 1, 0, {
+                  text: "Overdraft",
+                  pointStyle: "rect",
+                  fillStyle: mix(amber, 0.45),
+                  strokeStyle: amber,
+                  lineWidth: 1,
+                  hidden: false,
+                  datasetIndex: -1
+                });
+              }
+              if (raises.length) {
+                items.push({
+                  text: "Temporary raise",
+                  pointStyle: "rect",
+                  fillStyle: mix(teal, 0.2),
+                  strokeStyle: mix(teal, 0.5),
+                  lineWidth: 1,
+                  hidden: false,
+                  datasetIndex: -1
+                });
+              }
               return items;
             }
           }, legendSize(canvas.clientWidth))
@@ -549,6 +639,9 @@
               changesIn(items[0].dataIndex).forEach(function (c) {
                 lines.push(formats.clock.format(new Date(c.at)) + " UTC: " + c.label);
                 if (c.by) { lines.push(c.by); }
+              });
+              raisesIn(items[0].dataIndex).forEach(function (r) {
+                lines.push("Temporary raise" + (r.scheduled ? " (scheduled)" : "") + ": " + r.summary);
               });
               return lines;
             }
@@ -611,7 +704,7 @@
           maxBarThickness: 28
         }]
       },
-      plugins: [partialBand, changeMarkers(false), noDenials],
+      plugins: [raiseBands(false), partialBand, changeMarkers(false), noDenials],
       options: {
         responsive: true,
         maintainAspectRatio: false,

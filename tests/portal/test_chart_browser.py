@@ -395,3 +395,191 @@ def test_the_customers_cap_is_a_line_of_its_own_from_when_it_was_set(
     phone.locator("#key").screenshot(path=str(SCREENSHOTS / "entitlement-license-key-phone.png"))
     phone.locator("#cap").screenshot(path=str(SCREENSHOTS / "entitlement-cap-form-phone.png"))
     assert problems == []
+
+
+# The bands the seats chart drew for temporary raises (the raiseBands plugin keeps them), and
+# the colour of the canvas (RGBA: the card shows through) inside the first band and outside
+# any, at two x values the test gives and one height: between the band's label and the highest
+# line, so only the band (and perhaps a grid line, the same on both sides) is there.
+RAISE_BANDS_JS = """([inside, outside]) => {
+    const canvas = document.getElementById("usage-chart");
+    const chart = Chart.getChart(canvas);
+    const area = chart.chartArea;
+    const highest = Math.max(...chart.data.datasets.flatMap(d => d.data.map(p => p.y || 0)));
+    const y = Math.round((area.top + 18 + chart.scales.y.getPixelForValue(highest)) / 2);
+    const ratio = canvas.width / canvas.getBoundingClientRect().width;
+    const row = canvas.getContext("2d").getImageData(0, Math.round(y * ratio), canvas.width, 1);
+    const pixel = (x) => {
+        const k = 4 * Math.round(x * ratio);
+        return Array.from(row.data.slice(k, k + 4));
+    };
+    const x = (i) => chart.scales.x.getPixelForValue(i);
+    return {
+        bands: chart.$raiseBands,
+        area: {left: area.left, right: area.right, top: area.top},
+        fromX: x(inside.from),
+        inside: pixel(x(inside.at)),
+        outside: pixel(x(outside)),
+        legend: chart.legend.legendItems.map(item => item.text),
+    };
+}"""
+
+
+@pytest.fixture
+def raised(expanded: Entitlement, customer_admin: User, account_manager: User) -> Entitlement:
+    """`expanded` (130/150, 125 in use), capped by the customer at 140 three days ago at 10:20,
+    then raised by +20 seats and +20 hard limit two days ago at 09:40 until ten days from now
+    (150/170 meanwhile; the cap moved up to 150)."""
+    capped_at = _midnight(timezone.now()) - timedelta(days=3) + timedelta(hours=10, minutes=20)
+    raised_at = _raised_at()
+    ends_at = timezone.now().replace(second=0, microsecond=0) + timedelta(days=10)
+    with time_machine.travel(capped_at, tick=False) as clock:
+        services.entitlement_set_customer_cap(
+            entitlement=expanded, customer_cap=140, actor=services.Actor.of(customer_admin)
+        )
+        clock.move_to(raised_at)
+        services.raise_grant(
+            entitlement=expanded,
+            extra_seats=20,
+            extra_hard_limit=20,
+            ends_at=ends_at,
+            reason="quarter close",
+            actor=services.Actor.of(account_manager),
+        )
+    expanded.refresh_from_db()
+    assert (expanded.seats, expanded.hard_limit, expanded.customer_cap) == (150, 170, 150)
+    return expanded
+
+
+def _raised_at() -> datetime:
+    """Two days ago at 09:40 (call it outside time travel)."""
+    return _midnight(timezone.now()) - timedelta(days=2) + timedelta(hours=9, minutes=40)
+
+
+@pytest.mark.parametrize(
+    ("range_key", "viewport"), [("7d", DESKTOP), ("30d", DESKTOP), ("7d", PHONE)]
+)
+def test_a_running_raise_is_a_band_over_its_time(
+    browser: Any,
+    live_server: Any,
+    customer_admin: User,
+    raised: Entitlement,
+    range_key: str,
+    viewport: dict[str, int],
+) -> None:
+    name = "phone" if viewport is PHONE else "desktop"
+    page, problems = _open(browser, viewport, customer_admin, _url(live_server, raised, range_key))
+    data = _chart_data(page)
+    (band,) = data["raises"]
+    assert (band["status"], band["summary"]) == ("running", "+20 seats and +20 hard limit")
+    # The server's start (not the clock here: midnight may have passed since the data).
+    raised_at = datetime.fromisoformat(band["from"])
+    assert (raised_at.hour, raised_at.minute) == (9, 40)
+
+    # Inside the band: a bucket after the raise started; outside: a day before it.
+    raise_bucket = _bucket_of(data, raised_at)
+    step = 1 if data["bucket"] == "day" else 24
+    drawn = page.evaluate(
+        RAISE_BANDS_JS,
+        [{"from": _x_of(data, raised_at), "at": raise_bucket + step}, raise_bucket - step],
+    )
+    (shown,) = drawn["bands"]
+    assert (shown["status"], shown["summary"]) == ("running", "+20 seats and +20 hard limit")
+    # From the moment it started (the x the change markers use) to the plot's right edge: it
+    # runs on past now, and is clipped there.
+    assert shown["left"] == pytest.approx(drawn["fromX"], abs=1)
+    assert shown["right"] == pytest.approx(drawn["area"]["right"], abs=0.5)
+    assert shown["label"] is not None and shown["label"].startswith("Raise +20")
+    # Shaded inside (teal: red lowest), not outside.
+    r, g, b, a = drawn["inside"]
+    assert r < g - 40 and r < b - 40, drawn["inside"]
+    assert a > drawn["outside"][3] + 20, drawn
+    if viewport is DESKTOP:
+        assert "Temporary raise" in drawn["legend"]
+
+    # In words too: the list under the chart, the table's caption and the notice at the top.
+    (listed,) = page.locator(".chart-raises li").all_inner_texts()
+    assert listed.endswith("— +20 seats and +20 hard limit (running)")
+    assert raised_at.strftime("%-d %b %Y, 09:40 UTC to ") in listed
+    caption = page.locator(".usage-table caption").text_content()
+    assert caption is not None and "+20 seats and +20 hard limit from" in caption
+    notice = page.locator(".raise-notice").first.inner_text()
+    assert notice.startswith("Temporary raise: +20 seats and +20 hard limit until ")
+    assert notice.endswith(
+        "— quarter close. The lines above include it; when it ends, no seat is revoked."
+    )
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    suffix = f"{range_key}-{name}"
+    card = page.locator(".chart-card")
+    card.scroll_into_view_if_needed()
+    card.screenshot(path=str(SCREENSHOTS / f"chart-raise-{suffix}.png"))
+    if range_key == "7d":
+        # Hovering a bucket in the band tells of the raise.
+        box = page.locator("#usage-chart").bounding_box()
+        x = page.evaluate(
+            "(i) => Chart.getChart(document.getElementById('usage-chart'))"
+            ".scales.x.getPixelForValue(i)",
+            raise_bucket + step,
+        )
+        page.mouse.move(box["x"] + x, box["y"] + box["height"] * 0.5)
+        footer = page.evaluate(
+            "() => Chart.getChart(document.getElementById('usage-chart')).tooltip.footer"
+        )
+        assert "Temporary raise: +20 seats and +20 hard limit" in footer
+        card.screenshot(path=str(SCREENSHOTS / f"chart-raise-{suffix}-hover.png"))
+        # The page's head with the notice under it.
+        page.evaluate("() => window.scrollTo(0, 0)")
+        head = page.locator(".page-head").bounding_box()
+        notice_box = page.locator("#raise").bounding_box()
+        page.screenshot(
+            path=str(SCREENSHOTS / f"entitlement-raise-notice-{name}.png"),
+            clip={
+                "x": 0,
+                "y": head["y"] - 8,
+                "width": viewport["width"],
+                "height": notice_box["y"] + notice_box["height"] - head["y"] + 16,
+            },
+        )
+    assert problems == []
+
+
+def _x_of(data: dict[str, Any], moment: datetime) -> float:
+    """Where `moment` falls on the chart's x axis: inside the bucket that holds it."""
+    i = _bucket_of(data, moment)
+    start = datetime.fromisoformat(data["points"][i]["t"])
+    size = timedelta(days=1) if data["bucket"] == "day" else timedelta(hours=1)
+    return i - 0.5 + (moment - start) / size
+
+
+def test_the_account_team_sees_and_grants_raises_on_the_edit_page(
+    browser: Any, live_server: Any, account_manager: User, raised: Entitlement
+) -> None:
+    url = f"{live_server.url}{reverse('team:entitlement_edit', args=[raised.pk])}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
+        page, problems = _open(browser, viewport, account_manager, url)
+        section = page.locator("#raises")
+        rows = section.locator("tbody tr").all_inner_texts()
+        assert len(rows) == 1 and "Running" in rows[0] and "quarter close" in rows[0]
+        assert (
+            section.get_by_role(
+                "button", name="End the raise of +20 seats and +20 hard limit now"
+            ).count()
+            == 1
+        )
+        section.scroll_into_view_if_needed()
+        section.screenshot(path=str(SCREENSHOTS / f"team-raises-{name}.png"))
+        assert problems == []
+        page.context.close()
+
+    # A raise that makes no sense shows its error on the field, and the page around it.
+    page, problems = _open(browser, DESKTOP, account_manager, url)
+    page.fill("#id_raise_extra_seats", "5")
+    page.fill("#id_raise_ends_at", "2020-01-01T10:00")
+    page.click("#raises form.raise-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    error = page.locator("#raises .field-error").all_inner_texts()
+    assert error == ["The raise must end after it starts."]
+    page.locator("#raises").screenshot(path=str(SCREENSHOTS / "team-raises-error.png"))
+    assert problems == []

@@ -11,14 +11,22 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from licensing import services
-from licensing.models import AlertThreshold, Customer, Entitlement, ExpansionRequest
+from licensing.models import (
+    AlertThreshold,
+    Customer,
+    Entitlement,
+    ExpansionRequest,
+    TemporaryRaise,
+)
 from licensing.services.tokens import api_token_create
 from portal import invitations
 from portal.models import User
@@ -92,6 +100,7 @@ class World:
     expansion_request_id: Any
     customer_threshold_id: Any
     vendor_threshold_id: Any
+    raise_id: Any
 
 
 # Path parameter name -> its value in the world. Add new parameter names here.
@@ -106,6 +115,7 @@ PARAMETERS: dict[str, Callable[[World], Any]] = {
     "token_id": lambda w: w.api_token_id,
     "request_id": lambda w: w.expansion_request_id,
     "threshold_id": lambda w: w.customer_threshold_id,
+    "raise_id": lambda w: w.raise_id,
 }
 
 # Where a page needs other objects under the same parameter name: the vendor-wide webhook
@@ -193,6 +203,14 @@ def world(
     expansion = services.expansion_request(
         entitlement=entitlement, seats=130, actor=services.Actor.of(customer_admin)
     )
+    # Scheduled, so the terms stay 100/120 (the POST test checks nothing changed them).
+    raise_ = services.raise_grant(
+        entitlement=entitlement,
+        extra_seats=10,
+        starts_at=timezone.now() + timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=2),
+        actor=services.Actor.of(account_manager),
+    )
     return World(
         customer=customer,
         entitlement=entitlement,
@@ -211,6 +229,7 @@ def world(
         vendor_threshold_id=services.threshold_add(
             entitlement=entitlement, audience="vendor", kind="overdraft"
         ).pk,
+        raise_id=raise_.pk,
     )
 
 
@@ -284,6 +303,8 @@ def test_every_page_is_enumerated_and_classified() -> None:
     routes = page_routes()
     assert "team/customers/<slug:slug>/" in routes
     assert "c/<slug:slug>/entitlements/<uuid:entitlement_id>/" in routes
+    assert "team/entitlements/<uuid:entitlement_id>/raises/" in routes
+    assert "team/raises/<uuid:raise_id>/end" in routes
     problems = []
     for route in routes:
         try:
@@ -337,6 +358,7 @@ def test_no_post_reaches_a_page_it_may_not(world: World, clients: dict[str, Clie
     assert world.entitlement.seats_used == 1
     assert world.entitlement.seats == 100
     assert ExpansionRequest.objects.get().status == ExpansionRequest.Status.OPEN
+    assert list(TemporaryRaise.objects.values_list("status", flat=True)) == ["scheduled"]
     assert WebhookEndpoint.objects.filter(pk=world.endpoint.pk).exists()
     assert invitations.invitation_for_token(world.invitation_token).pk == world.invitation_id
     assert (

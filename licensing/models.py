@@ -69,6 +69,9 @@ class Membership(models.Model):
     notify_denials = models.BooleanField(
         default=True, help_text="Email me an hourly digest of denied activations."
     )
+    notify_statements = models.BooleanField(
+        default=True, help_text="Email me each statement of a billing period when it is issued."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -91,6 +94,14 @@ class EntitlementQuerySet(models.QuerySet["Entitlement"]):
         """Annotate `zone_rank`: 0 within, 1 overdraft, 2 at the hard limit (`zones.ZONE_RANKS`),
         to sort by."""
         return self.annotate(zone_rank=zones.zone_rank())
+
+
+class BillingPeriod(models.TextChoices):
+    """How often a statement is issued (licensing.billing), anchored at the entitlement's start."""
+
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    YEARLY = "yearly", "Yearly"
 
 
 class Entitlement(models.Model):
@@ -135,6 +146,16 @@ class Entitlement(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True)
+    billing_period = models.CharField(
+        max_length=10,
+        choices=BillingPeriod.choices,
+        default=BillingPeriod.MONTHLY,
+        help_text="How often a statement is issued, counted from the start.",
+    )
+    free_overdraft_seat_hours = models.PositiveIntegerField(
+        default=0,
+        help_text="Overdraft seat-hours per billing period that are not billed.",
+    )
     # Seats in use above the lines when a temporary raise ended (licensing.services.raises):
     # they stay until released, and the two CHECK constraints below allow up to this many
     # meanwhile. New activations are judged by the lines; None once use is back under them.
@@ -229,6 +250,10 @@ class EntitlementTerms(models.Model):
     status = models.CharField(max_length=10, choices=Entitlement.Status.choices)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
+    billing_period = models.CharField(
+        max_length=10, choices=BillingPeriod.choices, default=BillingPeriod.MONTHLY
+    )
+    free_overdraft_seat_hours = models.PositiveIntegerField(default=0)
     changed_by = models.CharField(
         max_length=255, blank=True, help_text='Who made the change: an email, a token or "system".'
     )
@@ -499,6 +524,8 @@ class Event(models.Model):
         # A temporary raise of the lines started or ended (licensing.services.raises).
         RAISE_STARTED = "entitlement.raise_started"
         RAISE_ENDED = "entitlement.raise_ended"
+        # The statement of a closed billing period was issued (licensing.services.billing).
+        STATEMENT_ISSUED = "statement.issued"
 
     seq = models.BigAutoField(primary_key=True)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -633,6 +660,7 @@ class AuditEntry(models.Model):
         RAISE_STARTED = "raise.started"
         RAISE_ENDED = "raise.ended"
         RAISE_CANCELLED = "raise.cancelled"
+        SIGNING_KEY_ROTATED = "signing_key.rotated"
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
         WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
@@ -750,3 +778,72 @@ class AlertSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.entitlement_id} ({self.audience})"
+
+
+class SigningKey(models.Model):
+    """An Ed25519 key the portal signs with (licensing.signing): statements of billing periods
+    and, later, leases. The newest key not retired signs; every key stays published in the
+    JWKS (`/.well-known/jwks.json`) so what it signed stays verifiable after a rotation.
+
+    The private key is stored here (PKCS#8 PEM): whoever reads the database can sign. Protect
+    backups as you would the database itself (docs/operations.md).
+    """
+
+    kid = models.CharField(max_length=64, primary_key=True)
+    private_key = models.TextField(editable=False)
+    public_key = models.CharField(max_length=64, help_text="Raw Ed25519 key, base64url.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    current = models.BooleanField(default=True, help_text="The key that signs now.")
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one key signs: a race to create the first one leaves one.
+            models.UniqueConstraint(
+                fields=["current"],
+                condition=Q(current=True),
+                name="licensing_signingkey_one_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.kid
+
+
+class Statement(models.Model):
+    """The signed statement of one closed billing period of an entitlement
+    (licensing.services.billing): its figures, judged by the terms in force hour by hour.
+
+    `document` is the signed JSON exactly as issued (canonical bytes, licensing.signing): what
+    the pages, CSV, PDF and API show and what a verifier checks. Never updated: reissuing a
+    period returns this row. The figures the leads page sorts by are copied out of it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="statements"
+    )
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    issued_at = models.DateTimeField(default=timezone.now, editable=False)
+    kid = models.CharField(max_length=64)
+    document = models.TextField()
+    overdraft_seat_hours = models.PositiveIntegerField(default=0)
+    billable_overdraft_seat_hours = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entitlement", "period_start"],
+                name="licensing_statement_one_per_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gt=F("period_start")),
+                name="licensing_statement_period_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entitlement} {self.period_start:%Y-%m-%d} to {self.period_end:%Y-%m-%d}"

@@ -31,3 +31,9 @@ def prune_events() -> int:
 def apply_raises() -> int:
     """Start the temporary raises that are due and end those whose time is up."""
     return services.raises_apply()
+
+
+@shared_task(name="licensing.issue_statements")
+def issue_statements() -> int:
+    """Issue the signed statements of the billing periods that closed."""
+    return services.statements_issue_due()

@@ -332,6 +332,7 @@ CELERY_TASK_ROUTES = {
     "licensing.expire_stale_seats": {"queue": "periodic"},
     "licensing.prune_events": {"queue": "periodic"},
     "licensing.apply_raises": {"queue": "periodic"},
+    "licensing.issue_statements": {"queue": "periodic"},
 }
 CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep-outbox": {"task": "webhooks.sweep_outbox", "schedule": 30.0},
@@ -344,6 +345,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "licensing.prune_events",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Hourly: a period closes at its entitlement's start hour, and its statement follows it
+    # within the hour (licensing.services.billing.SETTLE after the close at the earliest).
+    "licensing-issue-statements": {"task": "licensing.issue_statements", "schedule": 3600.0},
 }
 # Raw events older than this many days are deleted daily (usage buckets, which the charts and
 # denial counts read, are kept); 0 keeps every event.

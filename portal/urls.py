@@ -9,6 +9,7 @@ urlpatterns = [
     # First: the client API's calls are most of the traffic, and resolving tries in order.
     path("api/v1/", include(("licensing.api.urls", "api"), namespace="api")),
     path("", views.home, name="home"),
+    path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

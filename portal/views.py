@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from licensing import keys, selectors, services, zones
+from licensing import keys, selectors, services, signing, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
 from portal import access, alert_views, unavailable
 from portal.forms import (
@@ -46,6 +46,20 @@ ZONE_CLASSES = {
 
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+# --- the portal's public keys ---------------------------------------------------------------
+
+
+@require_GET
+def jwks(request: HttpRequest) -> HttpResponse:
+    """`/.well-known/jwks.json`: the public keys that check the portal's signatures (signed
+    statements; licensing.signing), current first, retired ones kept. Public, cacheable."""
+    signing.current_key()  # so there is always one to publish
+    response = JsonResponse(signing.jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 # --- home -------------------------------------------------------------------------------------

@@ -173,6 +173,17 @@ def _raise_ended(name: str, data: Mapping[str, Any], seats: Mapping[str, Any]) -
     return f"{text}."
 
 
+def _statement_issued(name: str, data: Mapping[str, Any], seats: Mapping[str, Any]) -> str:
+    period = data.get("period") or {}
+    figures = data.get("figures") or {}
+    return (
+        f"{name}: the statement for {period.get('label')} was issued:"
+        f" {figures.get('overdraft_seat_hours')} overdraft seat-hours"
+        f" ({figures.get('billable_overdraft_seat_hours')} billable), peak {figures.get('peak')},"
+        f" {figures.get('denials')} denials."
+    )
+
+
 def _limits_of(terms: Any) -> str:
     """`120 seats, hard limit 140`: the lines a raise set."""
     terms = terms if isinstance(terms, Mapping) else {}
@@ -195,6 +206,7 @@ _ABOUT_ENTITLEMENT: Final[dict[str, _Sentence]] = {
     Event.Type.THRESHOLD_CROSSED: _threshold_crossed,
     Event.Type.RAISE_STARTED: _raise_started,
     Event.Type.RAISE_ENDED: _raise_ended,
+    Event.Type.STATEMENT_ISSUED: _statement_issued,
 }
 # Requests for seats name the customer and the product apart, as their emails do.
 _ABOUT_REQUEST: Final[dict[str, Callable[[str, str, Mapping[str, Any]], str]]] = {

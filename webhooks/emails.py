@@ -381,6 +381,43 @@ def send_raise_email(event: Event) -> bool:
     return True
 
 
+def send_statement_email(event: Event) -> bool:
+    """Email that a period's statement was issued (`statement.issued`), once per event: to the
+    customer's admins who want statements and the account manager. Call inside a transaction
+    (fan-out's, which locks the event)."""
+    if event.type != Event.Type.STATEMENT_ISSUED or event.entitlement_id is None:
+        return False
+    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
+        return False
+    entitlement = Entitlement.objects.select_related(
+        "customer", "customer__account_manager", "product"
+    ).get(pk=event.entitlement_id)
+    customer = entitlement.customer
+    _record(
+        EmailNotice.Kind.EVENT,
+        "statement_issued",
+        {
+            "event": event,
+            "period": event.data.get("period", {}),
+            "figures": event.data.get("figures", {}),
+            "entitlement": entitlement,
+            "customer": customer,
+            "product": entitlement.product,
+            "statements_url": links.absolute(
+                reverse(
+                    "customer:statements",
+                    kwargs={"slug": customer.slug, "entitlement_id": entitlement.pk},
+                )
+            ),
+        },
+        to=recipients(customer, preference="notify_statements"),
+        now=timezone.now(),
+        event=event,
+        entitlement=entitlement,
+    )
+    return True
+
+
 def _moment(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value) if value else None

@@ -173,6 +173,8 @@ def fan_out(event_seqs: Iterable[int], *, now: datetime | None = None) -> int:
                 emails.send_threshold_email(event)
             elif event.type in emails.RAISE_EVENT_TYPES:
                 emails.send_raise_email(event)
+            elif event.type == Event.Type.STATEMENT_ISSUED:
+                emails.send_statement_email(event)
         readings = _readings(events)
         watched = set(  # one query; most entitlements have no thresholds
             AlertThreshold.objects.filter(entitlement_id__in=readings).values_list(

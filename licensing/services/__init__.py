@@ -9,6 +9,7 @@ Nothing else writes domain rows: not views, serializers, forms, `save()` overrid
 - `entitlements`: create, change terms, suspend, resume;
 - `expansions`: requests for more seats, granted or declined by the account team;
 - `raises`: temporary raises of the lines, which start and end by themselves;
+- `billing`: signed statements of billing periods, issued when a period closes;
 - `accounts`: customers, products, memberships;
 - `tokens`: vendor API tokens;
 - `audit`: the `Actor` and the audit log;
@@ -34,6 +35,12 @@ from licensing.services.alerts import (
     thresholds_check,
 )
 from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
+from licensing.services.billing import (
+    statement_issue,
+    statement_payload,
+    statement_provisional,
+    statements_issue_due,
+)
 from licensing.services.entitlements import (
     UNSET,
     check_entitlement_limits,
@@ -121,6 +128,10 @@ __all__ = [
     "seat_revoke",
     "seats_expire_due",
     "seats_expire_stale",
+    "statement_issue",
+    "statement_payload",
+    "statement_provisional",
+    "statements_issue_due",
     "threshold_add",
     "threshold_remove",
     "thresholds_check",

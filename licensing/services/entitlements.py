@@ -16,7 +16,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from licensing import zones
-from licensing.models import AuditEntry, Customer, Entitlement, EntitlementTerms, Event, Product
+from licensing.models import (
+    AuditEntry,
+    BillingPeriod,
+    Customer,
+    Entitlement,
+    EntitlementTerms,
+    Event,
+    Product,
+)
 from licensing.services._rows import write_events, zone_events
 from licensing.services.accounts import product_create
 from licensing.services.audit import SYSTEM, Actor, audit_diff, audit_record
@@ -103,6 +111,8 @@ _EDITABLE: Final = (
     "status",
     "starts_at",
     "ends_at",
+    "billing_period",
+    "free_overdraft_seat_hours",
 )
 
 
@@ -135,6 +145,8 @@ def entitlement_create(
     lease_seconds: int | None = None,
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
+    billing_period: str = BillingPeriod.MONTHLY,
+    free_overdraft_seat_hours: int = 0,
     actor: Actor = SYSTEM,
 ) -> Entitlement:
     """Create an entitlement of `product`, or of a product named `new_product` created with it
@@ -148,6 +160,8 @@ def entitlement_create(
         lease_seconds=lease_seconds,
         starts_at=starts_at or now,
         ends_at=ends_at,
+        billing_period=billing_period,
+        free_overdraft_seat_hours=free_overdraft_seat_hours,
         created_at=now,
         updated_at=now,
     )
@@ -190,6 +204,8 @@ def entitlement_update(
     status: str | _Unset = UNSET,
     starts_at: datetime | _Unset = UNSET,
     ends_at: datetime | _Unset | None = UNSET,
+    billing_period: str | _Unset = UNSET,
+    free_overdraft_seat_hours: int | _Unset = UNSET,
     actor: Actor = SYSTEM,
     action: str = AuditEntry.Action.ENTITLEMENT_UPDATED,
     hold_over: bool = False,
@@ -215,6 +231,8 @@ def entitlement_update(
         "status": status,
         "starts_at": starts_at,
         "ends_at": ends_at,
+        "billing_period": billing_period,
+        "free_overdraft_seat_hours": free_overdraft_seat_hours,
     }
     now = timezone.now()
     with transaction.atomic():

@@ -80,6 +80,7 @@ def test_the_story_writes_each_event_exactly_once(license_client, entitlement):
         T.THRESHOLD_CROSSED: 0,
         T.RAISE_STARTED: 0,
         T.RAISE_ENDED: 0,
+        T.STATEMENT_ISSUED: 0,
     }
     activated = Event.objects.filter(entitlement=entitlement, type=T.SEAT_ACTIVATED)
     assert activated.filter(data__overdraft=True).count() == 20

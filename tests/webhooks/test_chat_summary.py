@@ -170,6 +170,21 @@ CASES = [
         "Acme Corp · Design Studio: the temporary raise ended: back to 100 seats, hard limit 120;"
         " 131 seats in use stay until released.",
     ),
+    (
+        "statement.issued",
+        {
+            "period": {"label": "Nov 2026"},
+            "figures": {
+                "overdraft_seat_hours": 1234,
+                "billable_overdraft_seat_hours": 1000,
+                "peak": 120,
+                "denials": 37,
+            },
+            "seats": OVER,
+        },
+        "Acme Corp · Design Studio: the statement for Nov 2026 was issued: 1234 overdraft"
+        " seat-hours (1000 billable), peak 120, 37 denials.",
+    ),
 ]
 
 

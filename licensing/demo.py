@@ -37,7 +37,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from licensing import services
+from licensing import billing, services
 from licensing.models import (
     AuditEntry,
     Customer,
@@ -47,9 +47,11 @@ from licensing.models import (
     Membership,
     Product,
     Seat,
+    Statement,
     TemporaryRaise,
     UsageBucket,
 )
+from licensing.services import billing as services_billing
 from licensing.zones import SeatCounts, in_overdraft, transitions
 
 DEMO_PASSWORD: Final = "demo-password-2026"
@@ -134,6 +136,7 @@ class Summary:
     denials: int = 0
     logins: list[Login] = dataclasses.field(default_factory=list)
     license_keys: dict[str, str] = dataclasses.field(default_factory=dict)
+    statements: int = 0
 
 
 PRODUCTS: Final = (("Design Studio", "design-studio"), ("Render Engine", "render-engine"))
@@ -146,7 +149,7 @@ CUSTOMERS: Final = (
         seats=100,
         hard_limit=120,
         lease_seconds=None,
-        demand=Demand(days=180, peak_start=60, peak_end=128, floor=0.12, growth=0.9),
+        demand=Demand(days=200, peak_start=60, peak_end=128, floor=0.12, growth=0.9),
         users=(
             ("admin@acme.example", "Ada Admin", Membership.Role.ADMIN),
             ("viewer@acme.example", "Vic Viewer", Membership.Role.VIEWER),
@@ -164,7 +167,7 @@ CUSTOMERS: Final = (
         seats=50,
         hard_limit=60,
         lease_seconds=None,
-        demand=Demand(days=90, peak_start=30, peak_end=40, floor=0.10),
+        demand=Demand(days=200, peak_start=30, peak_end=40, floor=0.10),
         users=(("admin@globex.example", "Gita Globex", Membership.Role.ADMIN),),
         host_prefix="globex-pc",
         customer_cap=55,  # "we allow at most 55": half of the vendor's 10 seats of overdraft
@@ -176,7 +179,7 @@ CUSTOMERS: Final = (
         seats=200,
         hard_limit=None,
         lease_seconds=None,
-        demand=Demand(days=90, peak_start=218, peak_end=262, floor=0.70, day_noise=0.04),
+        demand=Demand(days=200, peak_start=218, peak_end=262, floor=0.70, day_noise=0.04),
         users=(),
         host_prefix="initech-node",
         # The account team carries them through the year-end crunch: their peaks sit inside
@@ -192,7 +195,7 @@ CUSTOMERS: Final = (
         seats=20,
         hard_limit=25,
         lease_seconds=900,
-        demand=Demand(days=60, peak_start=17, peak_end=28, floor=0.05, growth=0.8),
+        demand=Demand(days=200, peak_start=17, peak_end=28, floor=0.05, growth=0.8),
         users=(),
         host_prefix="umbrella-lab",
     ),
@@ -531,10 +534,30 @@ def _load_customer(
             services.expansion_request(
                 entitlement=entitlement, seats=seats, message=message, actor=actor
             )
+        summary.statements += _issue_statements(entitlement, now=now)
     summary.created_customers.append(spec.name)
     summary.buckets += len(history.buckets)
     summary.denials += sum(bucket.denials for bucket in history.buckets)
     summary.license_keys[spec.name] = entitlement.license_key
+
+
+def _issue_statements(entitlement: Entitlement, *, now: datetime) -> int:
+    """Every closed month's statement, issued through the service and dated as the hourly job
+    would have issued it (within the hour after the period closed). They were announced then:
+    their `statement.issued` events are marked dispatched, so loading the demo sends no
+    emails or webhooks about them."""
+    anchor = billing.anchor_of(entitlement.starts_at)
+    periods = billing.closed_periods(
+        anchor, entitlement.billing_period, until=now - services_billing.SETTLE
+    )
+    for period in periods:
+        statement = services.statement_issue(entitlement=entitlement, period=period)
+        issued = period.end + services_billing.SETTLE
+        Statement.objects.filter(pk=statement.pk).update(issued_at=issued)
+        Event.objects.filter(
+            type=Event.Type.STATEMENT_ISSUED, data__statement_id=str(statement.pk)
+        ).update(occurred_at=issued, dispatched_at=now)
+    return len(periods)
 
 
 def _start_raise(

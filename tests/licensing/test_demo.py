@@ -1,5 +1,6 @@
 """`manage.py demo`: idempotent, and its history is what the services would have written."""
 
+import itertools
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
@@ -9,7 +10,7 @@ import time_machine
 from django.core.management import call_command
 from django.db.models import Model, Sum
 
-from licensing import demo, selectors, services
+from licensing import demo, selectors, services, signing
 from licensing.models import (
     AuditEntry,
     Customer,
@@ -327,3 +328,23 @@ def test_initech_has_a_temporary_raise_running_since_six_days(client):
         initech, start=started - timedelta(hours=1), end=started + timedelta(hours=1)
     )
     assert [p.entitled for p in points] == [200, 260]
+
+
+def test_every_customer_has_six_months_of_signed_statements():
+    demo.load(now=WEDNESDAY)
+
+    keyset = signing.jwks()
+    for entitlement in Entitlement.objects.select_related("customer"):
+        statements = list(entitlement.statements.order_by("period_start"))
+        assert len(statements) >= 6, entitlement.customer.name
+        for statement in statements:
+            assert statement.period_end <= WEDNESDAY
+            assert statement.issued_at > statement.period_end
+            payload = signing.verify(statement.document, keyset)
+            assert payload["customer"]["name"] == entitlement.customer.name
+        # Consecutive months, from the start of the entitlement.
+        assert statements[0].period_start == entitlement.starts_at.replace(minute=0)
+        assert all(a.period_end == b.period_start for a, b in itertools.pairwise(statements))
+    assert not Event.objects.filter(type=Event.Type.STATEMENT_ISSUED, dispatched_at=None)
+    acme_last = acme().statements.order_by("-period_start").first()
+    assert acme_last is not None and acme_last.billable_overdraft_seat_hours > 0

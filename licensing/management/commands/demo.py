@@ -33,7 +33,8 @@ class Command(BaseCommand):
             write(
                 self.style.SUCCESS(
                     f"Loaded demo data in {elapsed:.1f}s: {', '.join(summary.created_customers)}"
-                    f" ({summary.buckets} hours of usage, {summary.denials} denials)."
+                    f" ({summary.buckets} hours of usage, {summary.denials} denials,"
+                    f" {summary.statements} signed monthly statements)."
                 )
             )
         if summary.kept_customers:

@@ -44,6 +44,7 @@ CUSTOMER_ADMIN = "customer_admin"  # staff, and admins of the customer in the pa
 OWN_SETTINGS = "own_settings"
 AUDIENCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^$"), PUBLIC),
+    (re.compile(r"^\.well-known/jwks\.json$"), PUBLIC),  # public keys: anyone may verify
     (re.compile(r"^invitations/<str:token>/$"), PUBLIC),  # the emailed token is the credential
     (re.compile(r"^team/"), STAFF),
     (re.compile(r"^c/<slug:slug>/webhooks/"), CUSTOMER_ADMIN),

@@ -204,12 +204,12 @@ def test_every_event_type_the_portal_writes_has_a_sentence_of_its_own():
 
 def test_another_event_type_gets_a_plain_sentence(entitlement):
     event = Event(
-        type="statement.issued",
+        type="example.unknown",
         entitlement=entitlement,
         customer=entitlement.customer,
         data={"seats": OVER},
     )
-    assert chat.summary(event) == "Acme Corp · Design Studio: statement.issued event."
+    assert chat.summary(event) == "Acme Corp · Design Studio: example.unknown event."
 
 
 def test_an_event_without_an_entitlement_names_the_customer(customer):

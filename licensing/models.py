@@ -3,6 +3,7 @@ import uuid
 from typing import Self
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -96,6 +97,10 @@ class EntitlementQuerySet(models.QuerySet["Entitlement"]):
         return self.annotate(zone_rank=zones.zone_rank())
 
 
+# The longest a client may be trusted offline (licensing.leases): 30 days.
+MAX_OFFLINE_GRACE_SECONDS = 30 * 86400
+
+
 class BillingPeriod(models.TextChoices):
     """How often a statement is issued (licensing.billing), anchored at the entitlement's start."""
 
@@ -155,6 +160,15 @@ class Entitlement(models.Model):
     free_overdraft_seat_hours = models.PositiveIntegerField(
         default=0,
         help_text="Overdraft seat-hours per billing period that are not billed.",
+    )
+    offline_grace_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_OFFLINE_GRACE_SECONDS)],
+        help_text=(
+            "How long a client may keep working without reaching the portal, past its lease"
+            " (licensing.leases). Empty: 72 hours for named seats, none for floating ones."
+        ),
     )
     # Seats in use above the lines when a temporary raise ended (licensing.services.raises):
     # they stay until released, and the two CHECK constraints below allow up to this many
@@ -254,6 +268,7 @@ class EntitlementTerms(models.Model):
         max_length=10, choices=BillingPeriod.choices, default=BillingPeriod.MONTHLY
     )
     free_overdraft_seat_hours = models.PositiveIntegerField(default=0)
+    offline_grace_seconds = models.PositiveIntegerField(null=True, blank=True)
     changed_by = models.CharField(
         max_length=255, blank=True, help_text='Who made the change: an email, a token or "system".'
     )

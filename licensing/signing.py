@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -105,6 +106,7 @@ def current_key() -> SigningKey:
 
 def rotate() -> SigningKey:
     """A new current key; the previous one is retired (still published, no longer signing)."""
+    global _current
     with transaction.atomic():
         now = timezone.now()
         SigningKey.objects.select_for_update().filter(current=True).update(
@@ -112,18 +114,77 @@ def rotate() -> SigningKey:
         )
         key = _new_key()
         key.save(force_insert=True)
+    _current = None  # this process signs with the new key at once; others within a minute
     return key
 
 
 def sign(payload: dict[str, Any], key: SigningKey | None = None) -> bytes:
     """The signed document of `payload`, as canonical bytes."""
     key = key or current_key()
-    private = serialization.load_pem_private_key(key.private_key.encode("ascii"), password=None)
-    assert isinstance(private, Ed25519PrivateKey)
-    signature = private.sign(canonical(payload))
+    signature = _private(key).sign(canonical(payload))
     return canonical(
         {"payload": payload, "signature": {"alg": ALG, "kid": key.kid, "sig": b64url(signature)}}
     )
+
+
+# --- compact JWS (RFC 7515), for tokens: leases ---------------------------------------------
+
+# Loaded private keys by kid: parsing PEM on every activation would cost more than signing.
+_loaded: dict[str, Ed25519PrivateKey] = {}
+_current: tuple[float, SigningKey] | None = None
+CURRENT_KEY_TTL: Final = 60.0  # a rotation reaches every process within a minute
+
+
+def _private(key: SigningKey) -> Ed25519PrivateKey:
+    private = _loaded.get(key.kid)
+    if private is None:
+        loaded = serialization.load_pem_private_key(key.private_key.encode("ascii"), None)
+        assert isinstance(loaded, Ed25519PrivateKey)
+        private = _loaded[key.kid] = loaded
+    return private
+
+
+def _current_cached() -> SigningKey:
+    global _current
+    now = time.monotonic()
+    if _current is None or _current[0] < now:
+        _current = (now + CURRENT_KEY_TTL, current_key())
+    return _current[1]
+
+
+def sign_jws(claims: dict[str, Any]) -> str:
+    """A compact JWS (`header.payload.signature`, EdDSA) of `claims`, by the current key."""
+    key = _current_cached()
+    header = b64url(canonical({"alg": ALG, "kid": key.kid, "typ": "JWT"}))
+    body = b64url(canonical(claims))
+    signature = _private(key).sign(f"{header}.{body}".encode("ascii"))
+    return f"{header}.{body}.{b64url(signature)}"
+
+
+def verify_jws(token: str, keyset: dict[str, Any]) -> dict[str, Any]:
+    """The claims of a compact JWS whose EdDSA signature checks out against `keyset`; else
+    BadSignature. Checks no claim: the caller does (licensing.leases)."""
+    try:
+        header_b64, body_b64, signature_b64 = token.split(".")
+        header = json.loads(b64url_decode(header_b64))
+        claims = json.loads(b64url_decode(body_b64))
+        signature = b64url_decode(signature_b64)
+    except (ValueError, AttributeError) as exc:
+        raise BadSignature(f"not a token ({exc})") from None
+    if not isinstance(header, dict) or header.get("alg") != ALG:
+        raise BadSignature("unknown algorithm")
+    found = [k for k in keyset.get("keys", []) if k.get("kid") == header.get("kid")]
+    if not found:
+        raise BadSignature(f"no published key {header.get('kid')!r}")
+    try:
+        Ed25519PublicKey.from_public_bytes(b64url_decode(found[0]["x"])).verify(
+            signature, f"{header_b64}.{body_b64}".encode("ascii")
+        )
+    except InvalidSignature:
+        raise BadSignature("the signature does not match") from None
+    if not isinstance(claims, dict):
+        raise BadSignature("the claims are not an object")
+    return claims
 
 
 def jwk(key: SigningKey) -> dict[str, str]:

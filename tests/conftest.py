@@ -167,3 +167,16 @@ def frozen(time_machine: Any) -> Any:
     """Time stands still at now until the test moves it."""
     time_machine.move_to(timezone.now(), tick=False)
     return time_machine
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signing_caches() -> Iterator[None]:
+    """Each test's database starts without keys: forget the key and terms a process caches
+    (licensing.signing, licensing.leases)."""
+    from licensing import leases, signing
+
+    signing._current = None
+    leases._terms.clear()
+    yield
+    signing._current = None
+    leases._terms.clear()

@@ -4,6 +4,7 @@ An activation is a Seat; its `id` is the seat's id. One APIView per action.
 """
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing import errors, services
+from licensing import errors, leases, services
 from licensing.api import schema
 from licensing.api.auth import LicenseKey, LicenseKeyAuthentication, invalid_license_key
 from licensing.api.parsers import JSONParser
@@ -84,7 +85,8 @@ def _seats_body(counts: SeatCounts) -> dict[str, int | None]:
     return counts.as_dict()
 
 
-def granted_body(seat: Seat, counts: SeatCounts, message: str) -> dict[str, Any]:
+def granted_body(seat: Seat, counts: SeatCounts, message: str, license_key: str) -> dict[str, Any]:
+    token, valid_until = leases.issue(seat, license_key=license_key)
     return {
         "id": str(seat.pk),
         "status": "overdraft" if seat.overdraft else "ok",
@@ -92,6 +94,8 @@ def granted_body(seat: Seat, counts: SeatCounts, message: str) -> dict[str, Any]
         "overdraft": seat.overdraft,
         "seats": _seats_body(counts),
         "lease_expires_at": seat.lease_expires_at.isoformat() if seat.lease_expires_at else None,
+        "lease": token,
+        "lease_valid_until": datetime.fromtimestamp(valid_until, UTC).isoformat(),
         "message": message,
     }
 
@@ -175,7 +179,7 @@ class ActivationCreateView(ClientAPIView):
                 headers=headers,
             )
         return Response(
-            granted_body(result.seat, result.counts, result.message),
+            granted_body(result.seat, result.counts, result.message, self.license_key),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -188,7 +192,9 @@ class ActivationHeartbeatView(ClientAPIView):
         beat = services.seat_heartbeat(
             license_key=self.license_key, seat_id=self.seat_id(activation_id)
         )
-        return Response(granted_body(beat.seat, beat.counts, heartbeat_message(beat.seat)))
+        return Response(
+            granted_body(beat.seat, beat.counts, heartbeat_message(beat.seat), self.license_key)
+        )
 
 
 class ActivationReleaseView(ClientAPIView):

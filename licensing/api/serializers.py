@@ -600,6 +600,16 @@ class GrantedSerializer(serializers.Serializer):
     lease_expires_at = serializers.DateTimeField(
         allow_null=True, help_text="Heartbeat before this; null for named seats."
     )
+    lease = serializers.CharField(
+        help_text="A signed lease token (compact JWS, EdDSA, keys at /.well-known/jwks.json):"
+        " claims iss, aud (overdraft-portal/lease), sub (this id), ent (entitlement), fp"
+        " (fingerprint), zone (ok|overdraft), iat, exp (valid-until), lease_exp. A client may"
+        " keep working offline until exp (docs/clients.md)."
+    )
+    lease_valid_until = serializers.DateTimeField(
+        help_text="The token's exp: the lease's end (or now, for a named seat) plus the"
+        " entitlement's offline grace."
+    )
     message = serializers.CharField()
 
 

@@ -113,6 +113,7 @@ _EDITABLE: Final = (
     "ends_at",
     "billing_period",
     "free_overdraft_seat_hours",
+    "offline_grace_seconds",
 )
 
 
@@ -147,6 +148,7 @@ def entitlement_create(
     ends_at: datetime | None = None,
     billing_period: str = BillingPeriod.MONTHLY,
     free_overdraft_seat_hours: int = 0,
+    offline_grace_seconds: int | None = None,
     actor: Actor = SYSTEM,
 ) -> Entitlement:
     """Create an entitlement of `product`, or of a product named `new_product` created with it
@@ -162,6 +164,7 @@ def entitlement_create(
         ends_at=ends_at,
         billing_period=billing_period,
         free_overdraft_seat_hours=free_overdraft_seat_hours,
+        offline_grace_seconds=offline_grace_seconds,
         created_at=now,
         updated_at=now,
     )
@@ -206,6 +209,7 @@ def entitlement_update(
     ends_at: datetime | _Unset | None = UNSET,
     billing_period: str | _Unset = UNSET,
     free_overdraft_seat_hours: int | _Unset = UNSET,
+    offline_grace_seconds: int | _Unset | None = UNSET,
     actor: Actor = SYSTEM,
     action: str = AuditEntry.Action.ENTITLEMENT_UPDATED,
     hold_over: bool = False,
@@ -233,6 +237,7 @@ def entitlement_update(
         "ends_at": ends_at,
         "billing_period": billing_period,
         "free_overdraft_seat_hours": free_overdraft_seat_hours,
+        "offline_grace_seconds": offline_grace_seconds,
     }
     now = timezone.now()
     with transaction.atomic():

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from licensing import errors, hooks, services, statements
+from licensing import errors, hooks, leases, services, signing, statements
 from licensing.models import Entitlement, Event, Seat, UsageBucket
 from licensing.services.seats import ActivationResult
 from licensing.zones import SeatCounts
@@ -283,6 +283,10 @@ def test_reactivation_through_the_api_answers_200_with_the_held_message(
 
     assert (first.status_code, again.status_code) == (201, 200)
     body = again.json()
+    lease, valid_until = body.pop("lease"), body.pop("lease_valid_until")
+    claims = leases.verify(lease, signing.jwks(), fingerprint="laptop-7")
+    assert (claims["sub"], claims["zone"]) == (first.json()["id"], "ok")
+    assert valid_until == datetime.fromtimestamp(claims["exp"], UTC).isoformat()
     assert body == {
         "id": first.json()["id"],
         "status": "ok",

@@ -120,6 +120,8 @@ class CustomerSpec:
     expansion_request: tuple[int, str] | None = None
     # A temporary raise the account team granted, running now.
     temporary_raise: DemoRaise | None = None
+    # Overdraft seat-hours a month not billed (its statements' free allowance).
+    free_overdraft_seat_hours: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +157,7 @@ CUSTOMERS: Final = (
             ("viewer@acme.example", "Vic Viewer", Membership.Role.VIEWER),
         ),
         host_prefix="acme-ws",
+        free_overdraft_seat_hours=200,
         expansion_request=(
             130,
             "We keep hitting the limit at the end of each month. Could we move to 130 seats?",
@@ -505,6 +508,7 @@ def _load_customer(
             lease_seconds=spec.lease_seconds,
             starts_at=begins,
             ends_at=begins + timedelta(days=365),
+            free_overdraft_seat_hours=spec.free_overdraft_seat_hours,
         )
         history = simulate(entitlement, spec, end=end, now=now, rng=rng)
         # The sanctioned exception (see the module docstring): history written directly.

@@ -348,3 +348,5 @@ def test_every_customer_has_six_months_of_signed_statements():
     assert not Event.objects.filter(type=Event.Type.STATEMENT_ISSUED, dispatched_at=None)
     acme_last = acme().statements.order_by("-period_start").first()
     assert acme_last is not None and acme_last.billable_overdraft_seat_hours > 0
+    # Acme's 200 free overdraft seat-hours a month come off each statement's bill.
+    assert acme_last.billable_overdraft_seat_hours == acme_last.overdraft_seat_hours - 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from django.db import connection
@@ -28,8 +28,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from licensing import history, keys, statements, zones
+from licensing import forecast, history, keys, statements, zones
 from licensing.capacity import Capacity, capacity_of
+from licensing.forecast import Forecast
 from licensing.history import Terms
 from licensing.models import (
     AuditEntry,
@@ -276,11 +277,12 @@ def usage_range(key: str | None) -> UsageRange:
     return USAGE_RANGES.get(key or "", USAGE_RANGES[DEFAULT_USAGE_RANGE])
 
 
-def usage_chart(usage: UsageHistory) -> dict[str, Any]:
+def usage_chart(usage: UsageHistory, projection: Forecast | None = None) -> dict[str, Any]:
     """The entitlement page's chart data (its json_script): per point the peak, the denials,
     the lines it was judged by and its zone, which the script only turns into colours; the
     changes of the lines inside the range, for markers; the temporary raises over the range,
-    for bands (`raise_bands`: one query)."""
+    for bands (`raise_bands`: one query); and, for daily ranges, the days of the forecast
+    (`usage_forecast`) to draw after the last point (`chart_projection`)."""
     return {
         "bucket": usage.bucket,
         "entitled": usage.entitlement.seats,
@@ -318,7 +320,113 @@ def usage_chart(usage: UsageHistory) -> dict[str, Any]:
             }
             for band in raise_bands(usage.entitlement, start=usage.start, end=usage.end)
         ],
+        "forecast": chart_projection(usage, projection),
     }
+
+
+# Days drawn past the furthest expected crossing, so the crossing does not sit on the edge.
+PROJECTION_MARGIN_DAYS: Final = 3
+
+
+def chart_projection(usage: UsageHistory, projection: Forecast | None) -> dict[str, Any] | None:
+    """The forecast's days for a daily chart, from the day after the last point: up to a few
+    days past the furthest line it is expected to reach, or to its horizon when it reaches
+    none; never more days than the range shows. None for hourly charts and without a
+    forecast."""
+    if projection is None or not projection.available or usage.bucket != "day":
+        return None
+    expected = [c.expected for c in projection.crossings if c.expected is not None]
+    ahead = (
+        (max(expected) - projection.today).days + PROJECTION_MARGIN_DAYS
+        if expected
+        else projection.horizon_days
+    )
+    shown = (usage.end - usage.start).days
+    return {
+        "as_of": projection.today.isoformat(),
+        "days": [
+            {
+                "t": _midnight(day.day).isoformat(),
+                "expected": round(day.expected, 1),
+                "low": round(day.low, 1),
+                "high": round(day.high, 1),
+            }
+            for day in projection.days[: min(ahead, shown)]
+        ],
+        "crossings": [
+            {
+                "name": c.name,
+                "seats": c.line,
+                "reached": c.reached,
+                "t": None if c.expected is None else _midnight(c.expected).isoformat(),
+                "label": projection.on(c.expected),
+            }
+            for c in projection.crossings
+        ],
+    }
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+# --- the forecast ------------------------------------------------------------------------------
+
+
+def usage_forecast(
+    entitlement: Entitlement, *, now: datetime | None = None, terms: list[Terms] | None = None
+) -> Forecast:
+    """When use reaches the lines in force at `now` (licensing.forecast), from the daily peaks
+    of the weeks before (`_forecast_of`), whatever range a chart shows. Two queries (the level
+    before the window and its rows) given `terms` (`terms_history`), three without."""
+    now = now or timezone.now()
+    terms = terms if terms is not None else terms_history(entitlement)
+    start, end = _forecast_window(now)
+    before = (
+        UsageBucket.objects.filter(entitlement_id=entitlement.pk, hour__lt=start)
+        .order_by("-hour")
+        .values_list("closing_used")
+        .first()
+    )
+    rows = _bucket_rows([entitlement.pk], start, _stop(end, now))[entitlement.pk]
+    return _forecast_of(terms, rows, closing_before=before[0] if before else 0, now=now)
+
+
+def _forecast_window(now: datetime) -> tuple[datetime, datetime]:
+    """The days the forecast reads: `forecast.WINDOW_DAYS` whole days and today."""
+    today = history.floor_day(now)
+    return today - timedelta(days=forecast.WINDOW_DAYS), today + timedelta(days=1)
+
+
+def _forecast_of(
+    terms: list[Terms], rows: Iterable[history.Row], *, closing_before: int, now: datetime
+) -> Forecast:
+    """The forecast of the rows of `_forecast_window(now)` (and any before it, skipped):
+    their daily peaks from the first whole day of the entitlement's first terms (the days
+    before it existed are not days of no use), against the lines of the terms in force at
+    `now`, the limit being `zones.limit_of` them."""
+    start, end = _forecast_window(now)
+    points = history.walk(
+        rows,
+        closing_before=closing_before,
+        spans=history.spans(terms, start, _stop(end, now)),
+        now=now,
+        bucket="day",
+    )
+    existed = terms[0].effective_from
+    first = history.floor_day(existed)
+    if first < existed:
+        first += timedelta(days=1)
+    in_force = [t for t in terms if t.effective_from <= now] or terms[:1]
+    lines = in_force[-1]
+    limit = zones.limit_of(lines.hard_limit, lines.customer_cap)
+    return forecast.forecast(
+        {point.start.date(): point.peak for point in points if point.start >= first},
+        today=history.floor_day(now).date(),
+        entitled=lines.seats,
+        limit=limit,
+        limit_name="hard limit" if limit == lines.hard_limit else "cap",
+    )
 
 
 def customer_entitlements(
@@ -436,6 +544,8 @@ class ExpansionLead:
     # lines above include it; when it ends they come down by as much.
     raise_seats: int | None = None
     raise_until: datetime | None = None
+    # When use reaches the lines in force now (`usage_forecast`).
+    forecast: Forecast | None = None
 
     @property
     def overdraft_seat_hours(self) -> int:
@@ -475,11 +585,12 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
 
     Each candidate's figures are its `usage_history(...).capacity` over exactly the range and
     buckets of the entitlement page's 30-day chart, so a lead and the chart's note agree.
+    Each lead's `forecast` is its `usage_forecast`, from the same rows.
     Three queries, whatever the number of leads. The first finds the candidates, a superset of
     the entitlements with overdraft or denials under any terms: a bucket of the range with
     denials or a peak above the fewest seats the entitlement ever had, or a level (before the
     range, or now) above them, or an open request; then their terms, then their UsageBucket
-    rows of the range.
+    rows of the forecast's window (which holds the range).
     """
     now = now or timezone.now()
     leads_range = USAGE_RANGES[LEADS_RANGE]
@@ -501,6 +612,10 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     level_before = Subquery(
         buckets.filter(hour__lt=start).order_by("-hour").values("closing_used")[:1]
     )
+    window_start, _ = _forecast_window(now)
+    level_before_window = Subquery(
+        buckets.filter(hour__lt=window_start).order_by("-hour").values("closing_used")[:1]
+    )
     requested = Subquery(
         ExpansionRequest.objects.filter(
             entitlement_id=OuterRef("pk"), status=ExpansionRequest.Status.OPEN
@@ -514,6 +629,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         .annotate(
             fewest=fewest,
             level_before=Coalesce(level_before, 0),
+            level_before_window=Coalesce(level_before_window, 0),
             requested_seats=requested,
             raise_seats=Subquery(running.values("extra_seats")[:1]),
             raise_until=Subquery(running.values("ends_at")[:1]),
@@ -532,12 +648,14 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         "entitlement_id", "effective_from", "id"
     ):
         terms[record.entitlement_id].append(Terms.of(record))
-    rows = _bucket_rows(ids, start, _stop(end, now))
+    # The forecast's window holds the range: the range's walk skips the rows before it.
+    rows = _bucket_rows(ids, min(window_start, start), _stop(end, now))
     leads: list[ExpansionLead] = []
     for entitlement in candidates:
+        entitlement_terms = terms[entitlement.pk] or _current_terms(entitlement)
         capacity = _usage_history(
             entitlement,
-            terms[entitlement.pk] or _current_terms(entitlement),
+            entitlement_terms,
             rows[entitlement.pk],
             closing_before=entitlement.level_before,
             start=start,
@@ -560,6 +678,12 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
                     requested_seats=entitlement.requested_seats,
                     raise_seats=entitlement.raise_seats,
                     raise_until=entitlement.raise_until,
+                    forecast=_forecast_of(
+                        entitlement_terms,
+                        rows[entitlement.pk],
+                        closing_before=entitlement.level_before_window,
+                        now=now,
+                    ),
                 )
             )
     leads.sort(

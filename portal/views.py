@@ -179,6 +179,7 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
     services.seats_expire_due(entitlements=[entitlement])
     customer = entitlement.customer
     usage_range, usage = _usage(request, entitlement)
+    projection = selectors.usage_forecast(entitlement, now=usage.as_of, terms=usage.terms)
     seats = Paginator(selectors.seats_in_use(entitlement), SEATS_PER_PAGE).get_page(
         request.GET.get("page")
     )
@@ -194,7 +195,8 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             "points": usage.points,
             "figures": usage.capacity,
             "note": usage.capacity.note(usage_range.label),
-            "chart": selectors.usage_chart(usage),
+            "forecast": projection,
+            "chart": selectors.usage_chart(usage, projection),
             "seats": seats,
             "denials": selectors.recent_denials(entitlement),
             "can_release": _can_manage(request, customer),

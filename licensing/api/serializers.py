@@ -243,6 +243,58 @@ class CapacitySerializer(serializers.Serializer):
     )
 
 
+class CrossingSerializer(serializers.Serializer):
+    name = serializers.ChoiceField(
+        choices=["entitled seats", "hard limit", "cap"],
+        help_text="The line: the entitled seats, or the limit (the customer's cap when it is "
+        "below the hard limit, else the hard limit).",
+    )
+    seats = serializers.IntegerField(help_text="Where the line is now.")
+    reached = serializers.BooleanField(
+        help_text="A daily peak of the last 7 days (today so far included) reached it; the "
+        "dates are then null."
+    )
+    expected = serializers.DateField(
+        allow_null=True,
+        help_text="The first day whose projected peak reaches the line; null: not within the "
+        "horizon (or reached).",
+    )
+    earliest = serializers.DateField(
+        allow_null=True, help_text="The same for the high end of the range."
+    )
+    latest = serializers.DateField(
+        allow_null=True,
+        help_text="The same for the low end of the range; null: perhaps not within the horizon.",
+    )
+
+
+class ProjectedDaySerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="A UTC day after today.")
+    expected = serializers.FloatField(help_text="Its projected peak seats in use.")
+    low = serializers.FloatField(help_text="The low end of the likely range.")
+    high = serializers.FloatField(help_text="The high end of the likely range.")
+
+
+class ForecastSerializer(serializers.Serializer):
+    available = serializers.BooleanField(
+        help_text="False with too little history; `reason` says why and the rest is empty."
+    )
+    reason = serializers.CharField(help_text="Why there is no forecast; empty when there is.")
+    as_of = serializers.DateField(help_text="Today (UTC): the forecast starts here.")
+    history_days = serializers.IntegerField(
+        help_text="Complete days of use it read (at most the last 56)."
+    )
+    horizon_days = serializers.IntegerField(help_text="How far ahead it looks (90).")
+    weekly_growth = serializers.FloatField(
+        help_text="Seats a week the trend adds to the busiest weekday's peak (negative: falls)."
+    )
+    entitled = CrossingSerializer(allow_null=True, help_text="When use reaches the entitled seats.")
+    limit = CrossingSerializer(
+        allow_null=True, help_text="When use reaches the limit; null: no limit (unlimited)."
+    )
+    days = ProjectedDaySerializer(many=True, help_text="Tomorrow to the horizon.")
+
+
 class UsageSeriesSerializer(serializers.Serializer):
     entitlement = serializers.UUIDField()
     bucket = serializers.ChoiceField(choices=["hour", "day"])
@@ -259,6 +311,10 @@ class UsageSeriesSerializer(serializers.Serializer):
     )
     capacity = CapacitySerializer(
         help_text="The figures of the range, the same as the portal's capacity note."
+    )
+    forecast = ForecastSerializer(
+        help_text="When use reaches the lines in force now, from the daily peaks of the last 8 "
+        "weeks (whatever `start` and `end` are): the portal's forecast (docs/portal.md)."
     )
     points = UsagePointSerializer(many=True)
 

@@ -459,7 +459,9 @@ class UsageView(VendorAPIView):
         "buckets from `start` to `end`, hours without changes carrying the level forward. "
         "Each hour is judged by the terms in force then (a bucket's `entitled` and `hard_limit` "
         "are those of its busiest hour); buckets after the current one are not returned, and "
-        "the one that holds the current hour is `partial`.",
+        "the one that holds the current hour is `partial`. `forecast` projects, from the "
+        "daily peaks of the last 8 weeks whatever the range, when use reaches the entitled "
+        "seats and the limit in force now, with a range, or that it does not within 90 days.",
         parameters=[s.UsageQuerySerializer, RETRY_AFTER],
         responses=responses({200: s.UsageSeriesSerializer}, 400, 404),
     )
@@ -479,6 +481,9 @@ class UsageView(VendorAPIView):
             "hard_limit": entitlement.hard_limit,
             "terms": [dataclasses.asdict(terms) for terms in usage.terms_in_range()],
             "capacity": usage.capacity.as_dict(),
+            "forecast": selectors.usage_forecast(
+                entitlement, now=usage.as_of, terms=usage.terms
+            ).as_dict(),
             "points": [point.as_dict() for point in usage.points],
         }
         return Response(s.UsageSeriesSerializer(body).data)

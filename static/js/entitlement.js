@@ -4,7 +4,9 @@
  *  null = none), as_of,
  *  points: [{t, peak, denials, entitled, hard_limit, customer_cap, zone, partial}],
  *  changes: [{t, entitled, hard_limit, summary}],
- *  raises: [{from, until, status: "running"|"ended"|"scheduled", summary}]}.
+ *  raises: [{from, until, status: "running"|"ended"|"scheduled", summary}],
+ *  forecast: null | {as_of, days: [{t, expected, low, high}],
+ *            crossings: [{name, seats, reached, t (null: not within the horizon), label}]}}.
  * Each point carries the lines it was judged by and the server's zone (licensing.zones); this
  * script draws those lines and colours those zones, it never decides a zone itself. Each raise
  * is the time a temporary raise lifted (or lifts, or will lift) the lines, from..until (ISO,
@@ -15,6 +17,11 @@
  * line and of the limit lines belongs to exactly one point and takes that point's colour (blue
  * within, amber in overdraft, red at the hard limit); the vertical risers between runs are
  * blue, amber only where they climb above the entitled line of a point in overdraft.
+ *
+ * The forecast (licensing.forecast, daily ranges only) takes the buckets after the last point:
+ * the axis runs on over its days, the lines of today carry on across them, its expected peak is
+ * a dashed run per day over a shaded band from its low to its high, and each line it is
+ * expected to reach gets a ring where it does, labelled with the day ("~14 Jan").
  */
 (function () {
   "use strict";
@@ -30,6 +37,8 @@
   if (!n) {
     return;
   }
+  var ahead = (data.forecast && data.forecast.days) || [];
+  var total = n + ahead.length; // buckets on the x axis: the points, then the forecast's days
 
   var css = getComputedStyle(document.documentElement);
   function colour(name, fallback) {
@@ -60,7 +69,7 @@
   // --- time: labels, ticks, where a moment falls --------------------------------------------
   var hourly = data.bucket === "hour";
   var bucketMs = hourly ? 3600e3 : 86400e3;
-  var starts = points.map(function (p) { return Date.parse(p.t); });
+  var starts = points.concat(ahead).map(function (p) { return Date.parse(p.t); });
   function fmt(options) {
     return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: "UTC" }, options));
   }
@@ -103,15 +112,18 @@
     }
     return typeof unit === "number" && unit < 12 ? formats.month.format(d) : formats.day.format(d);
   }
-  // Both charts share the ticks, chosen for the width: about one label per 48 px.
+  // Both charts share the ticks, chosen for the width: about one label per 48 px, or per
+  // 72 px for months (their labels carry the year).
   function buildTicks(scale) {
-    var room = Math.max(2, Math.floor(scale.width / 48));
     var step = steps[steps.length - 1];
     for (var s = 0; s < steps.length; s++) {
-      if (n / steps[s][0] <= room) { step = steps[s]; break; }
+      var unit = steps[s][1];
+      var months = !hourly && typeof unit === "number" && unit < 12;
+      var room = Math.max(2, Math.floor(scale.width / (months ? 72 : 48)));
+      if (total / steps[s][0] <= room) { step = steps[s]; break; }
     }
     var ticks = [];
-    for (var i = 0; i < n; i++) {
+    for (var i = 0; i < total; i++) {
       if (startsStep(i, step[1])) { ticks.push({ value: i, label: tickLabel(i, step[1]) }); }
     }
     scale.ticks = ticks.length ? ticks : [{ value: 0, label: tickLabel(0, step[1]) }];
@@ -120,7 +132,7 @@
     return {
       type: "linear",
       min: -0.5,
-      max: n - 0.5,
+      max: total - 0.5,
       offset: false, // bars would otherwise pad the axis and shift the buckets
       grid: { display: false },
       border: { color: gridColour },
@@ -135,7 +147,7 @@
   // Where a moment falls on the x axis (inside the bucket that holds it).
   function xOf(ms) {
     var i = 0;
-    while (i + 1 < n && starts[i + 1] <= ms) { i++; }
+    while (i + 1 < total && starts[i + 1] <= ms) { i++; }
     var into = Math.min(Math.max((ms - starts[i]) / bucketMs, 0), 1);
     return { bucket: i, x: i - 0.5 + into };
   }
@@ -207,11 +219,15 @@
     vertex(i + 0.5, p.peak, own, p.partial); // until a riser says otherwise
   });
 
-  function run(value) {
+  // A line's run over each point, carried on at `now` (its value today) over the forecast.
+  function run(value, now) {
     var line = [];
     points.forEach(function (p, i) {
       var y = value(p);
       line.push({ x: i - 0.5, y: y }, { x: i + 0.5, y: y });
+    });
+    ahead.forEach(function (d, k) {
+      line.push({ x: n + k - 0.5, y: now }, { x: n + k + 0.5, y: now });
     });
     return line;
   }
@@ -237,6 +253,7 @@
     maxSeats = Math.max(maxSeats, p.peak, p.entitled, p.hard_limit || 0, p.customer_cap || 0);
   });
   maxSeats = Math.max(maxSeats, entitledNow, limitNow || 0);
+  ahead.forEach(function (d) { maxSeats = Math.max(maxSeats, d.expected); });
 
   var datasets = [
     {
@@ -258,7 +275,7 @@
     {
       type: "line",
       label: lineLabel("Entitled seats", entitledNow, entitledSeen),
-      data: run(function (p) { return p.entitled; }),
+      data: run(function (p) { return p.entitled; }, entitledNow),
       borderColor: green,
       backgroundColor: green,
       borderDash: [6, 4],
@@ -274,7 +291,7 @@
     datasets.push({
       type: "line",
       label: lineLabel("Hard limit", limitNow, limitSeen),
-      data: run(function (p) { return p.hard_limit; }),
+      data: run(function (p) { return p.hard_limit; }, limitNow),
       borderColor: red,
       backgroundColor: red,
       borderWidth: 2,
@@ -290,7 +307,7 @@
     datasets.push({
       type: "line",
       label: lineLabel("Customer's cap", data.customer_cap, capSeen),
-      data: run(function (p) { return p.customer_cap; }),
+      data: run(function (p) { return p.customer_cap; }, data.customer_cap),
       borderColor: violet,
       backgroundColor: violet,
       borderDash: [2, 3],
@@ -303,6 +320,59 @@
       order: 3
     });
   }
+  // --- the forecast: a dashed run per day ahead, over its range (the forecastBand plugin) ---
+  var lineColour = { "entitled seats": green, "hard limit": red, "cap": violet };
+  var crossings = []; // the lines it is expected to reach on a day drawn
+  ((data.forecast && data.forecast.crossings) || []).forEach(function (c) {
+    if (c.reached || c.t === null) { return; }
+    var at = Date.parse(c.t);
+    var k = ahead.findIndex(function (d) { return Date.parse(d.t) === at; });
+    if (k < 0) { return; } // today, or past the days drawn: the note says when
+    crossings.push({ i: n + k, seats: c.seats, name: c.name, label: "~" + c.label,
+                     colour: lineColour[c.name] || marker });
+  });
+  if (ahead.length) {
+    var expectedRuns = [];
+    ahead.forEach(function (d, k) {
+      expectedRuns.push({ x: n + k - 0.5, y: d.expected }, { x: n + k + 0.5, y: d.expected });
+    });
+    datasets.push({
+      type: "line",
+      label: "Forecast",
+      data: expectedRuns,
+      borderColor: blue,
+      backgroundColor: alpha(blue, 0.18),
+      borderDash: [5, 4],
+      borderWidth: 2,
+      pointRadius: 0,
+      pointHoverRadius: 0,
+      pointHitRadius: 0,
+      fill: false,
+      order: 2,
+      // The risers between days (quiet weekends) paler than the days' runs.
+      segment: {
+        borderColor: function (ctx) {
+          return ctx.p0.parsed.x === ctx.p1.parsed.x ? alpha(blue, 0.4) : undefined;
+        }
+      }
+    });
+    // One invisible point per day ahead, for the tooltip (as "Peak" below for the points).
+    datasets.push({
+      type: "line",
+      label: "Forecast peak",
+      forecastPoints: true,
+      data: ahead.map(function (d, k) { return { x: n + k, y: d.expected }; }),
+      showLine: false,
+      pointRadius: 0,
+      pointHitRadius: 0,
+      pointHoverRadius: 4,
+      pointHoverBorderWidth: 2,
+      pointHoverBorderColor: "#fff",
+      pointHoverBackgroundColor: blue,
+      order: 1
+    });
+  }
+
   // One invisible point per bucket at its peak: what the tooltip points at (and what tests
   // read for the position of a bucket's run).
   datasets.push({
@@ -325,17 +395,21 @@
     var area = chart.chartArea;
     if (!area || e.x < area.left || e.x > area.right) { return []; }
     var i = Math.round(chart.scales.x.getValueForPixel(e.x));
-    if (i < 0 || i >= n) { return []; }
+    if (i < 0 || i >= total) { return []; }
     var items = [];
     chart.data.datasets.forEach(function (ds, d) {
-      if (ds.bucketPoints) {
-        items.push({ element: chart.getDatasetMeta(d).data[i], datasetIndex: d, index: i });
+      var k = ds.bucketPoints ? i : ds.forecastPoints ? i - n : -1;
+      if (k >= 0 && k < ds.data.length) {
+        items.push({ element: chart.getDatasetMeta(d).data[k], datasetIndex: d, index: k });
       }
     });
     return items;
   };
   function tooltipTitle(items) {
     if (!items.length) { return ""; }
+    if (items[0].dataset.forecastPoints) {
+      return formats.title.format(new Date(ahead[items[0].dataIndex].t)) + " UTC · forecast";
+    }
     var p = points[items[0].dataIndex];
     var title = formats.title.format(new Date(p.t)) + " UTC";
     if (p.partial) {
@@ -428,6 +502,80 @@
         ctx.fillRect(left, area.top, right - left, area.bottom - area.top);
       });
       ctx.restore();
+    }
+  };
+
+  // The forecast's range, from its low to its high, a run per day behind its dashed line; and
+  // a ring where the expected peak meets each line it reaches, labelled with the day. What was
+  // drawn is kept on the chart (`$forecast`) for tests to read.
+  var forecastBand = {
+    id: "forecastBand",
+    beforeDatasetsDraw: function (chart) {
+      if (!ahead.length) { return; }
+      var x = chart.scales.x;
+      var y = chart.scales.y;
+      var area = chart.chartArea;
+      var ctx = chart.ctx;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+      ctx.clip();
+      ctx.beginPath();
+      ahead.forEach(function (d, k) {
+        var top = y.getPixelForValue(d.high);
+        ctx.lineTo(x.getPixelForValue(n + k - 0.5), top);
+        ctx.lineTo(x.getPixelForValue(n + k + 0.5), top);
+      });
+      for (var k = ahead.length - 1; k >= 0; k--) {
+        var bottom = y.getPixelForValue(ahead[k].low);
+        ctx.lineTo(x.getPixelForValue(n + k + 0.5), bottom);
+        ctx.lineTo(x.getPixelForValue(n + k - 0.5), bottom);
+      }
+      ctx.closePath();
+      ctx.fillStyle = alpha(blue, 0.2);
+      ctx.fill();
+      ctx.restore();
+    },
+    afterDatasetsDraw: function (chart) {
+      if (!ahead.length) { return; }
+      var x = chart.scales.x;
+      var y = chart.scales.y;
+      var area = chart.chartArea;
+      var ctx = chart.ctx;
+      var rings = [];
+      ctx.save();
+      ctx.font = "600 11px " + Chart.defaults.font.family;
+      ctx.textAlign = "center";
+      crossings.forEach(function (c) {
+        var cx = x.getPixelForValue(c.i);
+        var cy = y.getPixelForValue(c.seats);
+        ctx.beginPath();
+        ctx.arc(cx, cy, 5, 0, 2 * Math.PI);
+        ctx.fillStyle = "#fff";
+        ctx.fill();
+        ctx.lineWidth = 2;
+        ctx.strokeStyle = c.colour;
+        ctx.stroke();
+        // Above the ring, or under it where the plot's top is too near.
+        var below = cy - 10 - 11 < area.top;
+        ctx.textBaseline = below ? "top" : "bottom";
+        var width = ctx.measureText(c.label).width;
+        var tx = Math.min(Math.max(cx, area.left + width / 2 + 2), area.right - width / 2 - 2);
+        var ty = below ? cy + 9 : cy - 9;
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
+        ctx.strokeText(c.label, tx, ty);
+        ctx.fillStyle = c.colour;
+        ctx.fillText(c.label, tx, ty);
+        rings.push({ x: cx, y: cy, label: c.label, seats: c.seats, name: c.name });
+      });
+      ctx.restore();
+      chart.$forecast = {
+        days: ahead.length,
+        left: x.getPixelForValue(n - 0.5),
+        right: x.getPixelForValue(total - 0.5),
+        crossings: rings
+      };
     }
   };
 
@@ -565,7 +713,7 @@
   }
   var seatsChart = new Chart(canvas, {
     data: { datasets: datasets },
-    plugins: [raiseBands(true), usageAreas, partialBand, changeMarkers(true)],
+    plugins: [raiseBands(true), usageAreas, partialBand, forecastBand, changeMarkers(true)],
     options: {
       responsive: true,
       maintainAspectRatio: false,
@@ -585,13 +733,15 @@
             boxHeight: 8,
             filter: function (item, chartData) {
               var ds = chartData.datasets[item.datasetIndex];
-              return !(ds && ds.bucketPoints);
+              return !(ds && (ds.bucketPoints || ds.forecastPoints));
             },
             generateLabels: function (chart) {
               var items = Chart.defaults.plugins.legend.labels.generateLabels(chart);
               items.forEach(function (item) {
                 item.pointStyle = "line";
                 item.lineWidth = 2.5;
+                var ds = chart.data.datasets[item.datasetIndex];
+                if (ds && ds.borderDash) { item.lineDash = ds.borderDash; }
               });
               if (anyOverdraft) {
                 var usageAt = items.findIndex(function (item) { return item.datasetIndex === 0; });
@@ -624,6 +774,13 @@
           callbacks: {
             title: tooltipTitle,
             label: function (item) {
+              if (item.dataset.forecastPoints) {
+                var d = ahead[item.dataIndex];
+                return [
+                  "About " + Math.round(d.expected) + " seats in use at the peak",
+                  "Likely between " + Math.round(d.low) + " and " + Math.round(d.high)
+                ];
+              }
               var p = points[item.dataIndex];
               return [
                 p.peak + " seats in use (peak): " + (zoneName[p.zone] || p.zone),
@@ -634,6 +791,10 @@
             },
             footer: function (items) {
               if (!items.length) { return []; }
+              if (items[0].dataset.forecastPoints) {
+                return crossings.filter(function (c) { return c.i === n + items[0].dataIndex; })
+                  .map(function (c) { return "Expected to reach the " + c.name + " (" + c.seats + ")"; });
+              }
               // Two lines (what, then by whom) keep the tooltip narrow enough for a phone.
               var lines = [];
               changesIn(items[0].dataIndex).forEach(function (c) {

@@ -90,6 +90,28 @@ def period_containing(anchor: datetime, billing_period: str, moment: datetime) -
     return period
 
 
+def period_of(entitlement: Any, moment: datetime) -> Period:
+    """The entitlement's billing period that holds `moment` (its first one before it starts)."""
+    return period_containing(anchor_of(entitlement.starts_at), entitlement.billing_period, moment)
+
+
+def open_period(entitlement: Any, now: datetime) -> Period | None:
+    """The period running at `now`, of which a provisional statement can be made: None before
+    the entitlement starts and once the period that holds its end has closed (that is the
+    last period; licensing.services.billing issues no statement after it)."""
+    if now < entitlement.starts_at:
+        return None
+    period = period_of(entitlement, now)
+    if entitlement.ends_at is not None and period.start > entitlement.ends_at:
+        return None
+    return period
+
+
+def first_period(entitlement: Any) -> Period:
+    """The entitlement's first billing period: the first statement is issued once it closes."""
+    return period_at(anchor_of(entitlement.starts_at), entitlement.billing_period, 0)
+
+
 def closed_periods(
     anchor: datetime, billing_period: str, *, until: datetime, since: datetime | None = None
 ) -> list[Period]:

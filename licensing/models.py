@@ -1,6 +1,8 @@
+import json
 import secrets
 import uuid
-from typing import Self
+from functools import cached_property
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator
@@ -862,3 +864,11 @@ class Statement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entitlement} {self.period_start:%Y-%m-%d} to {self.period_end:%Y-%m-%d}"
+
+    @cached_property
+    def signed(self) -> dict[str, Any]:
+        """`document` parsed: `{"payload": {...}, "signature": {...}}`. What the pages and the
+        API show is read from here, never recomputed: the statement says what it said when
+        issued."""
+        parsed: dict[str, Any] = json.loads(self.document)
+        return parsed

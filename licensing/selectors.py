@@ -40,6 +40,7 @@ from licensing.models import (
     Event,
     ExpansionRequest,
     Seat,
+    Statement,
     TemporaryRaise,
     UsageBucket,
 )
@@ -546,6 +547,8 @@ class ExpansionLead:
     raise_until: datetime | None = None
     # When use reaches the lines in force now (`usage_forecast`).
     forecast: Forecast | None = None
+    # The billable overdraft seat-hours of the entitlement's latest statement (None: none yet).
+    last_statement_billable: int | None = None
 
     @property
     def overdraft_seat_hours(self) -> int:
@@ -586,11 +589,12 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     Each candidate's figures are its `usage_history(...).capacity` over exactly the range and
     buckets of the entitlement page's 30-day chart, so a lead and the chart's note agree.
     Each lead's `forecast` is its `usage_forecast`, from the same rows.
-    Three queries, whatever the number of leads. The first finds the candidates, a superset of
+    Four queries, whatever the number of leads. The first finds the candidates, a superset of
     the entitlements with overdraft or denials under any terms: a bucket of the range with
     denials or a peak above the fewest seats the entitlement ever had, or a level (before the
     range, or now) above them, or an open request; then their terms, then their UsageBucket
-    rows of the forecast's window (which holds the range).
+    rows of the forecast's window (which holds the range), then their latest statements'
+    billable overdraft seat-hours.
     """
     now = now or timezone.now()
     leads_range = USAGE_RANGES[LEADS_RANGE]
@@ -650,6 +654,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         terms[record.entitlement_id].append(Terms.of(record))
     # The forecast's window holds the range: the range's walk skips the rows before it.
     rows = _bucket_rows(ids, min(window_start, start), _stop(end, now))
+    billable = _last_statement_billable(ids)
     leads: list[ExpansionLead] = []
     for entitlement in candidates:
         entitlement_terms = terms[entitlement.pk] or _current_terms(entitlement)
@@ -684,6 +689,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
                         closing_before=entitlement.level_before_window,
                         now=now,
                     ),
+                    last_statement_billable=billable.get(entitlement.pk),
                 )
             )
     leads.sort(
@@ -695,6 +701,19 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         )
     )
     return leads[:limit]
+
+
+def _last_statement_billable(ids: list[Any]) -> dict[Any, int]:
+    """Entitlement id -> the billable overdraft seat-hours of its latest statement, in one
+    query (the unique (entitlement, period_start) index finds each latest row)."""
+    latest = Statement.objects.filter(entitlement_id=OuterRef("entitlement_id")).order_by(
+        "-period_start"
+    )
+    return dict(
+        Statement.objects.filter(
+            entitlement_id__in=ids, pk=Subquery(latest.values("pk")[:1])
+        ).values_list("entitlement_id", "billable_overdraft_seat_hours")
+    )
 
 
 # --- temporary raises --------------------------------------------------------------------------
@@ -866,3 +885,11 @@ def entitlement_by_license_key(key: str, *, now: datetime | None = None) -> Enti
         return Entitlement.objects.filter(keys.q_named_by(key, now)).order_by("pk").first()
     rows = statements.run(_BY_LICENSE_KEY, {"key": key, "now": now})
     return Entitlement.from_db(connection.alias, _ENTITLEMENT_FIELDS, rows[0]) if rows else None
+
+
+# --- statements of billing periods ---------------------------------------------------------------
+
+
+def entitlement_statements(entitlement: Entitlement) -> QuerySet[Statement]:
+    """The entitlement's issued statements, newest period first."""
+    return Statement.objects.filter(entitlement_id=entitlement.pk).order_by("-period_start")

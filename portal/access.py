@@ -64,3 +64,14 @@ def entitlement_for(
     if admin and not request.user.is_staff:
         customer_for(request, entitlement.customer.slug, admin=True)
     return entitlement
+
+
+def customer_entitlement(
+    request: HttpRequest, slug: str, entitlement_id: Any, *, admin: bool = False
+) -> Entitlement:
+    """An entitlement of the customer in the path (`/c/<slug>/entitlements/<id>/...`): 404 for
+    one of another customer, even one the user may see under its own slug."""
+    entitlement = entitlement_for(request, entitlement_id, admin=admin)
+    if entitlement.customer.slug != slug:
+        raise Http404
+    return entitlement

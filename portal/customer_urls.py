@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import views
+from portal import statement_views, views
 
 app_name = "customer"
 
@@ -52,6 +52,52 @@ urlpatterns = [
         "<slug:slug>/entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>/release",
         views.seat_release,
         name="seat_release",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/",
+        statement_views.statements,
+        name="statements",
+    ),
+    # The statement of the period running now, built on demand (not stored).
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/provisional/",
+        statement_views.statement_page,
+        name="statement_provisional",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/provisional.pdf",
+        statement_views.statement_pdf,
+        name="statement_provisional_pdf",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/provisional.csv",
+        statement_views.statement_csv,
+        name="statement_provisional_csv",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/provisional.json",
+        statement_views.statement_json,
+        name="statement_provisional_json",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/<uuid:statement_id>/",
+        statement_views.statement_page,
+        name="statement",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/<uuid:statement_id>.pdf",
+        statement_views.statement_pdf,
+        name="statement_pdf",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/<uuid:statement_id>.csv",
+        statement_views.statement_csv,
+        name="statement_csv",
+    ),
+    path(
+        "<slug:slug>/entitlements/<uuid:entitlement_id>/statements/<uuid:statement_id>.json",
+        statement_views.statement_json,
+        name="statement_json",
     ),
     path(
         "<slug:slug>/settings/notifications",

@@ -14,6 +14,11 @@ class NotificationPreferencesForm(forms.Form):
         label="Denial digests",
         help_text="Email me at most hourly when activations were denied at the hard limit.",
     )
+    notify_statements = forms.BooleanField(
+        required=False,
+        label="Statements",
+        help_text="Email me when the signed statement of a billing period is issued.",
+    )
 
 
 class CustomerCapForm(forms.Form):

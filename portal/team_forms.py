@@ -9,7 +9,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from licensing import services
-from licensing.models import Customer, Entitlement, Event, Product, TemporaryRaise
+from licensing.models import (
+    BillingPeriod,
+    Customer,
+    Entitlement,
+    Event,
+    Product,
+    TemporaryRaise,
+)
 from portal.models import Invitation, User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
@@ -122,6 +129,22 @@ class EntitlementForm(forms.Form):
         required=False,
         help_text="Empty: no end.",
     )
+    billing_period = forms.ChoiceField(
+        label="Billing period",
+        choices=BillingPeriod.choices,
+        initial=BillingPeriod.MONTHLY,
+        required=False,
+        help_text="A signed statement is issued when each period closes, counted from the start.",
+    )
+    free_overdraft_seat_hours = forms.IntegerField(
+        label="Free overdraft seat-hours",
+        min_value=0,
+        max_value=1_000_000_000,
+        required=False,
+        initial=0,
+        help_text="Per billing period, not billed; the allowance in force at a period's start"
+        " applies to it.",
+    )
 
     # Service errors name model fields; show them next to the inputs that set them.
     SERVICE_FIELDS = {
@@ -130,6 +153,8 @@ class EntitlementForm(forms.Form):
         "lease_seconds": "lease_seconds",
         "starts_at": "starts_at",
         "ends_at": "ends_at",
+        "billing_period": "billing_period",
+        "free_overdraft_seat_hours": "free_overdraft_seat_hours",
     }
 
     def __init__(self, *args: Any, entitlement: Entitlement | None = None, **kwargs: Any) -> None:
@@ -173,8 +198,8 @@ class EntitlementForm(forms.Form):
     def terms(self) -> dict[str, Any]:
         """The entitlement's terms as the services take them (`entitlement_create/update`).
 
-        An empty start is left out: a new entitlement then starts now, an edited one keeps
-        its start.
+        An empty start, billing period or free allowance is left out: a new entitlement then
+        starts now, monthly, with none free; an edited one keeps its own.
         """
         data = self.cleaned_data
         terms = {
@@ -183,8 +208,9 @@ class EntitlementForm(forms.Form):
             "lease_seconds": data["lease_seconds"],
             "ends_at": data["ends_at"],
         }
-        if data["starts_at"] is not None:
-            terms["starts_at"] = data["starts_at"]
+        for name in ("starts_at", "billing_period", "free_overdraft_seat_hours"):
+            if data[name] not in (None, ""):
+                terms[name] = data[name]
         return terms
 
     def hard_limit_preview(self) -> str:
@@ -230,6 +256,8 @@ def initial_for(entitlement: Entitlement) -> dict[str, Any]:
         "lease_seconds": entitlement.lease_seconds,
         "starts_at": entitlement.starts_at,
         "ends_at": entitlement.ends_at,
+        "billing_period": entitlement.billing_period,
+        "free_overdraft_seat_hours": entitlement.free_overdraft_seat_hours,
     }
 
 

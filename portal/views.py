@@ -159,10 +159,7 @@ def _is_member_admin(request: HttpRequest, customer: Customer) -> bool:
 
 
 def _entitlement_of(request: HttpRequest, slug: str, entitlement_id: Any, **kw: Any) -> Entitlement:
-    entitlement = access.entitlement_for(request, entitlement_id, **kw)
-    if entitlement.customer.slug != slug:
-        raise Http404
-    return entitlement
+    return access.customer_entitlement(request, slug, entitlement_id, **kw)
 
 
 def _usage(request: HttpRequest, entitlement: Entitlement) -> tuple[Any, Any]:
@@ -451,6 +448,7 @@ def notification_settings(request: HttpRequest, slug: str) -> HttpResponse:
                 membership=membership,
                 notify_overdraft=form.cleaned_data["notify_overdraft"],
                 notify_denials=form.cleaned_data["notify_denials"],
+                notify_statements=form.cleaned_data["notify_statements"],
             )
             messages.success(request, "Your notification preferences are saved.")
             return redirect("customer:notifications", slug=customer.slug)
@@ -459,6 +457,7 @@ def notification_settings(request: HttpRequest, slug: str) -> HttpResponse:
             initial={
                 "notify_overdraft": membership.notify_overdraft,
                 "notify_denials": membership.notify_denials,
+                "notify_statements": membership.notify_statements,
             }
         )
     return render(

@@ -1,10 +1,12 @@
 """Shared fixtures: personas, a 100/120 entitlement, and API clients."""
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -180,3 +182,59 @@ def _fresh_signing_caches() -> Iterator[None]:
     yield
     signing._current = None
     leases._terms.clear()
+
+
+# --- statements of billing periods -------------------------------------------------------------
+
+JAN_2026 = datetime(2026, 1, 1, tzinfo=UTC)
+# When tests of the `billed` entitlement run: ten days into its second billing period.
+BILLED_NOW = datetime(2026, 2, 10, 12, tzinfo=UTC)
+
+
+def _at(day: int, hour: int, minute: int = 0, month: int = 1) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def _seat_id(result: services.ActivationResult) -> Any:
+    assert result.seat is not None, result.status
+    return result.seat.pk
+
+
+@pytest.fixture
+def billed(make_entitlement: Callable[..., Entitlement]) -> Iterator[Entitlement]:
+    """10 seats, hard limit 12, 5 free overdraft seat-hours a month, from 1 Jan 2026, with
+    January's statement issued: 5 Jan 10:00-12:30 at 11 seats (3 overdraft seat-hours), 6 Jan
+    09:00-10:10 at the limit of 12 (4 more, and one activation denied): 7 overdraft seat-hours,
+    2 billable, peak 12. February so far: 3 Feb 09:00-10:30 at 11. The test runs with the clock
+    standing at BILLED_NOW."""
+    with time_machine.travel(JAN_2026, tick=False) as clock:
+        entitlement = make_entitlement(
+            seats=10, hard_limit=12, starts_at=JAN_2026, free_overdraft_seat_hours=5
+        )
+        clock.move_to(_at(5, 10))
+        seats = [
+            _seat_id(services.seat_activate(entitlement=entitlement, fingerprint=f"pc-{n}"))
+            for n in range(11)
+        ]
+        clock.move_to(_at(5, 12, 30))
+        services.seat_release(entitlement=entitlement, seat_id=seats.pop())
+        clock.move_to(_at(6, 9))
+        extra = [
+            _seat_id(services.seat_activate(entitlement=entitlement, fingerprint=f"extra-{n}"))
+            for n in range(2)
+        ]
+        clock.move_to(_at(6, 9, 5))
+        denied = services.seat_activate(entitlement=entitlement, fingerprint="one-too-many")
+        assert denied.status == "denied"
+        clock.move_to(_at(6, 10, 10))
+        for seat_id in extra:
+            services.seat_release(entitlement=entitlement, seat_id=seat_id)
+        clock.move_to(_at(1, 0, 20, month=2))
+        assert services.statements_issue_due() == 1
+        clock.move_to(_at(3, 9, month=2))
+        late = _seat_id(services.seat_activate(entitlement=entitlement, fingerprint="late"))
+        clock.move_to(_at(3, 10, 30, month=2))
+        services.seat_release(entitlement=entitlement, seat_id=late)
+        clock.move_to(BILLED_NOW)
+        entitlement.refresh_from_db()
+        yield entitlement

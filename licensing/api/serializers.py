@@ -16,12 +16,14 @@ from rest_framework import serializers
 from licensing import alerts, zones
 from licensing.models import (
     AlertThreshold,
+    BillingPeriod,
     Customer,
     Entitlement,
     Event,
     ExpansionRequest,
     Product,
     Seat,
+    Statement,
     TemporaryRaise,
 )
 from licensing.services.raises import REASON_MAX_LENGTH
@@ -140,6 +142,8 @@ class EntitlementSerializer(serializers.ModelSerializer):
             "lease_seconds",
             "starts_at",
             "ends_at",
+            "billing_period",
+            "free_overdraft_seat_hours",
             "seats_used",
             "usage",
             "zone",
@@ -319,6 +323,111 @@ class UsageSeriesSerializer(serializers.Serializer):
     points = UsagePointSerializer(many=True)
 
 
+class StatementSignatureSerializer(serializers.Serializer):
+    alg = serializers.ChoiceField(choices=["EdDSA"])
+    kid = serializers.CharField(
+        help_text="The signing key's id: its public key is in `/.well-known/jwks.json`."
+    )
+    sig = serializers.CharField(
+        help_text="Ed25519 signature of the payload's canonical JSON (keys sorted, no "
+        "spaces, UTF-8), base64url without padding."
+    )
+
+
+class IdNameSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class StatementPeriodSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="Exclusive.")
+    billing_period = serializers.ChoiceField(choices=BillingPeriod.choices)
+    label = serializers.CharField(  # type: ignore[assignment]  # see ErrorSerializer.errors
+        help_text="E.g. `Jan 2026`, `Oct to Dec 2026`."
+    )
+
+
+class StatementTermsSerializer(serializers.Serializer):
+    effective_from = serializers.DateTimeField()
+    seats = serializers.IntegerField()
+    hard_limit = serializers.IntegerField(allow_null=True)
+    customer_cap = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(choices=Entitlement.Status.choices)
+
+
+class StatementFiguresSerializer(serializers.Serializer):
+    hours = serializers.IntegerField(help_text="Hours counted (so far, when provisional).")
+    peak = serializers.IntegerField()
+    p95_daily_peak = serializers.IntegerField()
+    overdraft_hours = serializers.IntegerField()
+    overdraft_seat_hours = serializers.IntegerField()
+    overdraft_days = serializers.IntegerField()
+    hours_at_limit = serializers.IntegerField()
+    denials = serializers.IntegerField()
+    activations = serializers.IntegerField()
+    free_overdraft_seat_hours = serializers.IntegerField()
+    billable_overdraft_seat_hours = serializers.IntegerField()
+
+
+class UtilizationSerializer(serializers.Serializer):
+    seats = serializers.IntegerField()
+    hours = serializers.IntegerField(help_text="Hours whose peak reached `seats` or more.")
+
+
+class StatementPayloadSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    version = serializers.IntegerField()
+    statement = serializers.CharField(help_text="`<entitlement id>/<period start hour>`.")
+    provisional = serializers.BooleanField()
+    as_of = serializers.DateTimeField(allow_null=True, help_text="Provisional: as of when.")
+    customer = IdNameSerializer()
+    product = ProductRefSerializer()
+    entitlement = serializers.UUIDField()
+    period = StatementPeriodSerializer()
+    terms = StatementTermsSerializer(
+        many=True, help_text="The terms in force at the start, then each change in the period."
+    )
+    figures = StatementFiguresSerializer()
+    utilization = UtilizationSerializer(many=True)
+
+
+class SignedStatementSerializer(serializers.Serializer):
+    """For the schema only: a signed document is answered as issued, never re-serialised, so
+    no field of it can go missing and break its signature."""
+
+    payload = StatementPayloadSerializer()
+    signature = StatementSignatureSerializer()
+
+
+class StatementSerializer(serializers.ModelSerializer):
+    entitlement = serializers.UUIDField(source="entitlement_id")
+    label = serializers.SerializerMethodField()  # type: ignore[assignment]  # see ErrorSerializer
+    document = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Statement
+        fields = [
+            "id",
+            "entitlement",
+            "period_start",
+            "period_end",
+            "label",
+            "issued_at",
+            "kid",
+            "overdraft_seat_hours",
+            "billable_overdraft_seat_hours",
+            "document",
+        ]
+
+    def get_label(self, statement: Statement) -> str:
+        return str(statement.signed["payload"]["period"]["label"])
+
+    @extend_schema_field(SignedStatementSerializer)
+    def get_document(self, statement: Statement) -> dict[str, Any]:
+        return statement.signed
+
+
 class EventSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
     type = serializers.ChoiceField(choices=Event.Type.values)
@@ -421,6 +530,15 @@ class ProductCreateSerializer(BodySerializer):
     )
 
 
+_BILLING_PERIOD_HELP: Final = (
+    "How often a signed statement is issued: when each period, counted from `starts_at`, closes."
+)
+_FREE_HOURS_HELP: Final = (
+    "Overdraft seat-hours per billing period that are not billed (the allowance in force at a "
+    "period's start applies to it)."
+)
+
+
 class EntitlementCreateSerializer(BodySerializer):
     customer = serializers.UUIDField()
     product = serializers.UUIDField()
@@ -437,6 +555,14 @@ class EntitlementCreateSerializer(BodySerializer):
     )
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    billing_period = serializers.ChoiceField(
+        choices=BillingPeriod.choices,
+        required=False,
+        help_text=_BILLING_PERIOD_HELP + " Default: `monthly`.",
+    )
+    free_overdraft_seat_hours = _count_field(
+        required=False, help_text=_FREE_HOURS_HELP + " Default: 0."
+    )
 
     def validate_customer(self, value: Any) -> Customer:
         customer = Customer.objects.filter(pk=value).first()
@@ -521,6 +647,10 @@ class EntitlementUpdateSerializer(BodySerializer):
     )
     starts_at = serializers.DateTimeField(required=False)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    billing_period = serializers.ChoiceField(
+        choices=BillingPeriod.choices, required=False, help_text=_BILLING_PERIOD_HELP
+    )
+    free_overdraft_seat_hours = _count_field(required=False, help_text=_FREE_HOURS_HELP)
 
 
 ENTITLEMENT_ORDERINGS: Final = {

@@ -81,6 +81,21 @@ urlpatterns = [
         name="raise-list",
     ),
     path(
+        "entitlements/<uuid:entitlement_id>/statements",
+        vendor.StatementCollectionView.as_view(),
+        name="statement-list",
+    ),
+    path(
+        "entitlements/<uuid:entitlement_id>/statements/provisional",
+        vendor.StatementProvisionalView.as_view(),
+        name="statement-provisional",
+    ),
+    path(
+        "statements/<uuid:statement_id>",
+        vendor.StatementDetailView.as_view(),
+        name="statement-detail",
+    ),
+    path(
         "expansion-requests",
         vendor.ExpansionRequestCollectionView.as_view(),
         name="expansion-request-list",

@@ -10,17 +10,20 @@ the seats whose lease ran out (`services.seats_expire_due`), as the portal's pag
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from licensing import selectors, services
+from licensing import billing, selectors, services
 from licensing.api import inputs
 from licensing.api import serializers as s
 from licensing.api.schema import RETRY_AFTER, Pagination, responses
@@ -28,12 +31,14 @@ from licensing.api.throttling import AuthFailureThrottleMixin, TokenThrottle
 from licensing.api.tokens import BearerTokenAuthentication, TokenPermission
 from licensing.models import (
     AlertThreshold,
+    BillingPeriod,
     Customer,
     Entitlement,
     EntitlementQuerySet,
     ExpansionRequest,
     Product,
     Seat,
+    Statement,
     TemporaryRaise,
 )
 
@@ -204,6 +209,8 @@ class EntitlementCollectionView(VendorAPIView):
             lease_seconds=data.get("lease_seconds"),
             starts_at=data.get("starts_at"),
             ends_at=data.get("ends_at"),
+            billing_period=data.get("billing_period", BillingPeriod.MONTHLY),
+            free_overdraft_seat_hours=data.get("free_overdraft_seat_hours", 0),
             actor=services.Actor.from_request(request),
         )
         entitlement = _entitlement(entitlement.pk)
@@ -487,6 +494,62 @@ class UsageView(VendorAPIView):
             "points": [point.as_dict() for point in usage.points],
         }
         return Response(s.UsageSeriesSerializer(body).data)
+
+
+# --- statements of billing periods -------------------------------------------------------------
+
+
+class StatementCollectionView(VendorAPIView):
+    """An entitlement's issued statements, newest period first."""
+
+    @extend_schema(
+        operation_id="statements_list",
+        tags=["statements"],
+        summary="List an entitlement's statements",
+        description="The signed statement of each closed billing period, newest first. "
+        "`document` is the signed JSON as issued (`payload` and `signature`): check it offline "
+        'against `/.well-known/jwks.json` (docs/api.md, "Statements").',
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.StatementSerializer(many=True)}, 400, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = get_object_or_404(Entitlement, pk=entitlement_id)
+        return self.paginated(selectors.entitlement_statements(entitlement), s.StatementSerializer)
+
+
+class StatementDetailView(VendorAPIView):
+    """One issued statement."""
+
+    @extend_schema(
+        operation_id="statements_retrieve",
+        tags=["statements"],
+        summary="Get a statement",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.StatementSerializer}, 404),
+    )
+    def get(self, request: Request, statement_id: Any) -> Response:
+        return Response(s.StatementSerializer(get_object_or_404(Statement, pk=statement_id)).data)
+
+
+class StatementProvisionalView(VendorAPIView):
+    """The statement of the period so far, signed, not stored."""
+
+    @extend_schema(
+        operation_id="statements_provisional",
+        tags=["statements"],
+        summary="The provisional statement of the current period",
+        description="The figures of the billing period so far, built now and signed like an "
+        "issued statement, with `payload.provisional` true and `payload.as_of` the moment. "
+        "Not stored: the statement issued when the period closes is the one that counts. "
+        "404 before the entitlement starts and after its last period.",
+        parameters=[RETRY_AFTER],
+        responses=responses({200: s.SignedStatementSerializer}, 404),
+    )
+    def get(self, request: Request, entitlement_id: Any) -> Response:
+        entitlement = get_object_or_404(_entitlements(), pk=entitlement_id)
+        if billing.open_period(entitlement, timezone.now()) is None:
+            raise Http404
+        return Response(json.loads(services.statement_provisional(entitlement)))
 
 
 # --- requests for more seats --------------------------------------------------------------------

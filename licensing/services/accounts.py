@@ -199,10 +199,15 @@ def _refuse_last_admin(customer: Customer, admins: int) -> None:
 
 
 def membership_set_notifications(
-    *, membership: Membership, notify_overdraft: bool, notify_denials: bool
+    *,
+    membership: Membership,
+    notify_overdraft: bool,
+    notify_denials: bool,
+    notify_statements: bool,
 ) -> Membership:
-    """Turn a member's overdraft and denial emails on or off."""
+    """Turn a member's overdraft, denial and statement emails on or off."""
     membership.notify_overdraft = notify_overdraft
     membership.notify_denials = notify_denials
-    membership.save(update_fields=["notify_overdraft", "notify_denials"])
+    membership.notify_statements = notify_statements
+    membership.save(update_fields=["notify_overdraft", "notify_denials", "notify_statements"])
     return membership

@@ -69,9 +69,7 @@ def statement_payload(
 def statement_provisional(entitlement: Entitlement, *, now: datetime | None = None) -> bytes:
     """The signed statement of the period so far (`"provisional": true`), not stored."""
     now = now or timezone.now()
-    period = billing.period_containing(
-        billing.anchor_of(entitlement.starts_at), entitlement.billing_period, now
-    )
+    period = billing.period_of(entitlement, now)
     return signing.sign(statement_payload(entitlement, period, now=now, provisional=True))
 
 

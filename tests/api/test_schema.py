@@ -35,6 +35,9 @@ def test_schema_describes_both_apis_and_their_auth(schema):
         "/api/v1/entitlements/{entitlement_id}/usage",
         "/api/v1/entitlements/{entitlement_id}/raises",
         "/api/v1/raises/{raise_id}/end",
+        "/api/v1/entitlements/{entitlement_id}/statements",
+        "/api/v1/entitlements/{entitlement_id}/statements/provisional",
+        "/api/v1/statements/{statement_id}",
         "/api/v1/events",
     ]:
         assert path in paths

@@ -1,13 +1,15 @@
 """Every customer page against every persona: outsiders and anonymous users never see it."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from licensing import services
+from licensing import billing, services
 from licensing.models import Entitlement, Seat
 from portal.models import User
 
@@ -21,6 +23,16 @@ def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dic
         entitlement=entitlement, audience="customer", kind="percent", percent=80
     )
     slug, pk = entitlement.customer.slug, entitlement.pk
+    # Statements need a billing period that closed: an entitlement that started earlier.
+    billed = services.entitlement_create(
+        customer=entitlement.customer,
+        product=entitlement.product,
+        seats=5,
+        hard_limit=6,
+        starts_at=timezone.now() - timedelta(days=40),
+    )
+    statement = services.statement_issue(entitlement=billed, period=billing.first_period(billed))
+    on_billed, of_statement = [slug, billed.pk], [slug, billed.pk, statement.pk]
     return {
         "dashboard": reverse("customer:dashboard", args=[slug]),
         "entitlement": reverse("customer:entitlement", args=[slug, pk]),
@@ -33,6 +45,17 @@ def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dic
         "alert_remove": reverse("customer:alert_remove", args=[slug, pk, threshold.pk]),
         "alert_subscribe": reverse("customer:alert_subscribe", args=[slug, pk]),
         "notifications": reverse("customer:notifications", args=[slug]),
+        "statements": reverse("customer:statements", args=on_billed),
+        "statement_provisional": reverse("customer:statement_provisional", args=on_billed),
+        "statement_provisional_pdf": reverse("customer:statement_provisional_pdf", args=on_billed),
+        "statement_provisional_csv": reverse("customer:statement_provisional_csv", args=on_billed),
+        "statement_provisional_json": reverse(
+            "customer:statement_provisional_json", args=on_billed
+        ),
+        "statement": reverse("customer:statement", args=of_statement),
+        "statement_pdf": reverse("customer:statement_pdf", args=of_statement),
+        "statement_csv": reverse("customer:statement_csv", args=of_statement),
+        "statement_json": reverse("customer:statement_json", args=of_statement),
     }
 
 
@@ -42,6 +65,17 @@ def test_every_customer_route_is_covered(urls: dict[str, str]) -> None:
     assert {p.name for p in customer_urls.urlpatterns} == set(urls)
 
 
+STATEMENT_ROUTES = [
+    "statements",
+    "statement_provisional",
+    "statement_provisional_pdf",
+    "statement_provisional_csv",
+    "statement_provisional_json",
+    "statement",
+    "statement_pdf",
+    "statement_csv",
+    "statement_json",
+]
 POSTED = {
     "seat_release",
     "customer_cap",
@@ -63,6 +97,7 @@ ROUTES = [
     "alert_remove",
     "alert_subscribe",
     "notifications",
+    *STATEMENT_ROUTES,
 ]
 
 
@@ -101,7 +136,7 @@ def test_unknown_customer_is_not_found(login: Callable[[User], Client], viewer: 
     assert login(viewer).get(reverse("customer:dashboard", args=["nope"])).status_code == 404
 
 
-@pytest.mark.parametrize("name", ["dashboard", "entitlement", "usage_csv"])
+@pytest.mark.parametrize("name", ["dashboard", "entitlement", "usage_csv", *STATEMENT_ROUTES])
 def test_viewer_and_staff_may_read(
     login: Callable[[User], Client],
     viewer: User,

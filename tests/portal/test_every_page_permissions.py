@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from licensing import services
+from licensing import billing, services
 from licensing.models import (
     AlertThreshold,
     Customer,
@@ -46,6 +46,7 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^$"), PUBLIC),
     (re.compile(r"^\.well-known/jwks\.json$"), PUBLIC),  # public keys: anyone may verify
     (re.compile(r"^invitations/<str:token>/$"), PUBLIC),  # the emailed token is the credential
+    (re.compile(r"^\.well-known/jwks\.json$"), PUBLIC),  # the public keys of the signatures
     (re.compile(r"^team/"), STAFF),
     (re.compile(r"^c/<slug:slug>/webhooks/"), CUSTOMER_ADMIN),
     (re.compile(r"^c/<slug:slug>/members/$"), CUSTOMER_ADMIN),
@@ -80,6 +81,8 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
         ),
         CUSTOMER_ADMIN,
     ),
+    # Statements are billing documents: viewers read them too.
+    (re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/statements/"), MEMBER),
     (re.compile(r"^c/<slug:slug>/"), MEMBER),  # subscribing to alerts too: viewers may
 ]
 
@@ -102,6 +105,9 @@ class World:
     customer_threshold_id: Any
     vendor_threshold_id: Any
     raise_id: Any
+    # Statements need a closed billing period: an entitlement of Acme's that started earlier.
+    billed_entitlement: Entitlement
+    statement_id: Any
 
 
 # Path parameter name -> its value in the world. Add new parameter names here.
@@ -117,6 +123,7 @@ PARAMETERS: dict[str, Callable[[World], Any]] = {
     "request_id": lambda w: w.expansion_request_id,
     "threshold_id": lambda w: w.customer_threshold_id,
     "raise_id": lambda w: w.raise_id,
+    "statement_id": lambda w: w.statement_id,
 }
 
 # Where a page needs other objects under the same parameter name: the vendor-wide webhook
@@ -131,6 +138,11 @@ PARAMETER_OVERRIDES: list[tuple[re.Pattern[str], dict[str, Callable[[World], Any
     ),
     # The account team's alert pages act on its own thresholds.
     (re.compile(r"^team/entitlements/"), {"threshold_id": lambda w: w.vendor_threshold_id}),
+    # Statements: of the entitlement that has one.
+    (
+        re.compile(r"^c/<slug:slug>/entitlements/<uuid:entitlement_id>/statements/"),
+        {"entitlement_id": lambda w: w.billed_entitlement.pk},
+    ),
 ]
 
 PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -212,6 +224,14 @@ def world(
         ends_at=timezone.now() + timedelta(days=2),
         actor=services.Actor.of(account_manager),
     )
+    billed = services.entitlement_create(
+        customer=customer,
+        product=entitlement.product,
+        seats=5,
+        hard_limit=6,
+        starts_at=timezone.now() - timedelta(days=40),
+    )
+    statement = services.statement_issue(entitlement=billed, period=billing.first_period(billed))
     return World(
         customer=customer,
         entitlement=entitlement,
@@ -231,6 +251,8 @@ def world(
             entitlement=entitlement, audience="vendor", kind="overdraft"
         ).pk,
         raise_id=raise_.pk,
+        billed_entitlement=billed,
+        statement_id=statement.pk,
     )
 
 
@@ -306,6 +328,10 @@ def test_every_page_is_enumerated_and_classified() -> None:
     assert "c/<slug:slug>/entitlements/<uuid:entitlement_id>/" in routes
     assert "team/entitlements/<uuid:entitlement_id>/raises/" in routes
     assert "team/raises/<uuid:raise_id>/end" in routes
+    assert (
+        "c/<slug:slug>/entitlements/<uuid:entitlement_id>/statements/<uuid:statement_id>.pdf"
+        in routes
+    )
     problems = []
     for route in routes:
         try:

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from licensing import selectors, services
-from licensing.models import Customer, Entitlement, Product, UsageBucket
+from licensing.models import Customer, Entitlement, Product, Statement, UsageBucket
 from portal.models import User
 
 
@@ -145,3 +145,23 @@ def test_leads_query_count_does_not_grow(
     with django_assert_num_queries(len(few)):
         response = staff_client.get("/team/leads/")
     assert len(response.context["leads"]) == 12
+
+
+def test_a_lead_shows_the_billable_overdraft_of_its_last_statement(
+    client: Client, billed: Entitlement, account_manager: User, time_machine: Any
+) -> None:
+    time_machine.move_to("2026-03-01T01:00:00+00:00", tick=False)
+    services.statements_issue_due()  # February's: 2 overdraft seat-hours, 5 free: none billable
+    client.force_login(account_manager)  # 3 Feb's overdraft is in the last 30 days: a lead
+
+    (lead,) = client.get("/team/leads/").context["leads"]
+    assert lead.entitlement_id == billed.pk
+    assert lead.last_statement_billable == 0  # February's, the latest, not January's 2
+
+    Statement.objects.filter(period_start__month=2).delete()
+    response = client.get("/team/leads/")
+    (lead,) = response.context["leads"]
+    assert lead.last_statement_billable == 2
+    statements = f"/c/{billed.customer.slug}/entitlements/{billed.pk}/statements/"
+    assert f'href="{statements}"' in response.content.decode()
+    assert "2 billable in the last statement" in response.content.decode()

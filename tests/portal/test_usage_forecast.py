@@ -217,7 +217,8 @@ def test_leads_carry_the_forecast_from_the_rows_they_read(
     lead_entitlement, _ = growing(make_entitlement, seats=70)
     growing(make_entitlement, seats=200, hard_limit=200)  # within: not a lead
 
-    with django_assert_num_queries(3):
+    # Candidates, terms, rows, last statements (none here).
+    with django_assert_num_queries(4):
         (lead,) = selectors.expansion_leads(now=T0)
 
     assert lead.entitlement_id == lead_entitlement.pk

@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from licensing import services
+from licensing import billing, services
 from licensing.models import ApiToken, Customer, Entitlement, Seat, TemporaryRaise
 from licensing.services.tokens import hash_token
 from portal.models import User
@@ -53,6 +53,15 @@ def acme(entitlement: Entitlement, product: Any) -> dict[str, Any]:
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test")
     request = services.expansion_request(entitlement=entitlement, seats=130)
     threshold = services.threshold_add(entitlement=entitlement, audience="vendor", kind="limit")
+    # A statement needs a billing period that closed: an entitlement that started earlier.
+    billed = services.entitlement_create(
+        customer=entitlement.customer,
+        product=product,
+        seats=5,
+        hard_limit=6,
+        starts_at=timezone.now() - timedelta(days=40),
+    )
+    statement = services.statement_issue(entitlement=billed, period=billing.first_period(billed))
     raise_ = services.raise_grant(
         entitlement=entitlement,
         extra_seats=10,
@@ -64,6 +73,7 @@ def acme(entitlement: Entitlement, product: Any) -> dict[str, Any]:
         "request_id": request.pk,
         "threshold_id": threshold.pk,
         "raise_id": raise_.pk,
+        "statement_id": statement.pk,
         "endpoint_id": endpoint.pk,
         "delivery_id": delivery.pk,
         "customer_id": entitlement.customer_id,
@@ -111,6 +121,8 @@ def test_vendor_api_routes_are_found() -> None:
     assert "api/v1/entitlements/<uuid:entitlement_id>" in routes
     assert "api/v1/entitlements/<uuid:entitlement_id>/seats/<uuid:seat_id>/revoke" in routes
     assert "api/v1/raises/<uuid:raise_id>/end" in routes
+    assert "api/v1/statements/<uuid:statement_id>" in routes
+    assert "api/v1/entitlements/<uuid:entitlement_id>/statements/provisional" in routes
     assert "api/v1/events" in routes
 
 

@@ -33,6 +33,7 @@ CUSTOMER_PAGES = {
     "/c/{s}/": ["page"],
     "/c/{s}/entitlements/{e}/": ["range", "page"],
     "/c/{s}/entitlements/{e}/usage.csv": ["range"],
+    "/c/{s}/entitlements/{e}/statements/": ["page"],
     "/c/{s}/webhooks/{cw}/": ["status", "page"],
 }
 API_FILTERS = {
@@ -42,6 +43,7 @@ API_FILTERS = {
     "/api/v1/entitlements/{e}/seats": ["in_use", "limit", "offset"],
     "/api/v1/entitlements/{e}/usage": ["start", "end", "bucket"],
     "/api/v1/entitlements/{e}/raises": ["limit", "offset"],
+    "/api/v1/entitlements/{e}/statements": ["limit", "offset"],
     "/api/v1/events": ["type", "customer", "entitlement", "after", "occurred_after", "limit"],
     "/api/v1/webhook-endpoints": ["customer", "limit"],
     "/api/v1/webhook-deliveries": ["endpoint", "status", "event", "event_type", "limit"],

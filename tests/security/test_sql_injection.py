@@ -55,6 +55,7 @@ API_FILTERS = {
     "/api/v1/entitlements/{e}/seats": ["in_use", "limit", "offset"],
     "/api/v1/entitlements/{e}/usage": ["start", "end", "bucket"],
     "/api/v1/entitlements/{e}/raises": ["limit", "offset"],
+    "/api/v1/entitlements/{e}/statements": ["limit", "offset"],
     "/api/v1/events": [
         "type",
         "customer",
@@ -137,7 +138,12 @@ def test_customer_page_parameters_survive_injection(
     base = f"/c/{data.customer.slug}/entitlements/{data.pk}/"
     before = _intact()
     for payload in PAYLOADS:
-        for path, name in ((base, "range"), (base, "page"), (base + "usage.csv", "range")):
+        for path, name in (
+            (base, "range"),
+            (base, "page"),
+            (base + "usage.csv", "range"),
+            (base + "statements/", "page"),
+        ):
             assert client.get(path, {name: payload}).status_code == 200, (path, name, payload)
     assert _intact() == before
 

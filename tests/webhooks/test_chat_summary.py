@@ -203,6 +203,7 @@ def test_every_event_type_the_portal_writes_has_a_sentence_of_its_own():
 
 
 def test_another_event_type_gets_a_plain_sentence(entitlement):
+    # A type a newer portal may write (statement.issued, which this test used, has its own).
     event = Event(
         type="example.unknown",
         entitlement=entitlement,

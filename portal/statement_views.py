@@ -373,6 +373,17 @@ def statements(request: HttpRequest, slug: str, entitlement_id: Any) -> HttpResp
     )
 
 
+def period_so_far(entitlement: Entitlement) -> Sheet | None:
+    """The figures of the billing period running now, unsigned (the entitlement page's
+    utilization); None when no period runs."""
+    now = timezone.now()
+    period = billing.open_period(entitlement, now)
+    if period is None:
+        return None
+    payload = services.statement_payload(entitlement, period, now=now, provisional=True)
+    return Sheet(document=b"", payload=payload, signature={})
+
+
 def _provisional(entitlement: Entitlement) -> Sheet | None:
     """The provisional statement of the period running now, if one runs."""
     if billing.open_period(entitlement, timezone.now()) is None:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from licensing import keys, selectors, services, signing, zones
 from licensing.models import Customer, Entitlement, Membership, Seat
-from portal import access, alert_views, unavailable
+from portal import access, alert_views, statement_views, unavailable
 from portal.forms import (
     CustomerCapForm,
     ExpansionRequestForm,
@@ -208,6 +208,7 @@ def entitlement_detail(request: HttpRequest, slug: str, entitlement_id: Any) -> 
             ),
             "open_request": selectors.open_expansion_request(entitlement),
             "raises": selectors.raises_now(entitlement),
+            "so_far": statement_views.period_so_far(entitlement),
             "request_form": ExpansionRequestForm(
                 initial={"seats": services.default_seats(entitlement, usage.capacity.recommended)}
             ),

@@ -376,3 +376,28 @@ def test_the_pdf_loads_nothing_but_the_portals_static_files() -> None:
     assert pdf.render(f"<!doctype html><html><body>{html}<p>ok</p></body></html>").startswith(
         b"%PDF-"
     )
+
+
+def test_the_entitlement_page_shows_the_utilization_of_the_period_so_far(
+    login: Callable[[User], Client],
+    billed: Entitlement,
+    make_entitlement: Callable[..., Entitlement],
+    viewer: User,
+) -> None:
+    """February so far: 10 seats held throughout, 11 for two hours on 3 Feb."""
+    page = login(viewer).get(_url("entitlement", billed))
+    assert page.status_code == 200
+    assert "Utilization, Feb 2026 so far" in page.content.decode()
+    sheet = page.context["so_far"]
+    hours = sheet.figures["hours"]
+    assert hours == 9 * 24 + 13  # 1 Feb 00:00 to 10 Feb 12:00, the current hour so far
+    assert {row["seats"]: row["hours"] for row in sheet.payload["utilization"]} == {
+        **{seats: hours for seats in range(1, 11)},
+        11: 2,
+    }
+    assert not Statement.objects.filter(entitlement=billed, period_start__month=2).exists()
+
+    later = make_entitlement(seats=5, hard_limit=6, starts_at=datetime(2026, 4, 1, tzinfo=UTC))
+    not_started = login(viewer).get(_url("entitlement", later))
+    assert not_started.context["so_far"] is None
+    assert "so far</h2>" not in not_started.content.decode()

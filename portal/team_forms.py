@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from licensing import services
 from licensing.models import (
+    MAX_OFFLINE_GRACE_SECONDS,
     BillingPeriod,
     Customer,
     Entitlement,
@@ -136,6 +137,14 @@ class EntitlementForm(forms.Form):
         required=False,
         help_text="A signed statement is issued when each period closes, counted from the start.",
     )
+    offline_grace_hours = forms.IntegerField(
+        label="Offline grace (hours)",
+        min_value=0,
+        max_value=MAX_OFFLINE_GRACE_SECONDS // 3600,
+        required=False,
+        help_text="How long a client may work without reaching the portal, past its lease."
+        " Empty: 72 for named seats, 0 for floating ones.",
+    )
     free_overdraft_seat_hours = forms.IntegerField(
         label="Free overdraft seat-hours",
         min_value=0,
@@ -155,6 +164,7 @@ class EntitlementForm(forms.Form):
         "ends_at": "ends_at",
         "billing_period": "billing_period",
         "free_overdraft_seat_hours": "free_overdraft_seat_hours",
+        "offline_grace_seconds": "offline_grace_hours",
     }
 
     def __init__(self, *args: Any, entitlement: Entitlement | None = None, **kwargs: Any) -> None:
@@ -211,6 +221,11 @@ class EntitlementForm(forms.Form):
         for name in ("starts_at", "billing_period", "free_overdraft_seat_hours"):
             if data[name] not in (None, ""):
                 terms[name] = data[name]
+        # Empty is the default grace (licensing.leases). An edit that leaves the field as it
+        # was keeps the grace (one set in seconds through the API may be no whole hour).
+        hours = data.get("offline_grace_hours")
+        if self.entitlement is None or "offline_grace_hours" in self.changed_data:
+            terms["offline_grace_seconds"] = None if hours is None else hours * 3600
         return terms
 
     def hard_limit_preview(self) -> str:
@@ -258,6 +273,11 @@ def initial_for(entitlement: Entitlement) -> dict[str, Any]:
         "ends_at": entitlement.ends_at,
         "billing_period": entitlement.billing_period,
         "free_overdraft_seat_hours": entitlement.free_overdraft_seat_hours,
+        "offline_grace_hours": (
+            None
+            if entitlement.offline_grace_seconds is None
+            else entitlement.offline_grace_seconds // 3600
+        ),
     }
 
 

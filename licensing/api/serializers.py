@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from licensing import alerts, zones
 from licensing.models import (
+    MAX_OFFLINE_GRACE_SECONDS,
     AlertThreshold,
     BillingPeriod,
     Customer,
@@ -144,6 +145,7 @@ class EntitlementSerializer(serializers.ModelSerializer):
             "ends_at",
             "billing_period",
             "free_overdraft_seat_hours",
+            "offline_grace_seconds",
             "seats_used",
             "usage",
             "zone",
@@ -537,6 +539,11 @@ _FREE_HOURS_HELP: Final = (
     "Overdraft seat-hours per billing period that are not billed (the allowance in force at a "
     "period's start applies to it)."
 )
+_OFFLINE_GRACE_HELP: Final = (
+    "Seconds a client may keep working without reaching the portal, past its lease: the lease"
+    " token's valid-until (docs/clients.md). Null: the default, 72 hours for named seats and"
+    " none for floating ones; at most 30 days."
+)
 
 
 class EntitlementCreateSerializer(BodySerializer):
@@ -562,6 +569,13 @@ class EntitlementCreateSerializer(BodySerializer):
     )
     free_overdraft_seat_hours = _count_field(
         required=False, help_text=_FREE_HOURS_HELP + " Default: 0."
+    )
+    offline_grace_seconds = StrictIntegerField(
+        min_value=0,
+        max_value=MAX_OFFLINE_GRACE_SECONDS,
+        required=False,
+        allow_null=True,
+        help_text=_OFFLINE_GRACE_HELP,
     )
 
     def validate_customer(self, value: Any) -> Customer:
@@ -651,6 +665,13 @@ class EntitlementUpdateSerializer(BodySerializer):
         choices=BillingPeriod.choices, required=False, help_text=_BILLING_PERIOD_HELP
     )
     free_overdraft_seat_hours = _count_field(required=False, help_text=_FREE_HOURS_HELP)
+    offline_grace_seconds = StrictIntegerField(
+        min_value=0,
+        max_value=MAX_OFFLINE_GRACE_SECONDS,
+        required=False,
+        allow_null=True,
+        help_text=_OFFLINE_GRACE_HELP,
+    )
 
 
 ENTITLEMENT_ORDERINGS: Final = {

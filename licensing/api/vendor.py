@@ -211,6 +211,7 @@ class EntitlementCollectionView(VendorAPIView):
             ends_at=data.get("ends_at"),
             billing_period=data.get("billing_period", BillingPeriod.MONTHLY),
             free_overdraft_seat_hours=data.get("free_overdraft_seat_hours", 0),
+            offline_grace_seconds=data.get("offline_grace_seconds"),
             actor=services.Actor.from_request(request),
         )
         entitlement = _entitlement(entitlement.pk)

@@ -300,3 +300,28 @@ def test_rotate_key_with_a_bad_grace_is_400_and_changes_nothing(vendor, entitlem
     assert response.json()["errors"] == errors
     entitlement.refresh_from_db()
     assert entitlement.license_key == old
+
+
+def test_the_offline_grace_is_set_through_the_api(vendor, customer, product):
+    created = vendor.post(
+        "/api/v1/entitlements",
+        {
+            "customer": str(customer.pk),
+            "product": str(product.pk),
+            "seats": 10,
+            "hard_limit": 12,
+            "offline_grace_seconds": 7200,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["offline_grace_seconds"] == 7200
+    url = f"/api/v1/entitlements/{created.json()['id']}"
+
+    changed = vendor.patch(url, {"offline_grace_seconds": None}, format="json")
+    assert (changed.status_code, changed.json()["offline_grace_seconds"]) == (200, None)
+
+    refused = vendor.patch(url, {"offline_grace_seconds": 31 * 86400}, format="json")
+    assert refused.status_code == 400
+    assert list(refused.json()["errors"]) == ["offline_grace_seconds"]
+    assert Entitlement.objects.get(pk=created.json()["id"]).offline_grace_seconds is None

@@ -117,3 +117,32 @@ def test_an_admin_turns_statement_emails_off_and_on(
         False,
         True,
     )
+
+
+def test_the_team_sets_the_offline_grace_in_hours(
+    staff_client: Client, entitlement: Entitlement
+) -> None:
+    url = f"/team/entitlements/{entitlement.pk}/edit"
+    terms = {"seats": "100", "overdraft": "seats", "overdraft_seats": "20"}
+    assert 'name="offline_grace_hours"' in staff_client.get(url).content.decode()
+
+    assert staff_client.post(url, {**terms, "offline_grace_hours": "24"}).status_code == 302
+    entitlement.refresh_from_db()
+    assert entitlement.offline_grace_seconds == 24 * 3600
+    assert EntitlementTerms.objects.filter(
+        entitlement=entitlement
+    ).last().offline_grace_seconds == (24 * 3600)
+
+    # One set in seconds (the API) that is no whole hour survives an unrelated edit.
+    Entitlement.objects.filter(pk=entitlement.pk).update(offline_grace_seconds=5400)
+    assert staff_client.post(url, {**terms, "offline_grace_hours": "1"}).status_code == 302
+    entitlement.refresh_from_db()
+    assert entitlement.offline_grace_seconds == 5400
+
+    refused = staff_client.post(url, {**terms, "offline_grace_hours": "721"})
+    assert refused.status_code == 200
+    assert "offline_grace_hours" in refused.context["form"].errors
+
+    assert staff_client.post(url, {**terms, "offline_grace_hours": ""}).status_code == 302
+    entitlement.refresh_from_db()
+    assert entitlement.offline_grace_seconds is None  # the default again

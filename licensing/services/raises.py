@@ -327,17 +327,7 @@ def raise_end(*, raise_: TemporaryRaise, actor: Actor = SYSTEM) -> TemporaryRais
         if locked.status == TemporaryRaise.Status.RUNNING:
             _finish(locked, actor, early=True)
         else:
-            locked.status = TemporaryRaise.Status.CANCELLED
-            locked.ended_at = timezone.now()
-            locked.save(update_fields=["status", "ended_at"])
-            audit_record(
-                action=AuditEntry.Action.RAISE_CANCELLED,
-                target=locked,
-                actor=actor,
-                customer=locked.entitlement.customer,
-                label=_label(locked),
-                changes={"status": ["scheduled", "cancelled"]},
-            )
+            _close_unstarted(locked, TemporaryRaise.Status.CANCELLED, actor)
     for name in ("status", "started_at", "ended_at"):
         setattr(raise_, name, getattr(locked, name))
     return raise_
@@ -368,7 +358,9 @@ def raises_apply() -> int:
             if locked is None or locked.status != TemporaryRaise.Status.SCHEDULED:
                 continue
             if locked.ends_at <= timezone.now():
-                _missed(locked)
+                # Its whole time passed while the job was not running: it never applied, so
+                # it ends without changing the terms (and the audit log says so).
+                _close_unstarted(locked, TemporaryRaise.Status.ENDED, SYSTEM, missed=True)
             else:
                 _start(locked, SYSTEM)
             done += 1
@@ -376,19 +368,27 @@ def raises_apply() -> int:
     return done
 
 
-def _missed(raise_: TemporaryRaise) -> None:
-    """A scheduled raise whose whole time passed while the job was not running: it never
-    applied, so it ends without changing the terms (and says so in the audit log)."""
-    raise_.status = TemporaryRaise.Status.ENDED
+def _close_unstarted(
+    raise_: TemporaryRaise, status: str, actor: Actor, *, missed: bool = False
+) -> None:
+    """Close a raise that never started (cancelled, or missed), audited; the terms stay."""
+    raise_.status = status
     raise_.ended_at = timezone.now()
     raise_.save(update_fields=["status", "ended_at"])
+    changes: dict[str, Any] = {"status": ["scheduled", status]}
+    if missed:
+        changes["missed"] = True
     audit_record(
-        action=AuditEntry.Action.RAISE_ENDED,
+        action=(
+            AuditEntry.Action.RAISE_CANCELLED
+            if status == TemporaryRaise.Status.CANCELLED
+            else AuditEntry.Action.RAISE_ENDED
+        ),
         target=raise_,
-        actor=SYSTEM,
+        actor=actor,
         customer=raise_.entitlement.customer,
         label=_label(raise_),
-        changes={"status": ["scheduled", "ended"], "missed": True},
+        changes=changes,
     )
 
 

@@ -15,6 +15,7 @@ beat task) sends the messages still owed later, backing off, until MAX_ATTEMPTS 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -339,6 +340,18 @@ def send_expansion_email(event: Event) -> bool:
     return True
 
 
+def _not_emailed_yet(event: Event, types: Collection[str]) -> Entitlement | None:
+    """The entitlement of `event` (with its customer, account manager and product) when the
+    event is one of `types` and has no email yet; else None."""
+    if event.type not in types or event.entitlement_id is None:
+        return None
+    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
+        return None
+    return Entitlement.objects.select_related(
+        "customer", "customer__account_manager", "product"
+    ).get(pk=event.entitlement_id)
+
+
 # A temporary raise's start and end: the customer's admins (all of them: their terms change)
 # and the account manager hear of each.
 RAISE_EVENT_TYPES: Final = frozenset({Event.Type.RAISE_STARTED.value, Event.Type.RAISE_ENDED.value})
@@ -347,13 +360,9 @@ RAISE_EVENT_TYPES: Final = frozenset({Event.Type.RAISE_STARTED.value, Event.Type
 def send_raise_email(event: Event) -> bool:
     """Email about a temporary raise that started or ended (`RAISE_EVENT_TYPES`), once per
     event. Call inside a transaction (fan-out's, which locks the event)."""
-    if event.type not in RAISE_EVENT_TYPES or event.entitlement_id is None:
+    entitlement = _not_emailed_yet(event, RAISE_EVENT_TYPES)
+    if entitlement is None:
         return False
-    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
-        return False
-    entitlement = Entitlement.objects.select_related(
-        "customer", "customer__account_manager", "product"
-    ).get(pk=event.entitlement_id)
     customer = entitlement.customer
     _record(
         EmailNotice.Kind.EVENT,
@@ -385,13 +394,9 @@ def send_statement_email(event: Event) -> bool:
     """Email that a period's statement was issued (`statement.issued`), once per event: to the
     customer's admins who want statements and the account manager. Call inside a transaction
     (fan-out's, which locks the event)."""
-    if event.type != Event.Type.STATEMENT_ISSUED or event.entitlement_id is None:
+    entitlement = _not_emailed_yet(event, {Event.Type.STATEMENT_ISSUED.value})
+    if entitlement is None:
         return False
-    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
-        return False
-    entitlement = Entitlement.objects.select_related(
-        "customer", "customer__account_manager", "product"
-    ).get(pk=event.entitlement_id)
     customer = entitlement.customer
     _record(
         EmailNotice.Kind.EVENT,
@@ -441,13 +446,9 @@ def threshold_recipients(entitlement: Entitlement, audience: str) -> list[str]:
 def send_threshold_email(event: Event) -> bool:
     """Email the subscribers of a threshold that fired (`entitlement.threshold_crossed`), once
     per event. Call inside a transaction (fan-out's, which locks the event)."""
-    if event.type != Event.Type.THRESHOLD_CROSSED or event.entitlement_id is None:
+    entitlement = _not_emailed_yet(event, {Event.Type.THRESHOLD_CROSSED.value})
+    if entitlement is None:
         return False
-    if EmailNotice.objects.filter(kind=EmailNotice.Kind.EVENT, event=event).exists():
-        return False
-    entitlement = Entitlement.objects.select_related("customer", "product").get(
-        pk=event.entitlement_id
-    )
     threshold = event.data.get("threshold", {})
     _record(
         EmailNotice.Kind.EVENT,

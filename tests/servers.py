@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 WSGI_APPLICATION = "portal.wsgi:application"
@@ -137,6 +138,16 @@ class PostgresCluster:
         if (self.data / "postmaster.pid").exists():
             self.stop()
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def suite_database_url() -> str:
+    """A DATABASE_URL naming the database this test runs on (pytest-django's test database),
+    for servers that share it with the test: what the test commits, they see."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "postgres") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def manage(env: dict[str, str], *args: str) -> str:

@@ -13,25 +13,17 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 from overdraft_client import Backoff, Client
 
-from tests.servers import ROOT, Gunicorn
+from tests.servers import ROOT, Gunicorn, suite_database_url
 
 # The SDK imports from its own folder in the subprocesses too, whether or not it is installed.
 SDK = ROOT / "sdk" / "python"
 APP = Path(__file__).with_name("licensed_app.py")
 # Fast retries for tests: the library's defaults wait up to 30 s.
 QUICK = Backoff(attempts=3, base=0.05, cap=0.5)
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "postgres") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Portal:
@@ -49,7 +41,7 @@ class Portal:
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             "PORTAL_ENV": "development",
             "DEBUG": "0",
-            "DATABASE_URL": _test_database_url(),
+            "DATABASE_URL": suite_database_url(),
             "API_THROTTLE_LICENSE": "1000000/min",
             "WEB_CONCURRENCY": "1",
             "GUNICORN_THREADS": "4",

@@ -4,6 +4,7 @@ Unset variables give the embedded default: SQLite in the project folder, Celery 
 in-process after commit, emails to the console. `.env.example` lists every variable.
 """
 
+import copy
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the database: which reads of this request may go to the replica.
+    "portal.db_router.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -199,6 +202,29 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     # max_prepared_statements set (docs/operations.md).
     _database["OPTIONS"]["prepare_threshold"] = 5
 DATABASES = {"default": _database}
+# DATABASE_REPLICA_URL: a streaming replica of that PostgreSQL database. Portal pages and the
+# vendor API's GETs read from it (portal.db_router decides which reads may); writes, reads
+# inside a transaction, the client API and whoever wrote in the last
+# DATABASE_REPLICA_STICKY_SECONDS stay on the primary. Same connection settings as the
+# primary; the tests point it at the test database (MIRROR), and it is never migrated.
+_replica_url = env_secret("DATABASE_REPLICA_URL")
+if _replica_url:
+    if _database["ENGINE"] != "portal.postgres":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL to be PostgreSQL.")
+    try:
+        _replica = dj_database_url.parse(_replica_url)
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URL is not a valid database URL: {exc}"
+        ) from None
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a postgres:// URL.")
+    DATABASES["replica"] = copy.deepcopy(_database)
+    for _key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
+        DATABASES["replica"][_key] = _replica[_key]
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["portal.db_router.PrimaryReplicaRouter"]
+DATABASE_REPLICA_STICKY_SECONDS = env_int("DATABASE_REPLICA_STICKY_SECONDS", 5, minimum=0)
 # While the database is unavailable: seconds between tries (the breaker in portal.postgres),
 # and the Retry-After of the 503 that requests get meanwhile (portal.unavailable).
 DATABASE_RETRY_SECONDS = env_int("DATABASE_RETRY_SECONDS", 2, minimum=1)

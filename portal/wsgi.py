@@ -13,9 +13,9 @@ from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from portal.paths import is_client_api
 
-CLIENT_API_PATHS = ("/api/v1/activations", "/api/v1/entitlement")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 
 class ClientAPIHandler(WSGIHandler):
@@ -28,13 +28,6 @@ class ClientAPIHandler(WSGIHandler):
             super().load_middleware(is_async)
         finally:
             settings.MIDDLEWARE = full
-
-
-def is_client_api(path: str) -> bool:
-    """`/api/v1/activations[/...]` and `/api/v1/entitlement` (not the vendor's
-    `/api/v1/entitlements`)."""
-    activations, entitlement = CLIENT_API_PATHS
-    return path in (entitlement, activations) or path.startswith(activations + "/")
 
 
 portal = get_wsgi_application()

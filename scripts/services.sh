@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start (or stop) a throwaway PostgreSQL and Redis for the tests, in ./var/services.
 #   scripts/services.sh start   -> prints `export DATABASE_URL=... REDIS_URL=...` lines
+#   scripts/services.sh replica -> also a streaming replica of it (pg_basebackup -R) on the next
+#                                  port; prints `export DATABASE_REPLICA_URL=...`
 #   scripts/services.sh stop
 # PostgreSQL 15's binaries must be on the PATH (initdb, pg_ctl); Redis comes from Debian's
 # redis-server package, installed here if missing. initdb refuses root, so as root the cluster
@@ -12,6 +14,8 @@ VAR="$ROOT/var/services"
 PGDATA="$VAR/pgdata"
 PGPORT="${TEST_PGPORT:-55432}"
 REDIS_PORT="${TEST_REDIS_PORT:-56379}"
+REPLICA_DATA="$VAR/replica"
+REPLICA_PORT="${TEST_PG_REPLICA_PORT:-$((PGPORT + 1))}"
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then
@@ -55,6 +59,11 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 300
 shared_buffers = 256MB
+# A streaming replica may follow (the replica command; tests/ops/test_read_replica.py makes
+# its own pair). PostgreSQL 15's defaults, stated because they are relied on; initdb's
+# pg_hba.conf already trusts replication connections from 127.0.0.1.
+wal_level = replica
+max_wal_senders = 10
 CONF
   fi
   if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
@@ -74,14 +83,38 @@ CONF
   echo "export TEST_PGBIN=$PGBIN TEST_PGPORT=$PGPORT TEST_REDIS_PORT=$REDIS_PORT"
 }
 
+replica() {
+  start
+  PGBIN=$(find_pg_bin)
+  if [ ! -s "$REPLICA_DATA/PG_VERSION" ]; then
+    rm -rf "$REPLICA_DATA"
+    as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U postgres -D "$REPLICA_DATA" \
+      -R -X stream -c fast
+  fi
+  if ! as_pg "$PGBIN/pg_ctl" -D "$REPLICA_DATA" status >/dev/null 2>&1; then
+    as_pg "$PGBIN/pg_ctl" -D "$REPLICA_DATA" -l "$VAR/replica.log" -w -t 60 \
+      -o "-p $REPLICA_PORT -k $VAR" start >/dev/null
+  fi
+  for _ in $(seq 100); do
+    as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qtAc \
+      "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'" postgres | grep -q 1 && break
+    sleep 0.1
+  done
+  echo "export DATABASE_REPLICA_URL=postgres://postgres@127.0.0.1:$REPLICA_PORT/portal"
+}
+
 stop() {
   PGBIN=$(find_pg_bin)
+  if [ -d "$REPLICA_DATA" ]; then
+    as_pg "$PGBIN/pg_ctl" -D "$REPLICA_DATA" -m fast stop >/dev/null 2>&1 || true
+  fi
   if [ -d "$PGDATA" ]; then as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null 2>&1 || true; fi
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 }
 
 case "${1:-}" in
   start) start ;;
+  replica) replica ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|replica|stop" >&2; exit 2 ;;
 esac

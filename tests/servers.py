@@ -150,6 +150,50 @@ def suite_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+class PostgresReplica:
+    """A streaming replica of `primary` (pg_basebackup -R) in a folder of the primary's, on a
+    free port of its own."""
+
+    def __init__(self, primary: PostgresCluster) -> None:
+        self.primary = primary
+        self.port = free_port()
+        self.home = primary.home
+        self.data = primary.home / "replica"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/portal"
+
+    def create(self) -> None:
+        primary = ("-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres")
+        self.primary._run(
+            "pg_basebackup", *primary, "-D", str(self.data), "-R", "-X", "stream", "-c", "fast"
+        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.home} -c fsync=off"
+        log = str(self.home / "replica.log")
+        self.primary._run(
+            "pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "-o", options, "start"
+        )
+        deadline = time.monotonic() + 30
+        while self.query("SELECT status FROM pg_stat_wal_receiver") != "streaming":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the replica is not streaming:\n{Path(log).read_text()}")
+            time.sleep(0.1)
+
+    def query(self, sql: str) -> str:
+        """One value, as text (psql), from the replica's `portal` database."""
+        command = [str(self.primary.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port)]
+        done = subprocess.run(
+            [*command, "-U", "postgres", "-qtAc", sql, "portal"],
+            check=True, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.primary._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     """`manage.py ARGS` in a process of its own with `env`; returns what it printed."""
     done = subprocess.run(

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Min
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -36,6 +36,27 @@ def settle_window() -> timedelta:
     if connection.vendor == "sqlite":
         return timedelta(0)
     return timedelta(seconds=float(settings.API_EVENTS_SETTLE_SECONDS))
+
+
+def replay_delay(alias: str) -> timedelta:
+    """How far behind the primary a read on `alias` may be: zero on the primary, or on a
+    replica that has replayed all it received; else the age of its last replayed commit.
+
+    On a replica (portal.db_router) the settle argument holds with "now" taken as the moment
+    its snapshot reflects, so the window is moved back by this much: a lagging replica holds
+    events back a little longer instead of passing over one it has not replayed yet.
+    """
+    if alias == DEFAULT_DB_ALIAS or connections[alias].vendor != "postgresql":
+        return timedelta(0)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT CASE WHEN pg_is_in_recovery()"
+            " AND pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()"
+            " THEN greatest(now() - pg_last_xact_replay_timestamp(), interval '0')"
+            " END"
+        )
+        (delay,) = cursor.fetchone()
+    return delay or timedelta(0)
 
 
 def events_after(
@@ -59,7 +80,8 @@ def events_after(
     )
     window = settle_window()
     if window:
-        young = events.filter(occurred_at__gt=timezone.now() - window)
+        cutoff = timezone.now() - window - replay_delay(events.db)
+        young = events.filter(occurred_at__gt=cutoff)
         first_young = young.aggregate(first=Min("seq"))["first"]
         if first_young is not None:
             events = events.filter(seq__lt=first_young)

@@ -87,10 +87,34 @@ def test_a_statement_holds_every_figure_judged_by_the_terms_of_each_hour(january
         "label": "Jan 2026",
     }
     assert payload["provisional"] is False and payload["as_of"] is None
-    assert [(t["effective_from"], t["seats"], t["hard_limit"]) for t in payload["terms"]] == [
-        ("2026-01-01T00:00:00+00:00", 10, 12),
-        ("2026-01-16T00:00:00+00:00", 15, 18),
-    ]
+    entitlement, customer, product = january, january.customer, january.product
+    assert {k: v for k, v in payload.items() if k not in {"figures", "utilization"}} == {
+        "format": "overdraft-portal/statement",
+        "version": 1,
+        "statement": f"{entitlement.pk}/2026-01-01T00",
+        "provisional": False,
+        "as_of": None,
+        "customer": {"id": str(customer.pk), "name": "Acme Corp"},
+        "product": {"id": str(product.pk), "name": product.name, "code": product.code},
+        "entitlement": str(entitlement.pk),
+        "period": payload["period"],
+        "terms": [
+            {
+                "effective_from": "2026-01-01T00:00:00+00:00",
+                "seats": 10,
+                "hard_limit": 12,
+                "customer_cap": None,
+                "status": "active",
+            },
+            {
+                "effective_from": "2026-01-16T00:00:00+00:00",
+                "seats": 15,
+                "hard_limit": 18,
+                "customer_cap": None,
+                "status": "active",
+            },
+        ],
+    }
     assert payload["figures"] == {
         "hours": 744,
         "peak": 16,

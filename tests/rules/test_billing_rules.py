@@ -1,6 +1,6 @@
 """licensing.billing's periods and canonical JSON (licensing.signing) on their own."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -81,3 +81,20 @@ def test_canonical_json_sorts_keys_without_spaces_and_refuses_floats():
         signing.canonical({"share": 0.5})
     with pytest.raises(TypeError, match="keys are strings"):
         signing.canonical({1: "x"})
+
+
+@pytest.mark.parametrize("period", ["monthly", "quarterly", "yearly"])
+@pytest.mark.parametrize("anchor", [d(2026, 1, 31, 10), d(2026, 2, 10, 10), d(2028, 2, 29)])
+def test_every_moment_falls_in_exactly_the_period_that_holds_it(period, anchor):
+    """Hour by hour... sampled every 29 hours over four years: the period found holds the
+    moment, is the period of its index, and the next one starts where it ends."""
+    moment = anchor - timedelta(days=40)
+    while moment < anchor + timedelta(days=4 * 366):
+        found = billing.period_containing(anchor, period, moment)
+        assert found == billing.period_at(anchor, period, found.index)
+        if moment >= anchor:
+            assert found.start <= moment < found.end
+            assert billing.period_at(anchor, period, found.index + 1).start == found.end
+        else:
+            assert found.index == 0
+        moment += timedelta(hours=29)

@@ -4,9 +4,10 @@
 process can serve, and how well:
 - 200 `ok`: the database answers a trivial query, and the cache's Redis and the broker (when
   configured) answer too;
-- 200 `degraded`: the database answers but Redis or the broker does not. License clients are
-  still served (throttles count in process memory, events wait in the outbox), so a load
-  balancer must keep sending traffic: every web process would be degraded alike;
+- 200 `degraded`: the database answers but Redis, the broker or the read replica (when
+  configured) does not. License clients are still served (throttles count in process memory,
+  events wait in the outbox, reads go to the primary), so a load balancer must keep sending
+  traffic: every web process would be degraded alike;
 - 503 `unavailable`: the database does not answer (within DATABASE_CONNECT_TIMEOUT, or at once
   while its breaker is open): requests would get 503s too.
 
@@ -64,6 +65,8 @@ def readiness() -> dict[str, str]:
     """Each check's outcome: "ok", or "failed" for the database and "degraded" for the others
     (the reason is logged, not shown)."""
     checks: dict[str, Callable[[], None]] = {"database": check_database, "cache": check_cache}
+    if "replica" in settings.DATABASES:  # DATABASE_REPLICA_URL: reads fall back to the primary
+        checks["replica"] = lambda: check_database("replica")
     broker_url = getattr(settings, "CELERY_BROKER_URL", "")
     if broker_url:
         checks["broker"] = lambda: check_broker(broker_url)

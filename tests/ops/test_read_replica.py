@@ -124,6 +124,9 @@ def test_reads_go_to_the_replica_and_writers_read_their_own_writes(stack: dict[s
         assert answer.status == 200, answer.body
         return answer.json()
 
+    ready = web.call("GET", "/readyz")
+    assert (ready.status, ready.json()["checks"].get("replica")) == (200, "ok"), ready.body
+
     # Warm up: each token's first use records its last use (a write, so that request stays
     # on the primary); then both read the replica.
     assert seats_used(stack["writer"]) == seats_used(stack["reader"]) == 0

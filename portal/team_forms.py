@@ -247,13 +247,22 @@ class EntitlementForm(forms.Form):
         return "unlimited" if limit is None else str(limit)
 
     def add_service_errors(self, error: ValidationError) -> None:
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for name, errors in error.error_dict.items():
-            field = self.SERVICE_FIELDS.get(name)
-            for item in errors:
-                self.add_error(field if field in self.fields else None, item)
+        add_service_errors(self, error, self.SERVICE_FIELDS)
+
+
+def add_service_errors(
+    form: forms.Form, error: ValidationError, fields: dict[str, str] | None = None
+) -> None:
+    """Show a service's ValidationError on `form`: each field's errors on the form field it
+    names (or, with `fields`, the form field mapped to that service argument), the rest on
+    the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for name, errors in error.error_dict.items():
+        field = name if fields is None else fields.get(name)
+        for item in errors:
+            form.add_error(field if field in form.fields else None, item)
 
 
 def initial_for(entitlement: Entitlement) -> dict[str, Any]:
@@ -319,12 +328,7 @@ class RaiseForm(forms.Form):
         )
 
     def add_service_errors(self, error: ValidationError) -> None:
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for name, errors in error.error_dict.items():
-            for item in errors:
-                self.add_error(name if name in self.fields else None, item)
+        add_service_errors(self, error)
 
 
 class EventFilterForm(forms.Form):

@@ -642,6 +642,8 @@ def load(*, now: datetime | None = None, reset: bool = False) -> Summary:
             entitlement = existing.entitlements.order_by("created_at").first()
             if entitlement is not None:
                 summary.license_keys[spec.name] = entitlement.license_key
+    # The days of history just written, rolled up as the hourly job would have (UsageDay).
+    services.usage_rollups_refresh(now=now)
     summary.logins.append(
         Login(ACCOUNT_MANAGER_EMAIL, "vendor account manager (staff; superuser for /admin/)")
     )

@@ -517,7 +517,9 @@ class Event(models.Model):
     """Append-only record of what happened; also the outbox for webhooks and emails.
 
     `seq` orders events as they were written, so pollers and the outbox sweep can page
-    through them; the public identifier is `public_id`.
+    through them; the public identifier is `public_id`. On PostgreSQL the table is partitioned
+    by the month of `occurred_at` (licensing.partitions), so the database's key is
+    (`seq`, `occurred_at`) and `public_id`, a random UUID, has a plain index.
     """
 
     class Type(models.TextChoices):
@@ -545,7 +547,7 @@ class Event(models.Model):
         STATEMENT_ISSUED = "statement.issued"
 
     seq = models.BigAutoField(primary_key=True)
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
     type = models.CharField(max_length=64, choices=Type.choices)
     entitlement = models.ForeignKey(
         Entitlement, on_delete=models.CASCADE, related_name="events", null=True, blank=True
@@ -611,6 +613,44 @@ class UsageBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entitlement_id} {self.hour:%Y-%m-%d %H:00}: peak {self.peak_used}"
+
+
+class UsageDay(models.Model):
+    """One entitlement's seat use over one whole UTC day: its hourly buckets rolled up, judged
+    by the terms in force hour by hour, exactly as `licensing.history.walk` sums them (it is
+    that walk's day Point, stored). Written for days that have ended by
+    `services.usage_rollups_refresh`; charts of day buckets read these rows for the days they
+    cover and the hourly buckets for the rest (licensing.selectors.usage_history)."""
+
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="usage_days"
+    )
+    day = models.DateTimeField(help_text="Start of the UTC day.")
+    hours = models.PositiveSmallIntegerField()
+    peak = models.PositiveIntegerField()
+    closing = models.PositiveIntegerField()
+    activations = models.PositiveIntegerField()
+    overdraft_activations = models.PositiveIntegerField()
+    denials = models.PositiveIntegerField()
+    releases = models.PositiveIntegerField()
+    overdraft_hours = models.PositiveSmallIntegerField()
+    overdraft_seat_hours = models.PositiveIntegerField()
+    entitled = models.PositiveIntegerField()
+    hard_limit = models.PositiveIntegerField(null=True)
+    customer_cap = models.PositiveIntegerField(null=True)
+    denied_at = models.PositiveIntegerField(null=True)
+
+    class Meta:
+        ordering = ["entitlement", "day"]
+        constraints = [
+            # Also the index for chart reads: one entitlement's days over a range.
+            models.UniqueConstraint(
+                fields=["entitlement", "day"], name="licensing_usageday_one_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entitlement_id} {self.day:%Y-%m-%d}: peak {self.peak}"
 
 
 class ApiToken(models.Model):

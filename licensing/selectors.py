@@ -43,6 +43,7 @@ from licensing.models import (
     Statement,
     TemporaryRaise,
     UsageBucket,
+    UsageDay,
 )
 
 # --- usage history, capacity and seats (customer pages) ----------------------------------------
@@ -84,6 +85,17 @@ def _current_terms(entitlement: Entitlement) -> list[Terms]:
     return [Terms.of(entitlement, effective_from=entitlement.created_at)]
 
 
+def terms_histories(entitlements: Iterable[Entitlement]) -> dict[Any, list[Terms]]:
+    """`terms_history` of several entitlements, by id: one query."""
+    by_id = {entitlement.pk: entitlement for entitlement in entitlements}
+    terms: dict[Any, list[Terms]] = {pk: [] for pk in by_id}
+    for record in EntitlementTerms.objects.filter(entitlement_id__in=list(by_id)).order_by(
+        "entitlement_id", "effective_from", "id"
+    ):
+        terms[record.entitlement_id].append(Terms.of(record))
+    return {pk: found or _current_terms(by_id[pk]) for pk, found in terms.items()}
+
+
 @dataclasses.dataclass(frozen=True)
 class UsageHistory:
     """Seat use of an entitlement from `start` to `end`, judged by the terms of each hour
@@ -118,7 +130,7 @@ _EPOCH_HOUR_SQL: Final = {
 }
 
 
-def _bucket_rows(
+def bucket_rows(
     entitlement_ids: list[Any], start: datetime, stop: datetime
 ) -> dict[Any, list[history.Row]]:
     """The UsageBucket rows (licensing.history.Row) of each entitlement from `start` to
@@ -168,21 +180,92 @@ def usage_history(
     now: datetime | None = None,
 ) -> UsageHistory:
     """Hourly or daily (UTC) points from `start` to `end` (exclusive), floored to the bucket;
-    nothing after `now` exists (the bucket that holds it is partial). Three queries: the terms,
-    the level before `start` and the UsageBucket rows of the range."""
+    nothing after `now` exists (the bucket that holds it is partial).
+
+    Hourly: three queries, the terms, the level before `start` and the UsageBucket rows of the
+    range. Daily: the days the UsageDay rollups cover are read from them (one row a day), and
+    only the hours before and after those days from the UsageBucket rows, so a year is about
+    365 rows, not 8,760. The rollups are the same walk's days, stored, so both give the same
+    points.
+    """
     now = now or timezone.now()
     start, end = _floor_range(start, end, bucket)
-    rows = UsageBucket.objects.filter(entitlement_id=entitlement.pk)
-    before = rows.filter(hour__lt=start).order_by("-hour").values_list("closing_used").first()
-    return _usage_history(
-        entitlement,
-        terms_history(entitlement),
-        _bucket_rows([entitlement.pk], start, _stop(end, now))[entitlement.pk],
+    stop = _stop(end, now)
+    terms = terms_history(entitlement)
+    days = _rolled_up_days(entitlement, start, stop) if bucket == "day" else []
+    first = days[0].start if days else stop
+    before = (
+        UsageBucket.objects.filter(entitlement_id=entitlement.pk, hour__lt=start)
+        .order_by("-hour")
+        .values_list("closing_used")
+        .first()
+        if start < first
+        else None
+    )
+    points = _points(
+        terms,
+        bucket_rows([entitlement.pk], start, first)[entitlement.pk] if start < first else [],
         closing_before=before[0] if before else 0,
         start=start,
-        end=end,
+        stop=first,
         bucket=bucket,
         now=now,
+    )
+    if days:
+        after = days[-1].start + timedelta(days=1)
+        points += days
+        points += _points(
+            terms,
+            bucket_rows([entitlement.pk], after, stop)[entitlement.pk] if after < stop else [],
+            closing_before=days[-1].closing,
+            start=after,
+            stop=stop,
+            bucket=bucket,
+            now=now,
+        )
+    return _history(entitlement, terms, points, start=start, end=end, bucket=bucket, now=now)
+
+
+# The figures of a day Point that a UsageDay row stores, under the same names.
+_ROLLED_UP: Final = tuple(
+    field.name
+    for field in UsageDay._meta.concrete_fields
+    if field.name not in {"id", "entitlement", "day"}
+)
+
+
+def rolled_up(point: UsagePoint) -> dict[str, Any]:
+    """A whole day's Point as the fields of its UsageDay row."""
+    return {"day": point.start} | {name: getattr(point, name) for name in _ROLLED_UP}
+
+
+def _rolled_up_days(entitlement: Entitlement, start: datetime, stop: datetime) -> list[UsagePoint]:
+    """The rolled-up days that end by `stop`, from `start`, as Points: a run of consecutive
+    days, or none if the rows leave a gap (the hourly rows then serve the whole range)."""
+    rows = UsageDay.objects.filter(
+        entitlement_id=entitlement.pk, day__gte=start, day__lte=stop - timedelta(days=1)
+    )
+    days = [
+        UsagePoint(start=row["day"], **{name: row[name] for name in _ROLLED_UP})
+        for row in rows.order_by("day").values("day", *_ROLLED_UP)
+    ]
+    if days and days[-1].start - days[0].start != timedelta(days=len(days) - 1):
+        return []
+    return days
+
+
+def day_points(
+    terms: list[Terms],
+    rows: Iterable[history.Row],
+    *,
+    closing_before: int,
+    start: datetime,
+    stop: datetime,
+    now: datetime,
+) -> list[UsagePoint]:
+    """The day Points of the UsageBucket rows from `start` to `stop` (whole days)."""
+    return _points(
+        terms, rows, closing_before=closing_before, start=start, stop=stop, bucket="day", now=now
     )
 
 
@@ -207,18 +290,49 @@ def _usage_history(
     bucket: Bucket,
     now: datetime,
 ) -> UsageHistory:
-    stop = _stop(end, now)
-    points = (
-        history.walk(
-            rows,
-            closing_before=closing_before,
-            spans=history.spans(terms, start, stop),
-            now=now,
-            bucket=bucket,
-        )
-        if stop > start
-        else []
+    points = _points(
+        terms,
+        rows,
+        closing_before=closing_before,
+        start=start,
+        stop=_stop(end, now),
+        bucket=bucket,
+        now=now,
     )
+    return _history(entitlement, terms, points, start=start, end=end, bucket=bucket, now=now)
+
+
+def _points(
+    terms: list[Terms],
+    rows: Iterable[history.Row],
+    *,
+    closing_before: int,
+    start: datetime,
+    stop: datetime,
+    bucket: Bucket,
+    now: datetime,
+) -> list[UsagePoint]:
+    if stop <= start:
+        return []
+    return history.walk(
+        rows,
+        closing_before=closing_before,
+        spans=history.spans(terms, start, stop),
+        now=now,
+        bucket=bucket,
+    )
+
+
+def _history(
+    entitlement: Entitlement,
+    terms: list[Terms],
+    points: list[UsagePoint],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+    now: datetime,
+) -> UsageHistory:
     return UsageHistory(
         entitlement=entitlement,
         bucket=bucket,
@@ -391,7 +505,7 @@ def usage_forecast(
         .values_list("closing_used")
         .first()
     )
-    rows = _bucket_rows([entitlement.pk], start, _stop(end, now))[entitlement.pk]
+    rows = bucket_rows([entitlement.pk], start, _stop(end, now))[entitlement.pk]
     return _forecast_of(terms, rows, closing_before=before[0] if before else 0, now=now)
 
 
@@ -649,17 +763,13 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         .order_by()
     )
     ids = [entitlement.pk for entitlement in candidates]
-    terms: dict[Any, list[Terms]] = {pk: [] for pk in ids}
-    for record in EntitlementTerms.objects.filter(entitlement_id__in=ids).order_by(
-        "entitlement_id", "effective_from", "id"
-    ):
-        terms[record.entitlement_id].append(Terms.of(record))
+    terms = terms_histories(candidates)
     # The forecast's window holds the range: the range's walk skips the rows before it.
-    rows = _bucket_rows(ids, min(window_start, start), _stop(end, now))
+    rows = bucket_rows(ids, min(window_start, start), _stop(end, now))
     billable = _last_statement_billable(ids)
     leads: list[ExpansionLead] = []
     for entitlement in candidates:
-        entitlement_terms = terms[entitlement.pk] or _current_terms(entitlement)
+        entitlement_terms = terms[entitlement.pk]
         capacity = _usage_history(
             entitlement,
             entitlement_terms,

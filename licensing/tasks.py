@@ -9,7 +9,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from licensing import services
+from licensing import partitions, services
 
 
 @shared_task(name="licensing.expire_stale_seats")
@@ -25,6 +25,18 @@ def prune_events() -> int:
     if not days:
         return 0
     return services.events_prune(older_than=timedelta(days=days))
+
+
+@shared_task(name="licensing.ensure_event_partitions")
+def ensure_event_partitions() -> int:
+    """Create the coming months' partitions of the events table (PostgreSQL)."""
+    return len(partitions.ensure())
+
+
+@shared_task(name="licensing.roll_up_usage")
+def roll_up_usage() -> int:
+    """Roll up the usage of the days that have ended (UsageDay)."""
+    return services.usage_rollups_refresh()
 
 
 @shared_task(name="licensing.apply_raises")

@@ -357,6 +357,8 @@ CELERY_TASK_ROUTES = {
     "webhooks.resend_emails": {"queue": "periodic"},
     "licensing.expire_stale_seats": {"queue": "periodic"},
     "licensing.prune_events": {"queue": "periodic"},
+    "licensing.ensure_event_partitions": {"queue": "periodic"},
+    "licensing.roll_up_usage": {"queue": "periodic"},
     "licensing.apply_raises": {"queue": "periodic"},
     "licensing.issue_statements": {"queue": "periodic"},
 }
@@ -371,6 +373,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "licensing.prune_events",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Daily: the coming months' event partitions (licensing.partitions; PostgreSQL only).
+    "licensing-ensure-event-partitions": {
+        "task": "licensing.ensure_event_partitions",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    # Hourly: the days that ended (and settled, an hour after midnight) are rolled up.
+    "licensing-roll-up-usage": {"task": "licensing.roll_up_usage", "schedule": 3600.0},
     # Hourly: a period closes at its entitlement's start hour, and its statement follows it
     # within the hour (licensing.services.billing.SETTLE after the close at the earliest).
     "licensing-issue-statements": {"task": "licensing.issue_statements", "schedule": 3600.0},
@@ -378,6 +387,10 @@ CELERY_BEAT_SCHEDULE = {
 # Raw events older than this many days are deleted daily (usage buckets, which the charts and
 # denial counts read, are kept); 0 keeps every event.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400, minimum=0)
+# On PostgreSQL the events table has a partition per month (licensing.partitions): the current
+# month and this many after it are created ahead, on migrate and daily. Retention drops whole
+# months, once all of a month is older than EVENT_RETENTION_DAYS.
+EVENT_PARTITIONS_AHEAD = env_int("EVENT_PARTITIONS_AHEAD", 3, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -131,13 +131,15 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
-    # Null for a test ping, which is no domain event.
+    # Null for a test ping, which is no domain event. No database constraint: the events
+    # table is partitioned by month (licensing.partitions); Django's CASCADE still applies.
     event = models.ForeignKey(
         Event,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="webhook_deliveries",
+        db_constraint=False,
     )
     # The `webhook-id` header: the event's public id, so receivers can dedupe.
     message_id = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -213,8 +215,14 @@ class EmailNotice(models.Model):
         ENDPOINT_PAUSED = "endpoint_paused", "Endpoint paused"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    # No database constraint, as WebhookDelivery.event.
     event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="email_notices"
+        Event,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="email_notices",
+        db_constraint=False,
     )
     entitlement = models.ForeignKey(
         Entitlement,

@@ -14,6 +14,7 @@ Nothing else writes domain rows: not views, serializers, forms, `save()` overrid
 - `tokens`: vendor API tokens;
 - `audit`: the `Actor` and the audit log;
 - `events`: retention of the raw event log;
+- `rollups`: daily rollups of the hourly usage buckets;
 - `validation`: checks of client input shared by the APIs and the portal.
 
 The names below are the package's public interface: `from licensing import services`.
@@ -61,6 +62,7 @@ from licensing.services.expansions import (
 )
 from licensing.services.keys import license_key_rotate
 from licensing.services.raises import raise_end, raise_grant, raises_apply
+from licensing.services.rollups import usage_rollups_refresh
 from licensing.services.seats import (
     ActivationResult,
     Heartbeat,
@@ -135,4 +137,5 @@ __all__ = [
     "threshold_add",
     "threshold_remove",
     "thresholds_check",
+    "usage_rollups_refresh",
 ]

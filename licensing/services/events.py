@@ -7,13 +7,17 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from licensing import partitions
 from licensing.models import Event
 
 
 def events_prune(
     *, older_than: timedelta, batch_size: int = 5000, now: datetime | None = None
 ) -> int:
-    """Delete raw events older than `older_than`, oldest first, `batch_size` per transaction.
+    """Delete raw events older than `older_than`. On PostgreSQL the table is partitioned by
+    month (licensing.partitions): an event goes with its month, a DROP of the whole month once
+    all of it is older, and only the default partition's old rows are deleted one by one. On
+    SQLite, oldest first, `batch_size` per transaction.
 
     Charts, figures and denial counts read UsageBucket rows, which are never pruned, so they keep
     their whole history; the event log, the event feed and the "recent denials" list lose what
@@ -26,8 +30,12 @@ def events_prune(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     cutoff = (now or timezone.now()) - older_than
-    prunable = Event.objects.filter(occurred_at__lt=cutoff, dispatched_at__isnull=False)
-    deleted = 0
+    deleted = sum(month.events for month in partitions.drop_months_before(cutoff))
+    # Rows below the months that remain are in the default partition (or, on SQLite, anywhere).
+    oldest = partitions.oldest_month()
+    prunable = Event.objects.filter(
+        occurred_at__lt=min(cutoff, oldest) if oldest else cutoff, dispatched_at__isnull=False
+    )
     while True:
         with transaction.atomic():
             seqs = list(prunable.order_by("seq").values_list("seq", flat=True)[:batch_size])

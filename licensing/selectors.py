@@ -184,46 +184,46 @@ def usage_history(
 
     Hourly: three queries, the terms, the level before `start` and the UsageBucket rows of the
     range. Daily: the days the UsageDay rollups cover are read from them (one row a day), and
-    only the hours before and after those days from the UsageBucket rows, so a year is about
-    365 rows, not 8,760. The rollups are the same walk's days, stored, so both give the same
-    points.
+    only the hours before and after those days from the UsageBucket rows (`_day_points`), so
+    a year is about 365 rows, not 8,760: four or five queries. The rollups are the same walk's
+    days, stored, so both give the same points.
     """
     now = now or timezone.now()
     start, end = _floor_range(start, end, bucket)
     stop = _stop(end, now)
     terms = terms_history(entitlement)
-    days = _rolled_up_days(entitlement, start, stop) if bucket == "day" else []
-    first = days[0].start if days else stop
-    before = (
-        UsageBucket.objects.filter(entitlement_id=entitlement.pk, hour__lt=start)
-        .order_by("-hour")
-        .values_list("closing_used")
-        .first()
-        if start < first
-        else None
-    )
-    points = _points(
-        terms,
-        bucket_rows([entitlement.pk], start, first)[entitlement.pk] if start < first else [],
-        closing_before=before[0] if before else 0,
-        start=start,
-        stop=first,
-        bucket=bucket,
-        now=now,
-    )
-    if days:
-        after = days[-1].start + timedelta(days=1)
-        points += days
-        points += _points(
+    closing_before = _level_before(entitlement, start)
+    if bucket == "day":
+        points = _day_points(
+            {entitlement.pk: terms},
+            {entitlement.pk: closing_before},
+            start=start,
+            stop=stop,
+            now=now,
+        )[entitlement.pk]
+    else:
+        points = _points(
             terms,
-            bucket_rows([entitlement.pk], after, stop)[entitlement.pk] if after < stop else [],
-            closing_before=days[-1].closing,
-            start=after,
+            bucket_rows([entitlement.pk], start, stop)[entitlement.pk],
+            closing_before=closing_before,
+            start=start,
             stop=stop,
             bucket=bucket,
             now=now,
         )
     return _history(entitlement, terms, points, start=start, end=end, bucket=bucket, now=now)
+
+
+def _level_before(entitlement: Entitlement, moment: datetime) -> int:
+    """The entitlement's seats in use at `moment`: the closing level of its last bucket
+    before it (0 if none)."""
+    before = (
+        UsageBucket.objects.filter(entitlement_id=entitlement.pk, hour__lt=moment)
+        .order_by("-hour")
+        .values_list("closing_used")
+        .first()
+    )
+    return before[0] if before else 0
 
 
 # The figures of a day Point that a UsageDay row stores, under the same names.
@@ -239,19 +239,69 @@ def rolled_up(point: UsagePoint) -> dict[str, Any]:
     return {"day": point.start} | {name: getattr(point, name) for name in _ROLLED_UP}
 
 
-def _rolled_up_days(entitlement: Entitlement, start: datetime, stop: datetime) -> list[UsagePoint]:
-    """The rolled-up days that end by `stop`, from `start`, as Points: a run of consecutive
-    days, or none if the rows leave a gap (the hourly rows then serve the whole range)."""
+def _rolled_up_days(ids: list[Any], start: datetime, stop: datetime) -> dict[Any, list[UsagePoint]]:
+    """The rolled-up days that end by `stop`, from `start`, of each entitlement, as Points: a
+    run of consecutive days, or none if its rows leave a gap (the hourly rows then serve)."""
     rows = UsageDay.objects.filter(
-        entitlement_id=entitlement.pk, day__gte=start, day__lte=stop - timedelta(days=1)
+        entitlement_id__in=ids, day__gte=start, day__lte=stop - timedelta(days=1)
     )
-    days = [
-        UsagePoint(start=row["day"], **{name: row[name] for name in _ROLLED_UP})
-        for row in rows.order_by("day").values("day", *_ROLLED_UP)
-    ]
-    if days and days[-1].start - days[0].start != timedelta(days=len(days) - 1):
-        return []
-    return days
+    days: dict[Any, list[UsagePoint]] = {}
+    for row in rows.order_by("entitlement_id", "day").values("entitlement_id", "day", *_ROLLED_UP):
+        days.setdefault(row["entitlement_id"], []).append(
+            UsagePoint(start=row["day"], **{name: row[name] for name in _ROLLED_UP})
+        )
+    return {
+        pk: run
+        for pk, run in days.items()
+        if run[-1].start - run[0].start == timedelta(days=len(run) - 1)
+    }
+
+
+def _day_points(
+    terms: dict[Any, list[Terms]],
+    closing_before: dict[Any, int],
+    *,
+    start: datetime,
+    stop: datetime,
+    now: datetime,
+) -> dict[Any, list[UsagePoint]]:
+    """The day Points from `start` to `stop` of each entitlement (`terms` by id): its
+    rolled-up days where they serve, the walk over its hourly rows before and after them.
+    Three queries, whatever the number of entitlements and days: the rollups, the hours
+    before them and the hours after them (today's)."""
+    ids = list(terms)
+    days = _rolled_up_days(ids, start, stop)
+    first = {pk: days[pk][0].start if pk in days else stop for pk in ids}
+    after = {pk: run[-1].start + timedelta(days=1) for pk, run in days.items()}
+    before_days = [pk for pk in ids if first[pk] > start]
+    after_days = [pk for pk in after if after[pk] < stop]
+    head = (
+        bucket_rows(before_days, start, max(first[pk] for pk in before_days)) if before_days else {}
+    )
+    tail = bucket_rows(after_days, min(after[pk] for pk in after_days), stop) if after_days else {}
+    points: dict[Any, list[UsagePoint]] = {}
+    for pk in ids:
+        points[pk] = _points(
+            terms[pk],
+            head.get(pk, []),
+            closing_before=closing_before[pk],
+            start=start,
+            stop=first[pk],
+            bucket="day",
+            now=now,
+        )
+        if pk in days:
+            points[pk] += days[pk]
+            points[pk] += _points(
+                terms[pk],
+                tail.get(pk, []),
+                closing_before=days[pk][-1].closing,
+                start=after[pk],
+                stop=stop,
+                bucket="day",
+                now=now,
+            )
+    return points
 
 
 def day_points(
@@ -277,29 +327,6 @@ def _floor_range(start: datetime, end: datetime, bucket: Bucket) -> tuple[dateti
 def _stop(end: datetime, now: datetime) -> datetime:
     """Where the rows of a history end: `end`, or the end of the current hour."""
     return min(end, history.floor_hour(now) + history.HOUR)
-
-
-def _usage_history(
-    entitlement: Entitlement,
-    terms: list[Terms],
-    rows: Iterable[history.Row],
-    *,
-    closing_before: int,
-    start: datetime,
-    end: datetime,
-    bucket: Bucket,
-    now: datetime,
-) -> UsageHistory:
-    points = _points(
-        terms,
-        rows,
-        closing_before=closing_before,
-        start=start,
-        stop=_stop(end, now),
-        bucket=bucket,
-        now=now,
-    )
-    return _history(entitlement, terms, points, start=start, end=end, bucket=bucket, now=now)
 
 
 def _points(
@@ -494,19 +521,20 @@ def usage_forecast(
     entitlement: Entitlement, *, now: datetime | None = None, terms: list[Terms] | None = None
 ) -> Forecast:
     """When use reaches the lines in force at `now` (licensing.forecast), from the daily peaks
-    of the weeks before (`_forecast_of`), whatever range a chart shows. Two queries (the level
-    before the window and its rows) given `terms` (`terms_history`), three without."""
+    of the weeks before (`_forecast_of`), whatever range a chart shows. Three or four queries
+    (the level before the window, its rolled-up days, its hours around them: `_day_points`)
+    given `terms` (`terms_history`), one more without."""
     now = now or timezone.now()
     terms = terms if terms is not None else terms_history(entitlement)
     start, end = _forecast_window(now)
-    before = (
-        UsageBucket.objects.filter(entitlement_id=entitlement.pk, hour__lt=start)
-        .order_by("-hour")
-        .values_list("closing_used")
-        .first()
-    )
-    rows = bucket_rows([entitlement.pk], start, _stop(end, now))[entitlement.pk]
-    return _forecast_of(terms, rows, closing_before=before[0] if before else 0, now=now)
+    points = _day_points(
+        {entitlement.pk: terms},
+        {entitlement.pk: _level_before(entitlement, start)},
+        start=start,
+        stop=_stop(end, now),
+        now=now,
+    )[entitlement.pk]
+    return _forecast_of(terms, points, now=now)
 
 
 def _forecast_window(now: datetime) -> tuple[datetime, datetime]:
@@ -515,21 +543,11 @@ def _forecast_window(now: datetime) -> tuple[datetime, datetime]:
     return today - timedelta(days=forecast.WINDOW_DAYS), today + timedelta(days=1)
 
 
-def _forecast_of(
-    terms: list[Terms], rows: Iterable[history.Row], *, closing_before: int, now: datetime
-) -> Forecast:
-    """The forecast of the rows of `_forecast_window(now)` (and any before it, skipped):
-    their daily peaks from the first whole day of the entitlement's first terms (the days
-    before it existed are not days of no use), against the lines of the terms in force at
-    `now`, the limit being `zones.limit_of` them."""
-    start, end = _forecast_window(now)
-    points = history.walk(
-        rows,
-        closing_before=closing_before,
-        spans=history.spans(terms, start, _stop(end, now)),
-        now=now,
-        bucket="day",
-    )
+def _forecast_of(terms: list[Terms], points: list[UsagePoint], *, now: datetime) -> Forecast:
+    """The forecast of the day Points of `_forecast_window(now)`: their peaks from the first
+    whole day of the entitlement's first terms (the days before it existed are not days of no
+    use), against the lines of the terms in force at `now`, the limit being `zones.limit_of`
+    them."""
     existed = terms[0].effective_from
     first = history.floor_day(existed)
     if first < existed:
@@ -705,12 +723,12 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     Each candidate's figures are its `usage_history(...).capacity` over exactly the range and
     buckets of the entitlement page's 30-day chart, so a lead and the chart's note agree.
     Each lead's `forecast` is its `usage_forecast`, from the same rows.
-    Four queries, whatever the number of leads. The first finds the candidates, a superset of
+    Six queries, whatever the number of leads. The first finds the candidates, a superset of
     the entitlements with overdraft or denials under any terms: a bucket of the range with
     denials or a peak above the fewest seats the entitlement ever had, or a level (before the
-    range, or now) above them, or an open request; then their terms, then their UsageBucket
-    rows of the forecast's window (which holds the range), then their latest statements'
-    billable overdraft seat-hours.
+    range, or now) above them, or an open request; then their terms, then the days of the
+    forecast's window (which holds the range: `_day_points`, three queries, mostly rolled-up
+    days), then their latest statements' billable overdraft seat-hours.
     """
     now = now or timezone.now()
     leads_range = USAGE_RANGES[LEADS_RANGE]
@@ -764,17 +782,23 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     )
     ids = [entitlement.pk for entitlement in candidates]
     terms = terms_histories(candidates)
-    # The forecast's window holds the range: the range's walk skips the rows before it.
-    rows = bucket_rows(ids, min(window_start, start), _stop(end, now))
+    # The forecast's window holds the range (both in whole days): one walk over the window
+    # serves both, the range being its last days.
+    points = _day_points(
+        terms,
+        {entitlement.pk: entitlement.level_before_window for entitlement in candidates},
+        start=window_start,
+        stop=_stop(end, now),
+        now=now,
+    )
     billable = _last_statement_billable(ids)
     leads: list[ExpansionLead] = []
     for entitlement in candidates:
         entitlement_terms = terms[entitlement.pk]
-        capacity = _usage_history(
+        capacity = _history(
             entitlement,
             entitlement_terms,
-            rows[entitlement.pk],
-            closing_before=entitlement.level_before,
+            [point for point in points[entitlement.pk] if point.start >= start],
             start=start,
             end=end,
             bucket=leads_range.bucket,
@@ -795,12 +819,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
                     requested_seats=entitlement.requested_seats,
                     raise_seats=entitlement.raise_seats,
                     raise_until=entitlement.raise_until,
-                    forecast=_forecast_of(
-                        entitlement_terms,
-                        rows[entitlement.pk],
-                        closing_before=entitlement.level_before_window,
-                        now=now,
-                    ),
+                    forecast=_forecast_of(entitlement_terms, points[entitlement.pk], now=now),
                     last_statement_billable=billable.get(entitlement.pk),
                 )
             )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from licensing import selectors, services
@@ -139,3 +140,20 @@ def test_rollups_go_on_from_where_they_stopped_and_only_once(busy: Entitlement) 
 def test_an_entitlement_without_buckets_has_no_rollups(entitlement: Entitlement) -> None:
     assert services.usage_rollups_refresh(now=NOW) == 0
     assert not UsageDay.objects.exists()
+
+
+def test_leads_and_forecasts_read_the_rollups_to_the_same_figures(busy: Entitlement) -> None:
+    leads = selectors.expansion_leads(now=NOW)
+    forecast = selectors.usage_forecast(busy, now=NOW)
+    assert [lead.entitlement_id for lead in leads] == [busy.pk]
+
+    services.usage_rollups_refresh(now=NOW)
+
+    assert selectors.expansion_leads(now=NOW) == leads
+    assert selectors.usage_forecast(busy, now=NOW) == forecast
+    # ...and they did read them: a rolled-up day of the window, changed, changes the lead.
+    UsageDay.objects.filter(entitlement=busy, day=T0 + timedelta(days=90)).update(
+        overdraft_seat_hours=F("overdraft_seat_hours") + 1000
+    )
+    (lead,) = selectors.expansion_leads(now=NOW)
+    assert lead.capacity.overdraft_seat_hours == leads[0].capacity.overdraft_seat_hours + 1000

@@ -71,13 +71,14 @@ def test_the_forecast_reads_the_daily_peaks_of_the_last_eight_weeks(
     assert found.limit is not None and found.limit.expected == date(2026, 4, 20)
 
 
-def test_the_forecast_is_two_queries_with_the_terms_three_without(
+def test_the_forecast_is_three_queries_with_the_terms_four_without(
     growth: Entitlement, django_assert_num_queries: Any
 ) -> None:
     terms = selectors.terms_history(growth)
-    with django_assert_num_queries(2):  # the level before the window, its rows
-        with_terms = selectors.usage_forecast(growth, now=T0, terms=terms)
+    # The level before the window, its rolled-up days (none here), its hourly rows.
     with django_assert_num_queries(3):
+        with_terms = selectors.usage_forecast(growth, now=T0, terms=terms)
+    with django_assert_num_queries(4):
         assert selectors.usage_forecast(growth, now=T0) == with_terms
 
 
@@ -217,8 +218,8 @@ def test_leads_carry_the_forecast_from_the_rows_they_read(
     lead_entitlement, _ = growing(make_entitlement, seats=70)
     growing(make_entitlement, seats=200, hard_limit=200)  # within: not a lead
 
-    # Candidates, terms, rows, last statements (none here).
-    with django_assert_num_queries(4):
+    # Candidates, terms, rolled-up days (none here), hourly rows, last statements (none here).
+    with django_assert_num_queries(5):
         (lead,) = selectors.expansion_leads(now=T0)
 
     assert lead.entitlement_id == lead_entitlement.pk

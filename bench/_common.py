@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
 PGDATA = VAR / "pgdata"
+PGLOG = VAR / "postgres.log"
 # Below the ephemeral range (32768+), so an outgoing connection never takes one first.
 PGPORT = int(os.environ.get("BENCH_PGPORT", "25500"))
 WEB_PORT = int(os.environ.get("BENCH_WEB_PORT", "25580"))
@@ -77,6 +78,14 @@ def _as_pg(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
     return subprocess.run(args, check=True, text=True, **kwargs)  # type: ignore[call-overload]
 
 
+def use_own_cluster(name: str, port: int) -> None:
+    """Run this benchmark's PostgreSQL apart from the others' (var/bench/<name>-pgdata, its log
+    beside it, on `port`): call before `pg_start`. For a benchmark whose data is too big to
+    share a cluster with, or that must not be stopped by another benchmark's `pg_stop`."""
+    global PGDATA, PGLOG, PGPORT
+    PGDATA, PGLOG, PGPORT = VAR / f"{name}-pgdata", VAR / f"{name}-postgres.log", port
+
+
 def pg_start() -> None:
     """Start the benchmark cluster (created on first use); idempotent."""
     VAR.mkdir(parents=True, exist_ok=True)
@@ -125,7 +134,7 @@ def pg_start() -> None:
                 "-D",
                 str(PGDATA),
                 "-l",
-                str(VAR / "postgres.log"),
+                str(PGLOG),
                 "-o",
                 f"-p {PGPORT}",
                 "-w",

@@ -11,3 +11,4 @@ bench/activations --entitlements 20 --seconds 1 --warmup 0 --connections 8 \
 bench/usage --small 500 --large 5000 --runs 3 --rebuild | check
 bench/calls --calls 5 | check
 bench/webhooks --small | check
+bench/volume --small | check

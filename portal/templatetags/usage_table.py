@@ -1,10 +1,10 @@
-"""The entitlement page's usage table, rendered in one pass.
+"""The entitlement page's usage table, rendered in one pass, and the chart's figures in words.
 
 A year of daily points is 365 rows of six cells; as a template loop (a `date` filter and six
 variable lookups per row) it took most of the page's time. Same markup, one tag.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django import template
 from django.utils import timezone
@@ -12,6 +12,7 @@ from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from licensing.capacity import Capacity
 from licensing.selectors import UsagePoint
 
 register = template.Library()
@@ -45,3 +46,51 @@ def usage_rows(points: Iterable[UsagePoint], bucket: str) -> SafeString:
         )
     # Every value is an int or escaped above.
     return mark_safe("".join(rows))
+
+
+@register.simple_tag
+def usage_summary(
+    points: Sequence[UsagePoint], capacity: Capacity, period: str, bucket: str
+) -> dict[str, str]:
+    """The charts' figures in a sentence each, for the canvases' descriptions (screen readers
+    hear them with the chart): `seats` (the peak, the lines the range was judged by, hours in
+    overdraft, denials) and `denials` (how many, on how many buckets, the most in one).
+
+    The figures are the capacity note's (`capacity`); the lines are the points', in the order
+    they were in force ("entitled seats 100, then 130"; "none": no hard limit, no cap).
+    """
+    lines = [
+        f"entitled seats {_lines(p.entitled for p in points)}",
+        f"hard limit {_lines(p.hard_limit for p in points)}",
+    ]
+    if any(p.customer_cap is not None for p in points):
+        lines.append(f"customer's cap {_lines(p.customer_cap for p in points)}")
+    seats = (
+        f"Peak {capacity.peak} seats in use in the {period}. Lines: {'; '.join(lines)}."
+        f" {_count(capacity.overdraft_hours, 'hour').capitalize()} in overdraft;"
+        f" {_count(capacity.denials, 'activation')} denied."
+    )
+    denied = [p.denials for p in points if p.denials]
+    denials = f"{_count(capacity.denials, 'activation').capitalize()} denied in the {period}"
+    if denied:
+        denials += (
+            f", in {_count(len(denied), bucket)} of {len(points)};"
+            f" at most {max(denied)} in one {bucket}"
+        )
+    return {"seats": seats, "denials": f"{denials}."}
+
+
+def _lines(values: Iterable[int | None]) -> str:
+    """ "100", or "100, then 130" when the line changed in the range (None: "none")."""
+    steps: list[int | None] = []
+    for value in values:
+        if not steps or steps[-1] != value:
+            steps.append(value)
+    return ", then ".join("none" if value is None else str(value) for value in steps)
+
+
+def _count(n: int, noun: str) -> str:
+    """ "no hour", "1 hour", "1,234 hours"."""
+    if n == 0:
+        return f"no {noun}"
+    return f"1 {noun}" if n == 1 else f"{n:,} {noun}s"

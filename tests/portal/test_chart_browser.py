@@ -564,7 +564,7 @@ def test_the_account_team_sees_and_grants_raises_on_the_edit_page(
         assert len(rows) == 1 and "Running" in rows[0] and "quarter close" in rows[0]
         assert (
             section.get_by_role(
-                "button", name="End the raise of +20 seats and +20 hard limit now"
+                "button", name="End now: the raise of +20 seats and +20 hard limit"
             ).count()
             == 1
         )

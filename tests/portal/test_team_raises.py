@@ -235,7 +235,9 @@ def test_bad_input_shows_on_the_form_and_writes_nothing(
     assert _written() == before
     assert _lines(entitlement) == (100, 120, None)
     html = response.content.decode()
-    assert f'<small class="field-error">{message}</small>' in html
+    # Under the field, named by its aria-describedby (team/_field_notes.html).
+    assert f'<small id="id_raise_{field}_error" class="field-error">{message}</small>' in html
+    assert f'aria-describedby="id_raise_{field}_' in html
     # What was typed is kept, to be corrected.
     assert f'name="extra_seats" value="{posted["extra_seats"]}"' in html
     # The rest of the edit page is there, untouched.

@@ -398,10 +398,10 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def postgres_pids(kind: str = "all") -> list[int]:
-    """PostgreSQL's processes: "all", "client" (backends serving a connection) or
-    "background" (autovacuum, checkpointer, WAL writer, ...)."""
-    out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True, check=False)
-    pids = [int(pid) for pid in out.stdout.split()]
+    """The benchmark cluster's processes (not those of another cluster on the machine, such as
+    the test suite's): "all", "client" (backends serving a connection) or "background"
+    (autovacuum, checkpointer, WAL writer, ...)."""
+    pids = bench_postgres_pids()
     if kind == "all":
         return pids
     chosen = []

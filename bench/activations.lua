@@ -1,16 +1,22 @@
--- wrk script for bench/activations: activations, heartbeats and releases over the client API.
+-- wrk script for bench/activations: activations, heartbeats, releases and re-activations over
+-- the client API.
 --
 -- Environment:
 --   BENCH_KEYFMT  license key pattern for string.format with the entitlement's index
 --   BENCH_NKEYS   how many entitlements (indexes 0 .. n-1)
---   BENCH_MIX     "activate,heartbeat,release" percentages, e.g. "70,20,10"
+--   BENCH_MIX     "new,heartbeat,release[,reactivate]" percentages, e.g. "70,20,10" or
+--                 "10,30,10,50"
 --   BENCH_SEED    random seed base
+--   BENCH_HELD    "generation,per": seats held before the run, `per` on each entitlement, that
+--                 bench/activations wrote (seed_held); unset or empty: none
 --   BENCH_RATE    if set, requests per second for the whole run (open loop, below)
 --   BENCH_THREADS wrk's thread count (-t), which shares BENCH_RATE
 --
--- Each request picks a random entitlement and a new random fingerprint `k<index>-<random>`;
--- a granted answer (201) is remembered (entitlement index and seat id, which the fingerprint
--- carries back) so later heartbeats and releases name a seat this thread holds.
+-- A new seat picks a random entitlement and a new random fingerprint `k<index>-<random>`; a
+-- granted answer (201) is remembered (entitlement index, seat id and fingerprint, which the
+-- answer carries back) so later heartbeats, releases and re-activations name a seat this
+-- thread holds. Seats held before the run are shared out between the threads the same way
+-- (each thread its own), named as seed_held names them. A release forgets its seat.
 -- The summary is one JSON line on standard output, read by bench/activations.
 --
 -- With BENCH_RATE the load is paced rather than closed-loop: each wrk thread keeps a schedule
@@ -27,8 +33,9 @@ local mix = os.getenv("BENCH_MIX") or "70,20,10"
 local seed = tonumber(os.getenv("BENCH_SEED") or "1")
 local rate = tonumber(os.getenv("BENCH_RATE") or "0")
 local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-local p_act, p_hb = mix:match("(%d+),(%d+),%d+")
-p_act, p_hb = tonumber(p_act), tonumber(p_hb)
+local held_gen, held_per = (os.getenv("BENCH_HELD") or ""):match("^(%d+),(%d+)$")
+local p_new, p_hb, p_rel = mix:match("^(%d+),(%d+),(%d+)")
+p_new, p_hb, p_rel = tonumber(p_new), tonumber(p_hb), tonumber(p_rel)
 
 local threads = {}
 local next_id = 0
@@ -39,7 +46,14 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local keys, held_key, held_id, nheld
+local keys, held_key, held_id, held_fp, nheld
+
+local function hold(key, id, fp)
+  if nheld < 100000 then
+    nheld = nheld + 1
+    held_key[nheld], held_id[nheld], held_fp[nheld] = key, id, fp
+  end
+end
 
 function init(args)
   math.randomseed(seed * 1000 + tid)
@@ -47,8 +61,20 @@ function init(args)
   for i = 0, nkeys - 1 do
     keys[i] = string.format(keyfmt, i)
   end
-  held_key, held_id, nheld = {}, {}, 0
-  n_act, n_hb, n_rel = 0, 0, 0
+  held_key, held_id, held_fp, nheld = {}, {}, {}, 0
+  if held_gen then
+    -- bench/activations.py, seed_held: the same names, the same ids
+    local gen, per = tonumber(held_gen), tonumber(held_per)
+    for i = 0, nkeys - 1 do
+      for j = 1, per do
+        if (i * per + j) % nthreads == tid then
+          hold(keys[i], string.format("%08x-%04x-4000-8000-%012x", i, gen, j),
+               string.format("s%d-%d-%d", gen, i, j))
+        end
+      end
+    end
+  end
+  n_new, n_hb, n_rel, n_react = 0, 0, 0, 0
   n_late, next_slot = 0, nil
   s_201, s_200, s_204, s_409, s_410, s_other = 0, 0, 0, 0, 0, 0
 end
@@ -87,29 +113,36 @@ local function headers(key)
   return { ["Authorization"] = "License " .. key, ["Content-Type"] = "application/json" }
 end
 
-local function activate()
-  n_act = n_act + 1
-  local i = math.random(0, nkeys - 1)
-  local fp = string.format("k%d-%d-%d", i, tid, math.random(1, 2000000000))
+local function activation(key, fp)
   local body = '{"fingerprint":"' .. fp .. '","label":"bench"}'
-  return wrk.format("POST", "/api/v1/activations", headers(keys[i]), body)
+  return wrk.format("POST", "/api/v1/activations", headers(key), body)
+end
+
+local function activate()
+  n_new = n_new + 1
+  local i = math.random(0, nkeys - 1)
+  return activation(keys[i], string.format("k%d-%d-%d", i, tid, math.random(1, 2000000000)))
 end
 
 function request()
   local r = math.random(1, 100)
-  if nheld == 0 or r <= p_act then
+  if nheld == 0 or r <= p_new then
     return activate()
   end
   local j = math.random(1, nheld)
   local key, id = held_key[j], held_id[j]
-  if r <= p_act + p_hb then
+  if r <= p_new + p_hb then
     n_hb = n_hb + 1
     return wrk.format("POST", "/api/v1/activations/" .. id .. "/heartbeat", headers(key), "")
   end
+  if r > p_new + p_hb + p_rel then
+    n_react = n_react + 1
+    return activation(key, held_fp[j])
+  end
   -- release: forget the seat (swap with the last one)
   n_rel = n_rel + 1
-  held_key[j], held_id[j] = held_key[nheld], held_id[nheld]
-  held_key[nheld], held_id[nheld] = nil, nil
+  held_key[j], held_id[j], held_fp[j] = held_key[nheld], held_id[nheld], held_fp[nheld]
+  held_key[nheld], held_id[nheld], held_fp[nheld] = nil, nil, nil
   nheld = nheld - 1
   return wrk.format("DELETE", "/api/v1/activations/" .. id, headers(key), nil)
 end
@@ -118,10 +151,9 @@ function response(status, hdrs, body)
   if status == 201 then
     s_201 = s_201 + 1
     local id = body:match('"id":%s*"([%x%-]+)"')
-    local i = body:match('"fingerprint":%s*"k(%d+)%-')
-    if id and i and nheld < 100000 then
-      nheld = nheld + 1
-      held_key[nheld], held_id[nheld] = keys[tonumber(i)], id
+    local fp, i = body:match('"fingerprint":%s*"(k(%d+)%-[^"]*)"')
+    if id and fp then
+      hold(keys[tonumber(i)], id, fp)
     end
   elseif status == 200 then
     s_200 = s_200 + 1
@@ -138,13 +170,14 @@ end
 
 function done(summary, latency, requests)
   local t = {
-    act = 0, hb = 0, rel = 0,
+    new = 0, hb = 0, rel = 0, react = 0,
     s201 = 0, s200 = 0, s204 = 0, s409 = 0, s410 = 0, other = 0, late = 0,
   }
   for _, thread in ipairs(threads) do
-    t.act = t.act + thread:get("n_act")
+    t.new = t.new + thread:get("n_new")
     t.hb = t.hb + thread:get("n_hb")
     t.rel = t.rel + thread:get("n_rel")
+    t.react = t.react + thread:get("n_react")
     t.s201 = t.s201 + thread:get("s_201")
     t.s200 = t.s200 + thread:get("s_200")
     t.s204 = t.s204 + thread:get("s_204")
@@ -156,11 +189,11 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     '{"wrk": true, "duration_us": %d, "requests": %d, "activations": %d, "heartbeats": %d,'
-      .. ' "releases": %d, "late": %d, "status": {"201": %d, "200": %d, "204": %d, "409": %d, "410": %d,'
-      .. ' "other": %d}, "errors": {"connect": %d, "read": %d, "write": %d, "status": %d,'
-      .. ' "timeout": %d}, "latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d,'
-      .. ' "mean": %.1f}}\n',
-    summary.duration, summary.requests, t.act, t.hb, t.rel, t.late,
+      .. ' "releases": %d, "reactivations": %d, "late": %d, "status": {"201": %d, "200": %d,'
+      .. ' "204": %d, "409": %d, "410": %d, "other": %d}, "errors": {"connect": %d,'
+      .. ' "read": %d, "write": %d, "status": %d, "timeout": %d}, "latency_us": {"p50": %d,'
+      .. ' "p90": %d, "p99": %d, "max": %d, "mean": %.1f}}\n',
+    summary.duration, summary.requests, t.new, t.hb, t.rel, t.react, t.late,
     t.s201, t.s200, t.s204, t.s409, t.s410, t.other,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,

@@ -2,12 +2,12 @@
 
 Run as `bench/calls` (see --help). Against the benchmark's PostgreSQL and Redis (started if
 needed) and a fresh database, it drives portal.wsgi.application directly, as gunicorn would,
-without a server or a network: N activations (a new fingerprint each), N heartbeats and N
-releases, in 5 batches each, and prints the median CPU milliseconds per call of this process
-(web) and of PostgreSQL's backends (database); the `ceiling` those give for this machine's
-cores (the most bench/activations could reach if HTTP, wrk and Redis were free); then the web
-CPU of the parts of a call (`parts_us`: the pooled connection's check, the throttle, Django's
-handler).
+without a server or a network: N activations (a new fingerprint each), N re-activations (of a
+held seat), N heartbeats and N releases, in 5 batches each, and prints the median CPU
+milliseconds per call of this process (web) and of PostgreSQL's backends (database); the
+`ceiling` those give for this machine's cores (the most bench/activations could reach if HTTP,
+wrk and Redis were free); then the web CPU of the parts of a call (`parts_us`: the pooled
+connection's check, the throttle, Django's handler).
 Figures: JSON on the last line.
 """
 
@@ -67,7 +67,7 @@ def measure(args: argparse.Namespace) -> None:
     setup_django(DB, API_THROTTLE_LICENSE="100000000/min")
 
     from licensing import services
-    from licensing.models import Entitlement
+    from licensing.models import Entitlement, Seat
     from portal.wsgi import application
 
     customer = services.customer_create(name="Calls Customer")
@@ -98,8 +98,8 @@ def measure(args: argparse.Namespace) -> None:
         getattr(chunks, "close", lambda: None)()
         return status[0], content
 
-    def activation_environ() -> dict[str, Any]:
-        fingerprint = f"calls-{random.randrange(1 << 48)}"
+    def activation_environ(fingerprint: str = "") -> dict[str, Any]:
+        fingerprint = fingerprint or f"calls-{random.randrange(1 << 48)}"
         body = json.dumps({"fingerprint": fingerprint}).encode()
         return environ_for("POST", "/api/v1/activations", body)
 
@@ -107,6 +107,10 @@ def measure(args: argparse.Namespace) -> None:
         status, content = call_with(activation_environ())
         assert status.startswith("201"), (status, content)
         return str(json.loads(content)["id"])
+
+    def reactivate(fingerprint: str) -> None:
+        status, content = call_with(activation_environ(fingerprint))
+        assert status.startswith("200"), (status, content)
 
     def batch(fn: Callable[[], Any]) -> tuple[float, float]:
         pids = postgres_pids("client")
@@ -122,9 +126,11 @@ def measure(args: argparse.Namespace) -> None:
     held = [activate() for _ in range(5 * args.calls)]
     psql("ANALYZE", DB)  # as autovacuum would have by now (bench/activations.py, analyze())
     beats, releases = iter(held), iter(held)
+    fingerprints = iter(Seat.objects.filter(pk__in=held).values_list("fingerprint", flat=True))
     figures: dict[str, Any] = {"benchmark": "calls", "calls_per_batch": args.calls, "batches": 5}
     for name, fn in (
         ("activation", activate),
+        ("reactivation", lambda: reactivate(next(fingerprints))),
         ("heartbeat", lambda: call("POST", f"/api/v1/activations/{next(beats)}/heartbeat")),
         ("release", lambda: call("DELETE", f"/api/v1/activations/{next(releases)}")),
     ):

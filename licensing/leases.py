@@ -29,18 +29,12 @@ from typing import Any, Final
 from django.conf import settings
 from django.utils import timezone
 
-from licensing import errors, keys, signing
-from licensing.models import Entitlement
+from licensing import signing
 
 AUDIENCE: Final = "overdraft-portal/lease"
 DEFAULT_NAMED_GRACE: Final = 72 * 3600
 # Seconds of clock difference a verifier tolerates.
 LEEWAY: Final = 120
-# An entitlement's id, lease and grace are read at most this often per process and license
-# key: a change of the grace reaches new tokens within this many seconds.
-TERMS_TTL: Final = 30.0
-
-_terms: dict[str, tuple[float, str, int]] = {}
 
 
 def offline_grace(lease_seconds: int | None, offline_grace_seconds: int | None) -> int:
@@ -57,40 +51,19 @@ def valid_until(issued_at: int, lease_expires_at: int | None, grace: int) -> int
     return (issued_at if lease_expires_at is None else lease_expires_at) + grace
 
 
-def _entitlement_and_grace(license_key: str, now: datetime) -> tuple[str, int]:
-    """The id and the offline grace of the entitlement `license_key` names (cached)."""
-    clock = time.monotonic()
-    cached = _terms.get(license_key)
-    if cached is None or cached[0] < clock:
-        row = (
-            Entitlement.objects.filter(keys.q_named_by(license_key, now))
-            .values_list("pk", "lease_seconds", "offline_grace_seconds")
-            .first()
-        )
-        if row is None:
-            raise errors.UnknownLicenseKey("No entitlement has this license key.")
-        pk, lease_seconds, grace_seconds = row
-        cached = _terms[license_key] = (
-            clock + TERMS_TTL,
-            str(pk),
-            offline_grace(lease_seconds, grace_seconds),
-        )
-    return cached[1], cached[2]
-
-
-def issue(seat: Any, *, license_key: str, now: datetime | None = None) -> tuple[str, int]:
-    """The lease token of a seat just granted or renewed through `license_key`
-    (licensing.models.Seat, as the services return it) and its valid-until (seconds)."""
+def issue(seat: Any, *, grace: int, now: datetime | None = None) -> tuple[str, int]:
+    """The lease token of a seat just granted or renewed (licensing.models.Seat, as the
+    services return it, with the `offline_grace` they return beside it) and its valid-until
+    (seconds)."""
     now = now or timezone.now()
     issued = int(now.timestamp())
-    entitlement_id, grace = _entitlement_and_grace(license_key, now)
     lease_exp = int(seat.lease_expires_at.timestamp()) if seat.lease_expires_at else None
     until = valid_until(issued, lease_exp, grace)
     claims = {
         "iss": settings.SITE_URL,
         "aud": AUDIENCE,
         "sub": str(seat.pk),
-        "ent": entitlement_id,
+        "ent": str(seat.entitlement_id),
         "fp": seat.fingerprint,
         "zone": "overdraft" if seat.overdraft else "ok",
         "iat": issued,

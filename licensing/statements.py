@@ -1,11 +1,12 @@
 """The first step of seat_activate, seat_heartbeat and seat_release: one PostgreSQL statement.
 
-The common case of each (a new seat below the hard limit, a heartbeat of a held seat, a
-release of a held seat) runs as one statement: data-modifying CTEs take the seat and move the
-counter, write the Event rows and upsert the hour's UsageBucket. Outside a transaction that
-statement is its own transaction, so the entitlement's row lock is held for one round trip
-instead of five (BEGIN, UPDATE, three INSERTs, COMMIT), and no ORM insert is compiled.
-Statements are prepared once per connection (server-side parameters).
+The common cases of each (a new seat below the hard limit or the re-activation of a held seat,
+a heartbeat of a held seat, a release of a held seat) run as one statement: data-modifying CTEs
+take or renew the seat and move the counter, write the Event rows and upsert the hour's
+UsageBucket. Outside a transaction that statement is its own transaction, so the
+entitlement's row lock is held for one round trip instead of five (BEGIN, UPDATE, three
+INSERTs, COMMIT), and no ORM query is compiled. Statements are prepared once per connection
+(server-side parameters).
 
 Each returns nothing when it does not apply; licensing.services.seats then goes on in one
 transaction, which handles every case. SQLite has no data-modifying CTEs: there only that
@@ -16,9 +17,10 @@ transaction writes (tests/licensing/test_statements.py compares them).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -46,6 +48,7 @@ E = _names(
     "customer_cap",
     "seats_used",
     "lease_seconds",
+    "offline_grace_seconds",
     "status",
     "starts_at",
     "ends_at",
@@ -88,8 +91,8 @@ _TOOK_COLUMNS = (
 )
 
 # The `seats` object of every Event's data (SeatCounts.as_dict) and the rest that every Event
-# of an entitlement carries (services._rows.write_events), built once per statement (`base`):
-# psycopg caches the conversion of statements up to 4 kB only, and this one runs per call.
+# of an entitlement carries (services._rows.write_events), built once per statement (`base`),
+# not once per event.
 _COMMON_JSON = """jsonb_build_object('entitlement_id', id::text, 'customer_id', customer_id::text,
     'product_id', product_id::text, 'seats', jsonb_build_object('used', used,
     'entitled', entitled, 'hard_limit', hard, 'customer_cap', cap,
@@ -97,9 +100,22 @@ _COMMON_JSON = """jsonb_build_object('entitlement_id', id::text, 'customer_id', 
     "LIMIT", zones.sql_limit("hard", "cap")
 )
 
-# services.seats._lease_end: floating seats get `lease_seconds` from now, named seats no lease.
-_LEASE_END = f"""CASE WHEN e.{E["lease_seconds"]} IS NULL THEN NULL
-    ELSE %(now)s::timestamptz + e.{E["lease_seconds"]} * interval '1 second' END"""
+
+def _lease_end(lease_seconds: str) -> str:
+    """services.seats._lease_end: floating seats get `lease_seconds` (an SQL expression) from
+    now, named seats no lease."""
+    return f"""CASE WHEN {lease_seconds} IS NULL THEN NULL
+    ELSE %(now)s::timestamptz + {lease_seconds} * interval '1 second' END"""
+
+
+_LEASE_END = _lease_end(f"e.{E['lease_seconds']}")
+# A seat held (`s`) whose lease has not run out (services.seats._lease_expired, negated): what
+# a heartbeat renews and a re-activation returns. One whose lease ran out is left to the
+# transaction, which expires it.
+_LEASE_RUNNING = (
+    f"(s.{S['lease_expires_at']} IS NULL OR s.{S['lease_expires_at']} > %(now)s)"
+    f" AND s.{S['released_at']} IS NULL"
+)
 
 
 def _zone_items(first: int, before: str) -> str:
@@ -148,12 +164,15 @@ _BUCKET_UPSERT = f"""
         {B["releases"]} = b.{B["releases"]} + excluded.{B["releases"]}
 """
 
-# A new seat on an entitlement that takes seats now, below its hard limit, for a fingerprint
-# that holds none; then seat.activated and the zone changes it caused. Keyed by the license
-# key the client sent, so the common activation needs no lookup first. The entitlement's id
-# comes from a sub-select evaluated once (`keyed`), so that both the UPDATE and the held-seat
-# check look their rows up by it: correlated on `e.id` instead, the planner may check the
-# fingerprint across every entitlement's seats (seen: 319 pages).
+# A re-activation or a new seat, keyed by the license key the client sent, so an activation
+# needs no lookup first, on an entitlement that takes seats now. A fingerprint that holds a
+# seat gets it back renewed (`held`: the lease and, when one is sent, the label; no event, no
+# bucket), as the transaction's `_renew` does. Any other fingerprint takes a new seat below the
+# limit (`took`): seat.activated and the zone changes it caused. Both read the same snapshot,
+# so at most one of them applies. The entitlement comes from a sub-select evaluated once
+# (`keyed`), so that the UPDATE, the held-seat check and the renewal look their rows up by it:
+# correlated on `e.id` instead, the planner may check the fingerprint across every
+# entitlement's seats (seen: 319 pages).
 _USABLE = zones.sql_usable(
     status=f"e.{E['status']}",
     starts_at=f"e.{E['starts_at']}",
@@ -168,7 +187,22 @@ _HAS_ROOM = zones.sql_has_room(
 )
 ACTIVATE = f"""
 WITH keyed AS (
-    SELECT {E["id"]} AS id FROM {E["table"]} WHERE {_NAMED} LIMIT 1
+    SELECT {E["id"]} AS id, {E["seats_used"]} AS used, {E["seats"]} AS entitled,
+           {E["hard_limit"]} AS hard, {E["customer_cap"]} AS cap,
+           {E["lease_seconds"]} AS lease_seconds, {E["offline_grace_seconds"]} AS grace,
+           {_USABLE} AS usable
+      FROM {E["table"]} e WHERE {_NAMED_E} LIMIT 1
+), held AS (
+    UPDATE {S["table"]} s SET {S["last_heartbeat_at"]} = %(now)s,
+           {S["lease_expires_at"]} = {_lease_end("k.lease_seconds")},
+           {S["label"]} = COALESCE(NULLIF(%(label)s::text, ''), s.{S["label"]})
+      FROM keyed k
+     WHERE k.usable AND s.{S["entitlement"]} = k.id AND s.{S["fingerprint"]} = %(fp)s::text
+       AND {_LEASE_RUNNING}
+    RETURNING s.{S["id"]} AS id, k.id AS entitlement_id, s.{S["label"]} AS label,
+              s.{S["activated_at"]} AS activated_at, s.{S["overdraft"]} AS overdraft,
+              s.{S["lease_expires_at"]} AS lease, k.used, k.entitled, k.hard, k.cap,
+              k.lease_seconds, k.grace
 ), took AS (
     UPDATE {E["table"]} e SET {E["seats_used"]} = {E["seats_used"]} + 1
      WHERE e.{E["id"]} = (SELECT id FROM keyed) AND {_USABLE}
@@ -178,7 +212,8 @@ WITH keyed AS (
                        AND s.{S["fingerprint"]} = %(fp)s::text AND s.{S["released_at"]} IS NULL)
     RETURNING {_TOOK_COLUMNS},
               {zones.sql_in_overdraft(f"e.{E['seats_used']}", f"e.{E['seats']}")} AS overdraft,
-              {_LEASE_END} AS lease
+              {_LEASE_END} AS lease, e.{E["lease_seconds"]} AS lease_seconds,
+              e.{E["offline_grace_seconds"]} AS grace
 ), seat AS (
     INSERT INTO {S["table"]} ({S["id"]}, {S["entitlement"]}, {S["fingerprint"]}, {S["label"]},
         {S["activated_at"]}, {S["last_heartbeat_at"]}, {S["lease_expires_at"]},
@@ -198,9 +233,13 @@ WITH keyed AS (
     SELECT id, used AS peak, used, 1 AS activations, overdraft::int AS overdraft_activations,
            0 AS releases FROM took
 ), bucket AS ({_BUCKET_UPSERT})
-SELECT id, used, entitled, hard, cap, overdraft, lease,
-       (SELECT array_agg(seq ORDER BY seq) FROM events)
+SELECT id, used, entitled, hard, cap, overdraft, lease, lease_seconds, grace,
+       (SELECT array_agg(seq ORDER BY seq) FROM events), NULL::uuid, NULL, NULL
   FROM took
+UNION ALL
+SELECT entitlement_id, used, entitled, hard, cap, overdraft, lease, lease_seconds, grace, NULL,
+       id, label, activated_at
+  FROM held
 """
 
 # Renew a held seat whose lease has not run out, by license key and seat id (heartbeats work
@@ -209,11 +248,11 @@ HEARTBEAT = f"""
 UPDATE {S["table"]} s SET {S["last_heartbeat_at"]} = %(now)s, {S["lease_expires_at"]} = {_LEASE_END}
   FROM {E["table"]} e
  WHERE {_NAMED_E} AND s.{S["id"]} = %(sid)s
-   AND s.{S["entitlement"]} = e.{E["id"]} AND s.{S["released_at"]} IS NULL
-   AND (s.{S["lease_expires_at"]} IS NULL OR s.{S["lease_expires_at"]} > %(now)s)
-RETURNING s.{S["fingerprint"]}, s.{S["label"]}, s.{S["activated_at"]}, s.{S["overdraft"]},
-          s.{S["lease_expires_at"]}, e.{E["seats_used"]}, e.{E["seats"]}, e.{E["hard_limit"]},
-          e.{E["customer_cap"]}
+   AND s.{S["entitlement"]} = e.{E["id"]} AND {_LEASE_RUNNING}
+RETURNING e.{E["id"]}, s.{S["fingerprint"]}, s.{S["label"]}, s.{S["activated_at"]},
+          s.{S["overdraft"]}, s.{S["lease_expires_at"]}, e.{E["lease_seconds"]},
+          e.{E["offline_grace_seconds"]}, e.{E["seats_used"]}, e.{E["seats"]},
+          e.{E["hard_limit"]}, e.{E["customer_cap"]}
 """
 
 # Release a held seat (seat row first, then the entitlement row: services.seats' lock order),
@@ -251,7 +290,8 @@ def available() -> bool:
 
 
 def run(sql: str, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
-    """Execute one prepared statement; inside a transaction, under a savepoint.
+    """Execute one prepared statement (`sql`: one of a few fixed texts, such as this module's);
+    inside a transaction, under a savepoint.
 
     Goes to psycopg directly (server-side parameters, prepared per connection) rather than
     through Django's cursor, which binds parameters client-side and so cannot prepare; Django's
@@ -267,9 +307,53 @@ def run(sql: str, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
 
 
 def _execute(sql: str, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+    text, names = _native.get(sql) or _to_native(sql)
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+        cursor.execute(text, [params[name] for name in names], prepare=True)
         return cursor.fetchall()
+
+
+# psycopg turns `%(name)s` placeholders into PostgreSQL's `$1` on every execute and caches that
+# conversion only for statements up to 4 kB, which ACTIVATE is not: each statement is converted
+# here once per process, and a RawCursor sends it as it is.
+_native: dict[str, tuple[str, tuple[str, ...]]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
+def _to_native(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with `$n` for each parameter name (one number per name, however often it is
+    used), and the names in that order."""
+    names: list[str] = []
+
+    def number(placeholder: re.Match[str]) -> str:
+        name = placeholder.group(1)
+        if name is None:
+            return "%"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    converted = _native[sql] = (_PLACEHOLDER.sub(number, sql), tuple(names))
+    return converted
+
+
+class Activation(NamedTuple):
+    """What `activate` did: took a new seat (`created`), or renewed the one the fingerprint
+    holds. The seat's row as it now is (but the fingerprint), the entitlement's counts after,
+    its terms a lease token needs (licensing.leases.offline_grace), and the seqs of the events
+    written (none for a renewal)."""
+
+    created: bool
+    seat_id: UUID
+    entitlement_id: UUID
+    label: str
+    activated_at: datetime
+    overdraft: bool
+    lease_expires_at: datetime | None
+    counts: zones.SeatCounts
+    lease_seconds: int | None
+    offline_grace_seconds: int | None
+    seqs: list[int]
 
 
 def activate(
@@ -280,9 +364,9 @@ def activate(
     label: str,
     now: datetime,
     hour: datetime,
-) -> tuple[UUID, zones.SeatCounts, bool, datetime | None, list[int]] | None:
-    """Take a new seat: (entitlement id, the counts after, overdraft, lease end, event seqs),
-    or None."""
+) -> Activation | None:
+    """Renew the fingerprint's held seat, or take a new one (with id `seat_id`); None when
+    neither applies."""
     rows = run(
         ACTIVATE,
         {"key": license_key, "sid": seat_id, "fp": fingerprint, "label": label, "now": now,
@@ -290,21 +374,56 @@ def activate(
     )  # fmt: skip
     if not rows:
         return None
-    entitlement_id, used, entitled, hard, cap, overdraft, lease, seqs = rows[0]
-    counts = zones.SeatCounts(used, entitled, hard, cap)
-    return entitlement_id, counts, overdraft, lease, list(seqs or [])
+    (entitlement_id, used, entitled, hard, cap, overdraft, lease, lease_seconds, grace, seqs,
+     held_id, held_label, held_since) = rows[0]  # fmt: skip
+    return Activation(
+        created=held_id is None,
+        seat_id=seat_id if held_id is None else held_id,
+        entitlement_id=entitlement_id,
+        label=label if held_id is None else held_label,
+        activated_at=now if held_id is None else held_since,
+        overdraft=overdraft,
+        lease_expires_at=lease,
+        counts=zones.SeatCounts(used, entitled, hard, cap),
+        lease_seconds=lease_seconds,
+        offline_grace_seconds=grace,
+        seqs=list(seqs or []),
+    )
 
 
-def heartbeat(
-    *, license_key: str, seat_id: UUID, now: datetime
-) -> tuple[str, str, datetime, bool, datetime | None, zones.SeatCounts] | None:
-    """Renew a held seat: (fingerprint, label, activated_at, overdraft, lease end, the
-    counts), or None."""
+class Renewal(NamedTuple):
+    """What `heartbeat` renewed: the seat's row as it now is (but its id and last heartbeat),
+    the entitlement's terms a lease token needs, and its counts."""
+
+    entitlement_id: UUID
+    fingerprint: str
+    label: str
+    activated_at: datetime
+    overdraft: bool
+    lease_expires_at: datetime | None
+    lease_seconds: int | None
+    offline_grace_seconds: int | None
+    counts: zones.SeatCounts
+
+
+def heartbeat(*, license_key: str, seat_id: UUID, now: datetime) -> Renewal | None:
+    """Renew a held seat whose lease has not run out, or None."""
     rows = run(HEARTBEAT, {"key": license_key, "sid": seat_id, "now": now})
     if not rows:
         return None
-    fingerprint, label, activated_at, overdraft, lease, *counts = rows[0]
-    return fingerprint, label, activated_at, overdraft, lease, zones.SeatCounts(*counts)
+    (entitlement_id, fingerprint, label, activated_at, overdraft, lease, lease_seconds, grace,
+     used, entitled, hard, cap) = rows[0]  # fmt: skip
+    return Renewal(
+        entitlement_id=entitlement_id,
+        fingerprint=fingerprint,
+        label=label,
+        activated_at=activated_at,
+        overdraft=overdraft,
+        lease_expires_at=lease,
+        lease_seconds=lease_seconds,
+        offline_grace_seconds=grace,
+        counts=zones.SeatCounts(used, entitled, hard, cap),
+    )
 
 
 def release(

@@ -153,6 +153,22 @@ def license_client(entitlement: Entitlement) -> APIClient:
     return client_for(entitlement)
 
 
+def record_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements `licensing.statements.run` executes from now on, in order: they go past
+    Django's cursor, so `django_assert_num_queries` does not count them."""
+    from licensing import statements
+
+    ran: list[str] = []
+    run = statements.run
+
+    def recording_run(sql: str, params: dict[str, Any]) -> Any:
+        ran.append(sql)
+        return run(sql, params)
+
+    monkeypatch.setattr(statements, "run", recording_run)
+    return ran
+
+
 def lapse(entitlement: Entitlement, frozen: Any) -> Entitlement:
     """Fill a floating entitlement of 3 seats with a 60 s lease (f-0, f-1, f-2), renew f-0
     30 s later, and move the clock until the other two leases ran out a second ago."""
@@ -173,15 +189,13 @@ def frozen(time_machine: Any) -> Any:
 
 @pytest.fixture(autouse=True)
 def _fresh_signing_caches() -> Iterator[None]:
-    """Each test's database starts without keys: forget the key and terms a process caches
-    (licensing.signing, licensing.leases)."""
-    from licensing import leases, signing
+    """Each test's database starts without keys: forget the key a process caches
+    (licensing.signing)."""
+    from licensing import signing
 
     signing._current = None
-    leases._terms.clear()
     yield
     signing._current = None
-    leases._terms.clear()
 
 
 # --- statements of billing periods -------------------------------------------------------------

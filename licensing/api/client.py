@@ -85,8 +85,10 @@ def _seats_body(counts: SeatCounts) -> dict[str, int | None]:
     return counts.as_dict()
 
 
-def granted_body(seat: Seat, counts: SeatCounts, message: str, license_key: str) -> dict[str, Any]:
-    token, valid_until = leases.issue(seat, license_key=license_key)
+def granted_body(seat: Seat, counts: SeatCounts, message: str, grace: int) -> dict[str, Any]:
+    """A granted activation's or a heartbeat's answer, with its lease token (licensed offline
+    for `grace` seconds past the lease)."""
+    token, valid_until = leases.issue(seat, grace=grace)
     return {
         "id": str(seat.pk),
         "status": "overdraft" if seat.overdraft else "ok",
@@ -179,7 +181,7 @@ class ActivationCreateView(ClientAPIView):
                 headers=headers,
             )
         return Response(
-            granted_body(result.seat, result.counts, result.message, self.license_key),
+            granted_body(result.seat, result.counts, result.message, result.offline_grace),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -193,7 +195,7 @@ class ActivationHeartbeatView(ClientAPIView):
             license_key=self.license_key, seat_id=self.seat_id(activation_id)
         )
         return Response(
-            granted_body(beat.seat, beat.counts, heartbeat_message(beat.seat), self.license_key)
+            granted_body(beat.seat, beat.counts, heartbeat_message(beat.seat), beat.offline_grace)
         )
 
 

@@ -1,10 +1,11 @@
 """Seats: activate, heartbeat, release, revoke, expire (the periodic sweep, and before a read).
 
-Each is one function with one path. Where a single PostgreSQL statement serves the common case
-(a new seat below the hard limit, a heartbeat of a held seat, a release of a held seat:
-licensing.statements), it is the function's first step; whatever it does not cover (SQLite, a
-fingerprint that holds a seat, a full entitlement, a seat not held) continues in one
-transaction below it, which writes the same rows (tests/licensing/test_statements.py).
+Each is one function with one path. Where a single PostgreSQL statement serves the common cases
+(a new seat below the hard limit or the re-activation of a held seat, a heartbeat of a held
+seat, a release of a held seat: licensing.statements), it is the function's first step;
+whatever it does not cover (SQLite, a held seat whose lease ran out, a full entitlement, a seat
+not held) continues in one transaction below it, which writes the same rows
+(tests/licensing/test_statements.py).
 
 Lock order, to keep concurrent transactions free of deadlocks: seat rows first (in pk order),
 then the entitlement row. An activation touches the entitlement row first, but after that it
@@ -31,7 +32,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
-from licensing import errors, hooks, selectors, statements, zones
+from licensing import errors, hooks, leases, selectors, statements, zones
 from licensing.models import AuditEntry, Entitlement, Event, Seat
 from licensing.services._rows import (
     COUNT_COLUMNS,
@@ -60,6 +61,8 @@ class ActivationResult:
     seat: Seat | None = None
     created: bool = False
     retry_after: int | None = None
+    # Seconds a granted seat stays licensed offline past its lease (licensing.leases).
+    offline_grace: int = 0
 
     @property
     def granted(self) -> bool:
@@ -89,7 +92,7 @@ def seat_activate(
     fingerprint = clean_fingerprint(fingerprint)
     label = clean_label(label)
     key = entitlement.license_key if entitlement is not None else license_key
-    granted = _take_new_seat(key, fingerprint, label, now)
+    granted = _take_or_renew_seat(key, fingerprint, label, now)
     if granted is not None:
         if entitlement is not None and granted.seat is not None:
             granted.seat.entitlement = entitlement
@@ -103,21 +106,21 @@ def seat_activate(
         seat = _seat_in_use(entitlement, fingerprint)
         if seat is None:
             raise
-        return _held(entitlement, seat)
+        return _held(seat, _counts_now(entitlement), _offline_grace(entitlement))
 
 
-def _take_new_seat(
+def _take_or_renew_seat(
     license_key: str, fingerprint: str, label: str, now: datetime
 ) -> ActivationResult | None:
-    """The common case in one statement: an entitlement that takes seats now, below its hard
-    limit, a fingerprint that holds none. None when it does not apply (or on SQLite)."""
+    """The common cases in one statement, on an entitlement that takes seats now: the seat the
+    fingerprint holds, renewed as `_renew` does, or else a new seat below the limit. None when
+    neither applies (or on SQLite)."""
     if not statements.available():
         return None
-    seat_id = uuid.uuid4()
     try:
         taken = statements.activate(
             license_key=license_key,
-            seat_id=seat_id,
+            seat_id=uuid.uuid4(),
             fingerprint=fingerprint,
             label=label,
             now=now,
@@ -127,19 +130,21 @@ def _take_new_seat(
         return None  # the same fingerprint's seat was committed first: it holds a seat now
     if taken is None:
         return None
-    entitlement_id, counts, overdraft, lease_expires_at, seqs = taken
-    hooks.events_written(seqs)
+    hooks.events_written(taken.seqs)
     seat = _written_seat(
-        id=seat_id,
-        entitlement_id=entitlement_id,
+        id=taken.seat_id,
+        entitlement_id=taken.entitlement_id,
         fingerprint=fingerprint,
-        label=label,
-        activated_at=now,
+        label=taken.label,
+        activated_at=taken.activated_at,
         last_heartbeat_at=now,
-        lease_expires_at=lease_expires_at,
-        overdraft=overdraft,
+        lease_expires_at=taken.lease_expires_at,
+        overdraft=taken.overdraft,
     )
-    return _granted(seat, counts)
+    grace = leases.offline_grace(taken.lease_seconds, taken.offline_grace_seconds)
+    if taken.created:
+        return _granted(seat, taken.counts, grace)
+    return _held(seat, taken.counts, grace)
 
 
 def _written_seat(**fields: Any) -> Seat:
@@ -196,7 +201,7 @@ def _activate_in_transaction(
             activations=1,
             overdraft_activations=int(overdraft),
         )
-    return _granted(seat, counts)
+    return _granted(seat, counts, _offline_grace(entitlement))
 
 
 def _take_seat(entitlement: Entitlement) -> tuple[SeatCounts, bool]:
@@ -236,23 +241,29 @@ def _counts_now(entitlement: Entitlement) -> SeatCounts:
     return counts
 
 
-def _granted(seat: Seat, counts: SeatCounts) -> ActivationResult:
+def _granted(seat: Seat, counts: SeatCounts, offline_grace: int) -> ActivationResult:
     return ActivationResult(
         status="overdraft" if seat.overdraft else "ok",
         counts=counts,
         message=_granted_message(counts),
         seat=seat,
         created=True,
+        offline_grace=offline_grace,
     )
 
 
-def _held(entitlement: Entitlement, seat: Seat) -> ActivationResult:
+def _held(seat: Seat, counts: SeatCounts, offline_grace: int) -> ActivationResult:
     return ActivationResult(
         status="overdraft" if seat.overdraft else "ok",
-        counts=_counts_now(entitlement),
+        counts=counts,
         message="This fingerprint already holds a seat.",
         seat=seat,
+        offline_grace=offline_grace,
     )
+
+
+def _offline_grace(entitlement: Entitlement) -> int:
+    return leases.offline_grace(entitlement.lease_seconds, entitlement.offline_grace_seconds)
 
 
 def _renew(
@@ -270,7 +281,7 @@ def _renew(
         return None
     for name, value in fields.items():
         setattr(seat, name, value)
-    return _held(entitlement, seat)
+    return _held(seat, _counts_now(entitlement), _offline_grace(entitlement))
 
 
 def _deny(
@@ -382,6 +393,8 @@ def seat_get(*, entitlement: Entitlement, seat_id: Any) -> Seat:
 class Heartbeat:
     seat: Seat
     counts: SeatCounts
+    # Seconds the seat stays licensed offline past its lease (licensing.leases).
+    offline_grace: int
 
 
 def seat_heartbeat(
@@ -402,17 +415,18 @@ def seat_heartbeat(
         else None
     )
     if renewed is not None:
-        fingerprint, label, activated_at, overdraft, lease_expires_at, counts = renewed
         seat = _written_seat(
             id=seat_id,
-            fingerprint=fingerprint,
-            label=label,
-            activated_at=activated_at,
+            entitlement_id=renewed.entitlement_id,
+            fingerprint=renewed.fingerprint,
+            label=renewed.label,
+            activated_at=renewed.activated_at,
             last_heartbeat_at=now,
-            lease_expires_at=lease_expires_at,
-            overdraft=overdraft,
+            lease_expires_at=renewed.lease_expires_at,
+            overdraft=renewed.overdraft,
         )
-        return Heartbeat(seat, counts)
+        grace = leases.offline_grace(renewed.lease_seconds, renewed.offline_grace_seconds)
+        return Heartbeat(seat, renewed.counts, grace)
     entitlement = _entitlement_of(entitlement, key)
     seat = seat_get(entitlement=entitlement, seat_id=seat_id)
     if seat.released_at is None and _lease_expired(seat, now):
@@ -429,7 +443,7 @@ def seat_heartbeat(
         raise _not_held(seat)
     seat.last_heartbeat_at = now
     seat.lease_expires_at = lease_expires_at
-    return Heartbeat(seat, _counts_now(entitlement))
+    return Heartbeat(seat, _counts_now(entitlement), _offline_grace(entitlement))
 
 
 def _entitlement_of(entitlement: Entitlement | None, license_key: str) -> Entitlement:

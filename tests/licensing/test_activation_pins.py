@@ -20,7 +20,7 @@ from licensing import errors, hooks, leases, services, signing, statements
 from licensing.models import Entitlement, Event, Seat, UsageBucket
 from licensing.services.seats import ActivationResult
 from licensing.zones import SeatCounts
-from tests.conftest import client_for
+from tests.conftest import client_for, record_statements
 
 T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 SINCE = T0 - timedelta(days=1)
@@ -78,6 +78,20 @@ def _row(seat_id: Any) -> tuple[Any, ...]:
     ).get(pk=seat_id)
 
 
+def _fields(seat: Seat) -> tuple[Any, ...]:
+    """What `_row` reads, of a Seat as a service returned it."""
+    return (
+        seat.entitlement_id,
+        seat.fingerprint,
+        seat.label,
+        seat.activated_at,
+        seat.last_heartbeat_at,
+        seat.lease_expires_at,
+        seat.released_at,
+        seat.overdraft,
+    )
+
+
 # --- granted --------------------------------------------------------------------------------
 
 
@@ -95,16 +109,7 @@ def test_a_seat_within_the_entitled_seats_is_granted_ok_with_the_row_it_wrote(
     assert seat is not None
     row = (entitlement.pk, "laptop-7", "Ada's laptop", T0, T0, T0 + timedelta(seconds=60), None)
     assert _row(seat.pk) == (*row, False)
-    assert (
-        seat.entitlement_id,
-        seat.fingerprint,
-        seat.label,
-        seat.activated_at,
-        seat.last_heartbeat_at,
-        seat.lease_expires_at,
-        seat.released_at,
-        seat.overdraft,
-    ) == (*row, False)
+    assert _fields(seat) == (*row, False)
     # The seat comes back attached to the entitlement passed in, and as the saved row it is.
     assert seat.entitlement is entitlement
     seat.full_clean()
@@ -138,16 +143,7 @@ def test_a_seat_taken_by_license_key_comes_back_as_written(
     lease = T0 + timedelta(seconds=60)
     expected = (entitlement.pk, "laptop-7", "Ada's laptop", T0, T0, lease, None, False)
     assert _row(seat.pk) == expected
-    assert (
-        seat.entitlement_id,
-        seat.fingerprint,
-        seat.label,
-        seat.activated_at,
-        seat.last_heartbeat_at,
-        seat.lease_expires_at,
-        seat.released_at,
-        seat.overdraft,
-    ) == expected
+    assert _fields(seat) == expected
     seat.full_clean()
 
 
@@ -238,8 +234,17 @@ def test_a_new_seat_below_the_hard_limit_is_one_statement(
 # --- held -----------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["statement", "transaction"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A held seat is renewed by the statement where PostgreSQL has it, else by the
+    transaction (SQLite; and on PostgreSQL a race, or a lease that ran out): both, here."""
+    if request.param == "transaction":
+        monkeypatch.setattr(statements, "available", lambda: False)
+    return str(request.param)
+
+
 def test_reactivating_a_held_fingerprint_renews_it_and_takes_its_new_label(
-    make_entitlement: MakeEntitlement,
+    make_entitlement: MakeEntitlement, path: str
 ) -> None:
     entitlement = make_entitlement(seats=2, hard_limit=4, lease_seconds=60, starts_at=SINCE)
     first = _activate(entitlement, "laptop-7", T0, label="old name")
@@ -259,8 +264,32 @@ def test_reactivating_a_held_fingerprint_renews_it_and_takes_its_new_label(
     assert [kind for kind, _ in _events(entitlement)] == ["seat.activated"]
 
 
+def test_reactivating_without_a_label_keeps_the_held_seats_label(
+    make_entitlement: MakeEntitlement, path: str
+) -> None:
+    entitlement = make_entitlement(seats=2, hard_limit=4, starts_at=SINCE)
+    first = _activate(entitlement, "laptop-7", T0, label="Ada's laptop").seat
+    assert first is not None
+    later = T0 + timedelta(seconds=20)
+
+    again = _activate(entitlement, "laptop-7", later)
+
+    assert again.seat is not None
+    assert (again.seat.pk, again.seat.label) == (first.pk, "Ada's laptop")
+    assert _row(first.pk) == (
+        entitlement.pk,
+        "laptop-7",
+        "Ada's laptop",
+        T0,
+        later,
+        None,
+        None,
+        False,
+    )
+
+
 def test_reactivating_a_held_overdraft_seat_says_overdraft(
-    make_entitlement: MakeEntitlement,
+    make_entitlement: MakeEntitlement, path: str
 ) -> None:
     entitlement = make_entitlement(seats=1, hard_limit=2, starts_at=SINCE)
     _activate(entitlement, "a", T0)
@@ -270,6 +299,79 @@ def test_reactivating_a_held_overdraft_seat_says_overdraft(
 
     assert (again.status, again.created, again.message) == ("overdraft", False, HELD)
     assert again.counts == SeatCounts(used=2, entitled=1, hard_limit=2)
+    assert again.seat is not None
+    assert again.seat.overdraft is True
+
+
+@pytest.mark.parametrize(
+    ("lease_seconds", "offline_grace_seconds", "grace"),
+    [(60, None, 0), (None, None, 72 * 3600), (60, 3600, 3600), (None, 600, 600)],
+    ids=["floating", "named", "floating with a grace", "named with a grace"],
+)
+def test_a_granted_seat_new_or_held_comes_with_the_offline_grace_of_its_entitlement(
+    make_entitlement: MakeEntitlement,
+    path: str,
+    lease_seconds: int | None,
+    offline_grace_seconds: int | None,
+    grace: int,
+) -> None:
+    """How long its lease token licenses it offline past the lease (licensing.leases): the
+    entitlement's grace, else none for a floating seat and 72 hours for a named one."""
+    entitlement = make_entitlement(
+        seats=2,
+        hard_limit=4,
+        lease_seconds=lease_seconds,
+        offline_grace_seconds=offline_grace_seconds,
+        starts_at=SINCE,
+    )
+
+    new = _activate(entitlement, "laptop-7", T0)
+    held = _activate(entitlement, "laptop-7", T0 + timedelta(seconds=10))
+
+    assert (new.created, new.offline_grace) == (True, grace)
+    assert (held.created, held.offline_grace) == (False, grace)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_reactivating_a_held_seat_is_one_statement_and_answers_the_seat_as_stored(
+    make_entitlement: MakeEntitlement,
+    django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same statement as a new seat's (licensing.statements.ACTIVATE), and no other query:
+    no lookup of the key, no read of the seat or of the counts (issue 22)."""
+    entitlement = make_entitlement(seats=1, hard_limit=4, lease_seconds=60, starts_at=SINCE)
+    _activate(entitlement, "other", T0)
+    first = _activate(entitlement, "laptop-7", T0, label="old name").seat
+    assert first is not None
+    ran = record_statements(monkeypatch)
+    later = T0 + timedelta(seconds=30)
+
+    with django_assert_num_queries(0):
+        by_key = services.seat_activate(
+            license_key=entitlement.license_key, fingerprint="laptop-7", now=later
+        )
+        by_entitlement = _activate(entitlement, "laptop-7", later, label="new name")
+
+    assert ran == [statements.ACTIVATE, statements.ACTIVATE]
+    assert (by_key.status, by_key.created, by_key.message, by_key.retry_after) == (
+        "overdraft",
+        False,
+        HELD,
+        None,
+    )
+    assert by_key.counts == SeatCounts(used=2, entitled=1, hard_limit=4)
+    seat = by_entitlement.seat
+    assert seat is not None
+    lease = later + timedelta(seconds=60)
+    row = (entitlement.pk, "laptop-7", "new name", T0, later, lease, None, True)
+    assert _row(first.pk) == row
+    assert (seat.pk, *_fields(seat)) == (first.pk, *row)
+    assert seat.entitlement is entitlement
+    seat.full_clean()
+    assert by_key.seat is not None
+    assert (by_key.seat.pk, by_key.seat.label) == (first.pk, "old name")
 
 
 def test_reactivation_through_the_api_answers_200_with_the_held_message(
@@ -650,6 +752,7 @@ def test_a_fingerprint_taken_meanwhile_is_returned_held_rather_than_twice(
     assert isinstance(b, ActivationResult), b
     assert (b.status, b.created, b.message, b.retry_after) == ("ok", False, HELD, None)
     assert b.counts == SeatCounts(used=1, entitled=2, hard_limit=3)
+    assert b.offline_grace == 72 * 3600  # a named seat's
     assert b.seat is not None
     assert b.seat.pk == a.seat.pk
     assert _row(a.seat.pk) == (entitlement.pk, "laptop-7", "", T0, T0, None, None, False)

@@ -10,7 +10,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from licensing import leases, services, signing
+from licensing import leases, services, signing, statements
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +85,38 @@ def test_the_offline_grace_is_a_term(make_entitlement):
     assert entitlement.terms_history.last().offline_grace_seconds == 3600
     with pytest.raises(ValidationError):
         services.entitlement_update(entitlement=entitlement, offline_grace_seconds=31 * 86400)
+
+
+@pytest.mark.parametrize("statements_on", [True, False], ids=["statements", "transaction"])
+def test_every_granted_answer_carries_the_offline_grace_in_force(
+    make_entitlement, monkeypatch, statements_on
+):
+    """A new seat, its re-activation and its heartbeat, whichever path answers them; a change
+    of the grace reaches the next token."""
+    if not statements_on:
+        monkeypatch.setattr(statements, "available", lambda: False)
+    entitlement = make_entitlement(
+        seats=5, hard_limit=5, lease_seconds=900, starts_at=T0 - timedelta(days=1)
+    )
+    services.entitlement_update(entitlement=entitlement, offline_grace_seconds=3600)
+    client = _client(entitlement)
+    with time_machine.travel(T0, tick=False) as clock:
+        first = _activate(client)
+        clock.move_to(T0 + timedelta(minutes=1))
+        again = _activate(client)
+        services.entitlement_update(entitlement=entitlement, offline_grace_seconds=7200)
+        clock.move_to(T0 + timedelta(minutes=2))
+        beat = client.post(f"/api/v1/activations/{first['id']}/heartbeat").json()
+    expected = {
+        first["lease"]: T0 + timedelta(seconds=900 + 3600),
+        again["lease"]: T0 + timedelta(minutes=1, seconds=900 + 3600),
+        beat["lease"]: T0 + timedelta(minutes=2, seconds=900 + 7200),
+    }
+    for token, until in expected.items():
+        claims = leases.verify(token, signing.jwks(), fingerprint="host-1", now=T0.timestamp())
+        assert (claims["sub"], claims["ent"]) == (first["id"], str(entitlement.pk))
+        assert claims["exp"] == int(until.timestamp())
+    assert again["lease_valid_until"] == expected[again["lease"]].isoformat()
 
 
 def _tamper(token: str, **changes) -> str:

@@ -24,7 +24,7 @@ from licensing.models import AuditEntry, Customer, Entitlement, Event, Seat
 from licensing.services import seats
 from licensing.zones import SeatCounts
 from portal.models import User
-from tests.conftest import client_for
+from tests.conftest import client_for, record_statements
 
 LEASE = 300
 
@@ -70,10 +70,23 @@ def test_heartbeat_returns_the_seat_as_stored_and_the_counts(floating: Entitleme
     assert beat.seat.last_heartbeat_at == beat_at
     assert beat.seat.lease_expires_at == start + timedelta(seconds=400)
     assert beat.seat.overdraft is True
+    assert beat.seat.entitlement_id == floating.pk
     assert beat.counts == SeatCounts(used=2, entitled=1, hard_limit=2)
+    assert beat.offline_grace == 0  # a floating seat's, unless the entitlement gives one
     stored = Seat.objects.get(pk=held.pk)
     assert stored.last_heartbeat_at == beat_at
     assert stored.lease_expires_at == start + timedelta(seconds=400)
+
+
+def test_heartbeat_comes_with_the_offline_grace_the_entitlement_gives(
+    floating: Entitlement, path: str
+) -> None:
+    services.entitlement_update(entitlement=floating, offline_grace_seconds=3600)
+    held = _seat(floating, "host-a", timezone.now())
+
+    beat = services.seat_heartbeat(entitlement=floating, seat_id=held.pk)
+
+    assert beat.offline_grace == 3600
 
 
 def test_heartbeat_of_an_overdraft_seat_answers_its_status_and_counts(floating):
@@ -188,7 +201,7 @@ def test_heartbeat_of_a_held_seat_is_one_statement(
     floating, monkeypatch, django_assert_num_queries
 ):
     seat = _seat(floating, "m-1", timezone.now())
-    ran = _record_statements(monkeypatch)
+    ran = record_statements(monkeypatch)
 
     with django_assert_num_queries(2):  # the statement's savepoint and its release
         services.seat_heartbeat(entitlement=floating, seat_id=seat.pk)
@@ -205,18 +218,6 @@ def test_heartbeat_without_the_statements_does_not_look_the_entitlement_up(
 
     with django_assert_num_queries(3):
         services.seat_heartbeat(entitlement=floating, seat_id=seat.pk)
-
-
-def _record_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    ran: list[str] = []
-    run = statements.run
-
-    def recording_run(sql: str, params: dict[str, Any]) -> Any:
-        ran.append(sql)
-        return run(sql, params)
-
-    monkeypatch.setattr(statements, "run", recording_run)
-    return ran
 
 
 # --- re-activation renews -------------------------------------------------------------------
@@ -320,7 +321,7 @@ def test_release_tells_the_listeners_of_its_event(
 @pytest.mark.postgres
 def test_release_of_a_held_seat_is_one_statement(floating, monkeypatch, django_assert_num_queries):
     seat = _seat(floating, "m-1", timezone.now())
-    ran = _record_statements(monkeypatch)
+    ran = record_statements(monkeypatch)
 
     with django_assert_num_queries(2):  # the statement's savepoint and its release
         assert services.seat_release(entitlement=floating, seat_id=seat.pk) is True

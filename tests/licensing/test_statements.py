@@ -13,6 +13,8 @@ import time_machine
 
 from licensing import services, statements
 from licensing.models import Entitlement, Event, Seat, UsageBucket
+from licensing.zones import SeatCounts
+from tests.conftest import record_statements
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -110,17 +112,11 @@ def test_statements_write_what_the_general_path_writes(
     fast = make_entitlement(seats=2, hard_limit=3, lease_seconds=600, starts_at=since)
     general = make_entitlement(seats=2, hard_limit=3, lease_seconds=600, starts_at=since)
 
-    calls: list[str] = []
-    real_run = statements.run
-
-    def counting_run(sql: str, params: dict[str, Any]) -> Any:
-        calls.append(sql)
-        return real_run(sql, params)
-
-    monkeypatch.setattr(statements, "run", counting_run)
+    calls = record_statements(monkeypatch)
     fast_answers = _story(fast)
-    # Three new seats, one heartbeat, one release went through a single statement each.
-    assert calls.count(statements.ACTIVATE) >= 3
+    # Four activations (three new seats and a denial, which the statement left to the
+    # transaction) and a re-activation, a heartbeat, a release: a statement each.
+    assert calls.count(statements.ACTIVATE) == 5
     assert statements.HEARTBEAT in calls
     assert statements.RELEASE in calls
 
@@ -171,15 +167,28 @@ def test_hot_statements_are_prepared_once_per_connection(make_entitlement: Any) 
 
 
 @pytest.mark.parametrize(
-    "state", ["suspended", "not_started", "ended", "full", "held", "unknown key"]
+    "state",
+    [
+        "suspended",
+        "not_started",
+        "ended",
+        "full",
+        "held, lease ran out",
+        "held, suspended",
+        "unknown key",
+    ],
 )
 def test_the_statement_leaves_every_other_case_to_the_transaction(
     make_entitlement: Any, state: str
 ) -> None:
-    """An entitlement that takes no seats now, a full one, a fingerprint that holds a seat, a
-    key that names no entitlement: the statement writes nothing and says so, and seat_activate
-    goes on (licensing.zones.check_usable, its transaction, or UnknownLicenseKey)."""
-    entitlement = make_entitlement(seats=1, hard_limit=1)
+    """An entitlement that takes no seats now (also for a fingerprint that holds a seat there),
+    a full one, a held seat whose lease ran out, a key that names no entitlement: the statement
+    writes nothing and says so, and seat_activate goes on (licensing.zones.check_usable, its
+    transaction, which expires that seat, or UnknownLicenseKey)."""
+    now = datetime.now(UTC)
+    entitlement = make_entitlement(
+        seats=1, hard_limit=1, lease_seconds=60, starts_at=now - timedelta(days=1)
+    )
     if state == "suspended":
         Entitlement.objects.filter(pk=entitlement.pk).update(status="suspended")
     elif state == "not_started":
@@ -189,21 +198,92 @@ def test_the_statement_leaves_every_other_case_to_the_transaction(
             starts_at=T0 - timedelta(days=2), ends_at=T0
         )
     else:
-        services.seat_activate(entitlement=entitlement, fingerprint="first")
-    before = (Seat.objects.count(), Event.objects.count(), UsageBucket.objects.count())
-    now = datetime.now(UTC)
+        taken_at = now - timedelta(seconds=60 if state == "held, lease ran out" else 10)
+        services.seat_activate(entitlement=entitlement, fingerprint="first", now=taken_at)
+    if state == "held, suspended":
+        Entitlement.objects.filter(pk=entitlement.pk).update(status="suspended")
+    before = list(Seat.objects.values_list("last_heartbeat_at", "lease_expires_at", "label"))
+    written = (Event.objects.count(), UsageBucket.objects.count())
     taken = statements.activate(
         license_key="NO-SUCH-KEY" if state == "unknown key" else entitlement.license_key,
         seat_id=uuid.uuid4(),
-        fingerprint="first" if state == "held" else "second",
-        label="",
+        fingerprint="first" if state.startswith("held") else "second",
+        label="new name",
         now=now,
         hour=now.replace(minute=0, second=0, microsecond=0),
     )
     assert taken is None
-    assert (Seat.objects.count(), Event.objects.count(), UsageBucket.objects.count()) == before
+    assert list(Seat.objects.values_list("last_heartbeat_at", "lease_expires_at", "label")) == (
+        before
+    )
+    assert (Event.objects.count(), UsageBucket.objects.count()) == written
     entitlement.refresh_from_db()
     assert entitlement.seats_used == (0 if state in {"suspended", "not_started", "ended"} else 1)
+
+
+@pytest.mark.parametrize("label", ["", "new name"])
+def test_the_statement_renews_the_seat_a_fingerprint_holds_and_writes_nothing_else(
+    make_entitlement: Any, label: str
+) -> None:
+    """As the transaction's renewal: the lease from now, the label when one is sent; no event,
+    no bucket, the counter as it was. The answer is the seat's row and the counts."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    entitlement = make_entitlement(
+        seats=1, hard_limit=3, lease_seconds=60, starts_at=now - timedelta(days=1)
+    )
+    services.seat_activate(entitlement=entitlement, fingerprint="other", now=now)
+    first = services.seat_activate(
+        entitlement=entitlement,
+        fingerprint="first",
+        label="old name",
+        now=now - timedelta(seconds=50),
+    ).seat
+    assert first is not None
+    written = (Event.objects.count(), UsageBucket.objects.count())
+
+    taken = statements.activate(
+        license_key=entitlement.license_key,
+        seat_id=uuid.uuid4(),
+        fingerprint="first",
+        label=label,
+        now=now,
+        hour=now.replace(minute=0, second=0),
+    )
+
+    assert taken == statements.Activation(
+        created=False,
+        seat_id=first.pk,
+        entitlement_id=entitlement.pk,
+        label=label or "old name",
+        activated_at=now - timedelta(seconds=50),
+        overdraft=True,
+        lease_expires_at=now + timedelta(seconds=60),
+        counts=SeatCounts(used=2, entitled=1, hard_limit=3),
+        lease_seconds=60,
+        offline_grace_seconds=None,
+        seqs=[],
+    )
+    assert Seat.objects.values_list(
+        "label", "activated_at", "last_heartbeat_at", "lease_expires_at", "released_at"
+    ).get(pk=first.pk) == (
+        label or "old name",
+        now - timedelta(seconds=50),
+        now,
+        now + timedelta(seconds=60),
+        None,
+    )
+    assert Seat.objects.count() == 2
+    assert (Event.objects.count(), UsageBucket.objects.count()) == written
+    entitlement.refresh_from_db()
+    assert entitlement.seats_used == 2
+
+
+def test_a_statement_is_sent_with_one_numbered_parameter_per_name() -> None:
+    """As psycopg would convert it on each call (`%%` a literal `%`), converted once."""
+    sql = "SELECT %(a)s::text, %(b)s, %(a)s || '%%'"
+
+    assert statements._to_native(sql) == ("SELECT $1::text, $2, $1 || '%'", ("a", "b"))
+    assert statements._native[sql] == ("SELECT $1::text, $2, $1 || '%'", ("a", "b"))
 
 
 def test_writing_events_takes_no_lock_on_the_customer_row(make_entitlement: Any) -> None:

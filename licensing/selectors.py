@@ -742,8 +742,15 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
     )
     fewest = Least(F("seats"), Coalesce(fewest_ever, F("seats")))
     buckets = UsageBucket.objects.filter(entitlement_id=OuterRef("pk"))
-    busy = (
-        buckets.filter(hour__gte=start, hour__lt=end)
+    # Busy: a rolled-up day of the range (a day's peak is its highest hour), or an hour after
+    # the last rolled-up day, with denials or a peak above the fewest seats.
+    days = UsageDay.objects.filter(entitlement_id=OuterRef("pk"), day__gte=start, day__lt=end)
+    busy_day = days.annotate(fewest=OuterRef("fewest")).filter(
+        Q(denials__gt=0) | zones.q_in_overdraft("peak", "fewest")
+    )
+    rolled_until = Subquery(days.order_by("-day").values("day")[:1]) + timedelta(days=1)
+    busy_hour = (
+        buckets.filter(hour__gte=Coalesce(OuterRef("rolled_until"), start), hour__lt=end)
         .annotate(fewest=OuterRef("fewest"))
         .filter(Q(denials__gt=0) | zones.q_in_overdraft("peak_used", "fewest"))
     )
@@ -766,6 +773,7 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
         Entitlement.objects.select_related("customer", "product")
         .annotate(
             fewest=fewest,
+            rolled_until=rolled_until,
             level_before=Coalesce(level_before, 0),
             level_before_window=Coalesce(level_before_window, 0),
             requested_seats=requested,
@@ -773,7 +781,8 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
             raise_until=Subquery(running.values("ends_at")[:1]),
         )
         .filter(
-            Exists(busy)
+            Exists(busy_day)
+            | Exists(busy_hour)
             | zones.q_in_overdraft("seats_used", "fewest")
             | zones.q_in_overdraft("level_before", "fewest")
             | Q(requested_seats__isnull=False)
@@ -819,7 +828,6 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
                     requested_seats=entitlement.requested_seats,
                     raise_seats=entitlement.raise_seats,
                     raise_until=entitlement.raise_until,
-                    forecast=_forecast_of(entitlement_terms, points[entitlement.pk], now=now),
                     last_statement_billable=billable.get(entitlement.pk),
                 )
             )
@@ -831,7 +839,14 @@ def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[Ex
             str(lead.entitlement_id),
         )
     )
-    return leads[:limit]
+    # The forecasts of the leads shown only: a forecast costs more than the rest of a lead.
+    return [
+        dataclasses.replace(
+            lead,
+            forecast=_forecast_of(terms[lead.entitlement_id], points[lead.entitlement_id], now=now),
+        )
+        for lead in leads[:limit]
+    ]
 
 
 def _last_statement_billable(ids: list[Any]) -> dict[Any, int]:

@@ -157,3 +157,27 @@ def test_leads_and_forecasts_read_the_rollups_to_the_same_figures(busy: Entitlem
     )
     (lead,) = selectors.expansion_leads(now=NOW)
     assert lead.capacity.overdraft_seat_hours == leads[0].capacity.overdraft_seat_hours + 1000
+
+
+def test_a_lead_whose_only_overdraft_is_a_rolled_up_day_is_still_found(
+    make_entitlement: Callable[..., Entitlement],
+) -> None:
+    with time_machine.travel(NOW - timedelta(days=40), tick=False):
+        entitlement = make_entitlement(seats=10, hard_limit=12)
+    # One hour at 12 seats ten days ago, back to none within it; nothing else.
+    UsageBucket.objects.create(
+        entitlement=entitlement,
+        hour=T0 + timedelta(days=DAYS - 10, hours=9),
+        peak_used=12,
+        closing_used=0,
+        activations=12,
+        releases=12,
+    )
+    found = selectors.expansion_leads(now=NOW)
+    assert [(lead.entitlement_id, lead.overdraft_seat_hours) for lead in found] == [
+        (entitlement.pk, 2)
+    ]
+
+    services.usage_rollups_refresh(now=NOW)
+
+    assert selectors.expansion_leads(now=NOW) == found

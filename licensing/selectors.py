@@ -7,6 +7,7 @@ usage-series selector, so both answer the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
@@ -109,7 +110,14 @@ class UsageHistory:
     points: list[UsagePoint]
     terms: list[Terms]
     changes: list[history.Change]
-    capacity: Capacity
+
+    @functools.cached_property
+    def capacity(self) -> Capacity:
+        """What the points say of capacity (licensing.capacity), when asked for: a statement
+        reads the points only."""
+        return capacity_of(
+            self.points, entitled=self.entitlement.seats, hard_limit=self.entitlement.hard_limit
+        )
 
     def terms_in_range(self) -> list[Terms]:
         """The terms in force at `start` and those that began before `end`."""
@@ -369,7 +377,6 @@ def _history(
         points=points,
         terms=terms,
         changes=history.changes(terms, start, end),
-        capacity=capacity_of(points, entitled=entitlement.seats, hard_limit=entitlement.hard_limit),
     )
 
 

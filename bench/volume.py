@@ -204,7 +204,7 @@ CATALOGUE_SQL: Final = [
        SELECT gen_random_uuid(), e.id, 'host-' || e.n || '-' || i, 'Workstation ' || i,
               %(end)s::timestamptz - (1 + mod(i, 72)) * interval '1 hour',
               %(end)s::timestamptz - (1 + mod(i, 72)) * interval '1 hour',
-              NULL, NULL, '', i > e.seats1
+              NULL, NULL, '', {seat_overdraft}
          FROM bench_volume_entitlement e, generate_series(1, e.used) AS i""",
 ]
 
@@ -258,9 +258,9 @@ INSERT INTO licensing_event (public_id, type, entitlement_id, customer_id, occur
 SELECT gen_random_uuid(), kind, id, customer_id, t,
        {common} || CASE kind
          WHEN %(activated)s THEN jsonb_build_object('activation_id', gen_random_uuid()::text,
-             'fingerprint', fingerprint, 'label', label, 'overdraft', used > entitled)
+             'fingerprint', fingerprint, 'label', label, 'overdraft', {activated_overdraft})
          WHEN %(released)s THEN jsonb_build_object('activation_id', gen_random_uuid()::text,
-             'fingerprint', fingerprint, 'label', label, 'overdraft', used >= entitled,
+             'fingerprint', fingerprint, 'label', label, 'overdraft', {released_overdraft},
              'reason', %(reason)s)
          WHEN %(denied)s THEN jsonb_build_object('fingerprint', fingerprint, 'label', label,
              'code', %(code)s)
@@ -327,6 +327,19 @@ def common_json() -> str:
     return _COMMON_JSON
 
 
+def overdraft_sql() -> dict[str, str]:
+    """The `overdraft` flags of the rows built, by the zone rule (licensing.zones): a seat
+    taken above the entitled seats; an activation leaving the level above them; a release from
+    a level above them (the level before it is one more)."""
+    from licensing import zones
+
+    return {
+        "seat_overdraft": zones.sql_in_overdraft("i", "e.seats1"),
+        "activated_overdraft": zones.sql_in_overdraft("used", "entitled"),
+        "released_overdraft": zones.sql_in_overdraft("used + 1", "entitled"),
+    }
+
+
 class Loader:
     """Builds the vendor's data, in time order, `jobs` statements at a time; `seconds` holds
     each phase's time, `rows` what it wrote."""
@@ -367,7 +380,7 @@ class Loader:
             "system": services.SYSTEM.label,
             "staff": STAFF_EMAIL,
         }
-        counts = [execute(sql, params) for sql in CATALOGUE_SQL]
+        counts = [execute(sql.format(**overdraft_sql()), params) for sql in CATALOGUE_SQL]
         self.rows.update(
             customers=counts[1], entitlements=counts[3], terms=counts[4], seats_in_use=counts[5]
         )
@@ -437,7 +450,7 @@ class Loader:
             {**params, "first": lo, "last": min(lo + EVENT_CHUNK - 1, last)}
             for lo in range(first, last + 1, EVENT_CHUNK)
         ]
-        sql = EVENTS_SQL.format(common=common_json())
+        sql = EVENTS_SQL.format(common=common_json(), **overdraft_sql())
         self.events_loaded += self._chunks("events", sql, chunks)
 
     def vacuum(self) -> None:

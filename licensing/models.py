@@ -610,6 +610,15 @@ class UsageBucket(models.Model):
                 fields=["entitlement", "hour"], name="licensing_usagebucket_one_per_hour"
             ),
         ]
+        indexes = [
+            # The hours with an activation into overdraft or a denial, across entitlements:
+            # the leads' candidates among the hours not rolled up yet (selectors.lead_candidates).
+            models.Index(
+                fields=["hour"],
+                condition=Q(denials__gt=0) | Q(overdraft_activations__gt=0),
+                name="licensing_usagebucket_busy",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.entitlement_id} {self.hour:%Y-%m-%d %H:00}: peak {self.peak_used}"
@@ -646,6 +655,16 @@ class UsageDay(models.Model):
             # Also the index for chart reads: one entitlement's days over a range.
             models.UniqueConstraint(
                 fields=["entitlement", "day"], name="licensing_usageday_one_per_day"
+            ),
+        ]
+        indexes = [
+            # Every entitlement's row of one day (selectors.lead_candidates: rolled up yet?).
+            models.Index(fields=["day"], name="licensing_usageday_day"),
+            # The days with overdraft or denials, across entitlements (the leads' candidates).
+            models.Index(
+                fields=["day"],
+                condition=Q(denials__gt=0) | Q(overdraft_hours__gt=0),
+                name="licensing_usageday_busy",
             ),
         ]
 

@@ -18,6 +18,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FilteredRelation,
     Max,
     Min,
     OuterRef,
@@ -82,6 +83,17 @@ def terms_log(entitlement: Entitlement) -> list[TermsEntry]:
     return entries[::-1]
 
 
+# The fields of an Entitlement that its current terms read (`_current_terms`).
+_TERMS_FIELDS: Final = (
+    "created_at",
+    "seats",
+    "hard_limit",
+    "status",
+    "lease_seconds",
+    "customer_cap",
+)
+
+
 def _current_terms(entitlement: Entitlement) -> list[Terms]:
     return [Terms.of(entitlement, effective_from=entitlement.created_at)]
 
@@ -138,6 +150,16 @@ _EPOCH_HOUR_SQL: Final = {
 }
 
 
+def _any_of(column: str, ids: list[Any], db: Any) -> tuple[str, list[Any]]:
+    """SQL: `column` is one of the entitlement ids, and its parameters. On PostgreSQL one array
+    parameter: a thousand ids as a thousand placeholders cost milliseconds to send."""
+    pk = Entitlement._meta.pk
+    values = [pk.get_db_prep_value(value, db) for value in ids]
+    if db.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
 def bucket_rows(
     entitlement_ids: list[Any], start: datetime, stop: datetime
 ) -> dict[Any, list[history.Row]]:
@@ -153,18 +175,17 @@ def bucket_rows(
     column = {field.name: str(field.column) for field in meta.concrete_fields}
     entitlement, hour = column["entitlement"], column["hour"]
     several = len(entitlement_ids) > 1
+    any_of, params = _any_of(entitlement, entitlement_ids, db)
     sql = (
         f"SELECT {entitlement + ', ' if several else ''}"
         + _EPOCH_HOUR_SQL[db.vendor].format(hour=hour)
         + f", {column['peak_used']}, {column['closing_used']}, {column['activations']},"
         f" {column['overdraft_activations']}, {column['denials']}, {column['releases']}"
         f" FROM {meta.db_table}"
-        f" WHERE {entitlement} IN ({', '.join(['%s'] * len(entitlement_ids))})"
-        f" AND {hour} >= %s AND {hour} < %s ORDER BY {entitlement}, {hour}"
+        f" WHERE {any_of} AND {hour} >= %s AND {hour} < %s ORDER BY {entitlement}, {hour}"
     )
     pk = Entitlement._meta.pk
     hour_field = meta.get_field("hour")
-    params = [pk.get_db_prep_value(value, db) for value in entitlement_ids]
     params += [
         hour_field.get_db_prep_value(start, db),
         hour_field.get_db_prep_value(stop, db),
@@ -200,20 +221,15 @@ def usage_history(
     start, end = _floor_range(start, end, bucket)
     stop = _stop(end, now)
     terms = terms_history(entitlement)
-    closing_before = _level_before(entitlement, start)
     if bucket == "day":
-        points = _day_points(
-            {entitlement.pk: terms},
-            {entitlement.pk: closing_before},
-            start=start,
-            stop=stop,
-            now=now,
-        )[entitlement.pk]
+        points = _day_points({entitlement.pk: terms}, start=start, stop=stop, now=now)[
+            entitlement.pk
+        ]
     else:
         points = _points(
             terms,
             bucket_rows([entitlement.pk], start, stop)[entitlement.pk],
-            closing_before=closing_before,
+            closing_before=_level_before(entitlement, start),
             start=start,
             stop=stop,
             bucket=bucket,
@@ -234,6 +250,28 @@ def _level_before(entitlement: Entitlement, moment: datetime) -> int:
     return before[0] if before else 0
 
 
+# A day is rolled up (UsageDay, services.usage_rollups_refresh) once it has ended and settled
+# this long: any transaction that wrote its last hour has committed by then.
+ROLLUP_SETTLE: Final = timedelta(hours=1)
+
+
+def rolled_up_until(now: datetime) -> datetime:
+    """The midnight (UTC) before which every day is due to be rolled up at `now`."""
+    return history.floor_day(now - ROLLUP_SETTLE)
+
+
+def _levels_before(ids: list[Any], moment: datetime) -> dict[Any, int]:
+    """`_level_before` of each entitlement, in one query."""
+    if not ids:
+        return {}
+    last = UsageBucket.objects.filter(entitlement_id=OuterRef("pk"), hour__lt=moment)
+    return dict(
+        Entitlement.objects.filter(pk__in=ids)
+        .annotate(level=Coalesce(Subquery(last.order_by("-hour").values("closing_used")[:1]), 0))
+        .values_list("pk", "level")
+    )
+
+
 # The figures of a day Point that a UsageDay row stores, under the same names.
 _ROLLED_UP: Final = tuple(
     field.name
@@ -242,47 +280,133 @@ _ROLLED_UP: Final = tuple(
 )
 
 
+# Above any closing level (a PositiveIntegerField, below 2**31): day * span + closing orders by
+# day and keeps the closing level, in a 64-bit integer.
+_CLOSING_SPAN: Final = 2**32
+
+
+# What a run of rolled-up days sums to (`_rolled_up_days(summed=True)`): the figures that add
+# up, and the highest peak.
+_SUMMED: Final = (
+    "hours",
+    "peak",
+    "activations",
+    "overdraft_activations",
+    "denials",
+    "releases",
+    "overdraft_hours",
+    "overdraft_seat_hours",
+)
+
+
 def rolled_up(point: UsagePoint) -> dict[str, Any]:
     """A whole day's Point as the fields of its UsageDay row."""
     return {"day": point.start} | {name: getattr(point, name) for name in _ROLLED_UP}
 
 
-def _rolled_up_days(ids: list[Any], start: datetime, stop: datetime) -> dict[Any, list[UsagePoint]]:
-    """The rolled-up days that end by `stop`, from `start`, of each entitlement, as Points: a
-    run of consecutive days, or none if its rows leave a gap (the hourly rows then serve)."""
-    rows = UsageDay.objects.filter(
-        entitlement_id__in=ids, day__gte=start, day__lte=stop - timedelta(days=1)
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """An entitlement's rolled-up days, consecutive, from `first` to `last` (their starts):
+    a Point a day, or (summed) one Point of their sums that starts at `first`."""
+
+    first: datetime
+    last: datetime
+    closing: int  # the last day's closing level
+    points: list[UsagePoint]
+
+
+def _rolled_up_days(
+    ids: list[Any], start: datetime, stop: datetime, *, summed: bool = False
+) -> dict[Any, _Run]:
+    """The run of rolled-up days that end by `stop`, from `start`, of each entitlement that
+    has one (rows leaving a gap: none; the hourly rows then serve). One query, read as tuples
+    (summed: a row per entitlement)."""
+    if not ids:
+        return {}
+    db = connections[router.db_for_read(UsageDay)]
+    meta = UsageDay._meta
+    column = {field.name: str(field.column) for field in meta.concrete_fields}
+    entitlement, day = column["entitlement"], column["day"]
+    epoch = _EPOCH_HOUR_SQL[db.vendor].format(hour=day)
+    any_of, params = _any_of(entitlement, ids, db)
+    if summed:
+        figures = ", ".join(
+            f"{'max' if name == 'peak' else 'sum'}({column[name]})" for name in _SUMMED
+        )
+        # The last day's closing level: the highest of (day, closing) as one integer.
+        last_closing = f"max({epoch} * {_CLOSING_SPAN} + {column['closing']}) %% {_CLOSING_SPAN}"
+        select = f"{entitlement}, min({epoch}), max({epoch}), count(*), {last_closing}, {figures}"
+        group = f" GROUP BY {entitlement}"
+    else:
+        figures = ", ".join(column[name] for name in _ROLLED_UP)
+        select, group = f"{entitlement}, {epoch}, {figures}", f" ORDER BY {entitlement}, {day}"
+    sql = (
+        f"SELECT {select} FROM {meta.db_table}"
+        f" WHERE {any_of} AND {day} >= %s AND {day} <= %s{group}"
     )
+    pk, day_field = Entitlement._meta.pk, meta.get_field("day")
+    params += [
+        day_field.get_db_prep_value(start, db),
+        day_field.get_db_prep_value(stop - timedelta(days=1), db),
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    runs: dict[Any, _Run] = {}
+    if summed:
+        for entitlement_id, first, last, count, closing, *sums in rows:
+            if last - first == (count - 1) * 24:
+                runs[pk.to_python(entitlement_id)] = _Run(
+                    first=_from_epoch_hour(first),
+                    last=_from_epoch_hour(last),
+                    closing=closing,
+                    points=[
+                        UsagePoint(
+                            start=_from_epoch_hour(first), **dict(zip(_SUMMED, sums, strict=True))
+                        )
+                    ],
+                )
+        return runs
     days: dict[Any, list[UsagePoint]] = {}
-    for row in rows.order_by("entitlement_id", "day").values("entitlement_id", "day", *_ROLLED_UP):
-        days.setdefault(row["entitlement_id"], []).append(
-            UsagePoint(start=row["day"], **{name: row[name] for name in _ROLLED_UP})
+    for entitlement_id, hour, *values in rows:
+        days.setdefault(pk.to_python(entitlement_id), []).append(
+            UsagePoint(start=_from_epoch_hour(hour), **dict(zip(_ROLLED_UP, values, strict=True)))
         )
     return {
-        pk: run
+        pk: _Run(first=run[0].start, last=run[-1].start, closing=run[-1].closing, points=run)
         for pk, run in days.items()
         if run[-1].start - run[0].start == timedelta(days=len(run) - 1)
     }
 
 
+def _from_epoch_hour(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, UTC)
+
+
 def _day_points(
     terms: dict[Any, list[Terms]],
-    closing_before: dict[Any, int],
     *,
     start: datetime,
     stop: datetime,
     now: datetime,
+    summed: bool = False,
 ) -> dict[Any, list[UsagePoint]]:
     """The day Points from `start` to `stop` of each entitlement (`terms` by id): its
     rolled-up days where they serve, the walk over its hourly rows before and after them.
-    Three queries, whatever the number of entitlements and days: the rollups, the hours
-    before them and the hours after them (today's)."""
+    At most four queries, whatever the number of entitlements and days: the rollups, the level
+    before `start` and the hours before them (for entitlements whose rollups start later, or
+    that have none), and the hours after them (today's).
+
+    `summed`: the rolled-up days are one Point of their sums (overdraft seat-hours, denials,
+    ...; the peak is their highest) instead of a Point a day, so whatever the range, the sums
+    of an entitlement's Points are its range's, from a row per entitlement."""
     ids = list(terms)
-    days = _rolled_up_days(ids, start, stop)
-    first = {pk: days[pk][0].start if pk in days else stop for pk in ids}
-    after = {pk: run[-1].start + timedelta(days=1) for pk, run in days.items()}
+    runs = _rolled_up_days(ids, start, stop, summed=summed)
+    first = {pk: runs[pk].first if pk in runs else stop for pk in ids}
+    after = {pk: run.last + timedelta(days=1) for pk, run in runs.items()}
     before_days = [pk for pk in ids if first[pk] > start]
     after_days = [pk for pk in after if after[pk] < stop]
+    levels = _levels_before(before_days, start)
     head = (
         bucket_rows(before_days, start, max(first[pk] for pk in before_days)) if before_days else {}
     )
@@ -292,18 +416,18 @@ def _day_points(
         points[pk] = _points(
             terms[pk],
             head.get(pk, []),
-            closing_before=closing_before[pk],
+            closing_before=levels.get(pk, 0),
             start=start,
             stop=first[pk],
             bucket="day",
             now=now,
         )
-        if pk in days:
-            points[pk] += days[pk]
+        if pk in runs:
+            points[pk] += runs[pk].points
             points[pk] += _points(
                 terms[pk],
                 tail.get(pk, []),
-                closing_before=days[pk][-1].closing,
+                closing_before=runs[pk].closing,
                 start=after[pk],
                 stop=stop,
                 bucket="day",
@@ -528,19 +652,15 @@ def usage_forecast(
     entitlement: Entitlement, *, now: datetime | None = None, terms: list[Terms] | None = None
 ) -> Forecast:
     """When use reaches the lines in force at `now` (licensing.forecast), from the daily peaks
-    of the weeks before (`_forecast_of`), whatever range a chart shows. Three or four queries
-    (the level before the window, its rolled-up days, its hours around them: `_day_points`)
-    given `terms` (`terms_history`), one more without."""
+    of the weeks before (`_forecast_of`), whatever range a chart shows. One to four queries
+    (its rolled-up days, and the level and hours around them: `_day_points`) given `terms`
+    (`terms_history`), one more without."""
     now = now or timezone.now()
     terms = terms if terms is not None else terms_history(entitlement)
     start, end = _forecast_window(now)
-    points = _day_points(
-        {entitlement.pk: terms},
-        {entitlement.pk: _level_before(entitlement, start)},
-        start=start,
-        stop=_stop(end, now),
-        now=now,
-    )[entitlement.pk]
+    points = _day_points({entitlement.pk: terms}, start=start, stop=_stop(end, now), now=now)[
+        entitlement.pk
+    ]
     return _forecast_of(terms, points, now=now)
 
 
@@ -724,135 +844,193 @@ LEADS_RANGE: Final = "30d"
 
 
 def expansion_leads(*, now: datetime | None = None, limit: int = 100) -> list[ExpansionLead]:
+    """The first `limit` leads of `ranked_leads`, whole."""
+    return ranked_leads(now=now)[:limit]
+
+
+class RankedLeads:
+    """The leads in order (`ranked_leads`). Reading a slice makes its leads whole (capacity,
+    forecast, last statement): four queries and a forecast per lead, for that slice only, so a
+    page of them (django.core.paginator.Paginator) costs its own leads, not all of them."""
+
+    def __init__(
+        self,
+        ranked: list[_Ranked],
+        terms: dict[Any, list[Terms]],
+        *,
+        start: datetime,
+        now: datetime,
+    ) -> None:
+        self._ranked, self._terms, self._start, self._now = ranked, terms, start, now
+
+    def __len__(self) -> int:
+        return len(self._ranked)
+
+    def __getitem__(self, index: slice) -> list[ExpansionLead]:
+        return _whole_leads(self._ranked[index], self._terms, start=self._start, now=self._now)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ranked:
+    """A lead before it is made whole: its entitlement (`_lead_candidates`) and its overdraft
+    seat-hours and denials over the leads' range, which rank it (the sums of the range's day
+    Points, as its `Capacity` sums them)."""
+
+    entitlement: Any  # an Entitlement with `_lead_candidates`' annotations
+    overdraft_seat_hours: int
+    denials: int
+
+    @property
+    def rank(self) -> tuple[int, int, str, str]:
+        return (
+            -self.overdraft_seat_hours,
+            -self.denials,
+            self.entitlement.customer_name,
+            str(self.entitlement.pk),
+        )
+
+
+def ranked_leads(*, now: datetime | None = None) -> RankedLeads:
     """Entitlements ranked by overdraft seat-hours, then denials, over the 30-day chart's range,
     and those whose customer asked for more seats (an open request), even without overdraft.
 
-    Each candidate's figures are its `usage_history(...).capacity` over exactly the range and
-    buckets of the entitlement page's 30-day chart, so a lead and the chart's note agree.
-    Each lead's `forecast` is its `usage_forecast`, from the same rows.
-    Six queries, whatever the number of leads. The first finds the candidates, a superset of
-    the entitlements with overdraft or denials under any terms: a bucket of the range with
-    denials or a peak above the fewest seats the entitlement ever had, or a level (before the
-    range, or now) above them, or an open request; then their terms, then the days of the
-    forecast's window (which holds the range: `_day_points`, three queries, mostly rolled-up
-    days), then their latest statements' billable overdraft seat-hours.
+    Each lead's figures are its `usage_history(...).capacity` over exactly the range and
+    buckets of the entitlement page's 30-day chart, so a lead and the chart's note agree; its
+    `forecast` is its `usage_forecast`. Five queries, whatever the number of entitlements: the
+    candidates (`_lead_candidates`), their terms, and the range's days (`_day_points`: mostly
+    rolled-up days); then four more for each slice read (`RankedLeads`).
     """
     now = now or timezone.now()
     leads_range = USAGE_RANGES[LEADS_RANGE]
     start, end = _floor_range(*leads_range.bounds(now), leads_range.bucket)
-    fewest_ever = Subquery(
-        EntitlementTerms.objects.filter(entitlement_id=OuterRef("pk"))
-        .order_by()
-        .values("entitlement_id")
-        .annotate(fewest=Min("seats"))
-        .values("fewest")
+    candidates = _lead_candidates(start=start, end=end, now=now)
+    terms = terms_histories(candidates)
+    points = _day_points(terms, start=start, stop=_stop(end, now), now=now, summed=True)
+    ranked = []
+    for entitlement in candidates:
+        lead = _Ranked(
+            entitlement,
+            overdraft_seat_hours=sum(
+                point.overdraft_seat_hours for point in points[entitlement.pk]
+            ),
+            denials=sum(point.denials for point in points[entitlement.pk]),
+        )
+        if lead.overdraft_seat_hours or lead.denials or entitlement.requested:
+            ranked.append(lead)
+    ranked.sort(key=lambda lead: lead.rank)
+    return RankedLeads(ranked, terms, start=start, now=now)
+
+
+def _lead_candidates(*, start: datetime, end: datetime, now: datetime) -> list[Any]:
+    """A superset of the entitlements with overdraft or denials from `start` to `end` (whole
+    days), and those with an open request, in one query that reads only rows that say so.
+
+    The days before `rolled_up_until(now)` are rolled up (UsageDay), each judged by the terms
+    in force hour by hour: a day with overdraft hours or denials says so exactly. An
+    entitlement with no row for the last of those days is not rolled up yet (new, or the job
+    is behind): it is a candidate if it has any bucket. For the hours after, still hourly,
+    the level only rises above the seats entitled by an activation into overdraft (counted
+    in its hour's bucket), unless it was above them already (the last rolled-up day's closing
+    level, or the level now) or the terms changed: each of these, against the fewest seats the
+    entitlement ever had, makes a candidate. Annotated with its customer's name and whether
+    it has an open request.
+    """
+    rolled = min(max(rolled_up_until(now), start), end)
+    busy_days = UsageDay.objects.filter(day__gte=start, day__lt=rolled).filter(
+        Q(denials__gt=0) | Q(overdraft_hours__gt=0)
     )
-    fewest = Least(F("seats"), Coalesce(fewest_ever, F("seats")))
+    busy_hours = UsageBucket.objects.filter(hour__gte=rolled, hour__lt=end).filter(
+        Q(denials__gt=0) | Q(overdraft_activations__gt=0)
+    )
+    changed = EntitlementTerms.objects.filter(effective_from__gte=rolled)
+    requests = ExpansionRequest.objects.filter(status=ExpansionRequest.Status.OPEN)
     buckets = UsageBucket.objects.filter(entitlement_id=OuterRef("pk"))
-    # Busy: a rolled-up day of the range (a day's peak is its highest hour), or an hour after
-    # the last rolled-up day, with denials or a peak above the fewest seats.
-    days = UsageDay.objects.filter(entitlement_id=OuterRef("pk"), day__gte=start, day__lt=end)
-    busy_day = days.annotate(fewest=OuterRef("fewest")).filter(
-        Q(denials__gt=0) | zones.q_in_overdraft("peak", "fewest")
+    # The hours after the rolled-up days may hold overdraft or denials (the argument above).
+    busy_after = (
+        Q(pk__in=busy_hours.values("entitlement_id"))
+        | Q(pk__in=changed.values("entitlement_id"))
+        | zones.q_in_overdraft("seats_used", "fewest")
+        | zones.q_in_overdraft("last_rolled_up__closing", "fewest")
     )
-    rolled_until = Subquery(days.order_by("-day").values("day")[:1]) + timedelta(days=1)
-    busy_hour = (
-        buckets.filter(hour__gte=Coalesce(OuterRef("rolled_until"), start), hour__lt=end)
-        .annotate(fewest=OuterRef("fewest"))
-        .filter(Q(denials__gt=0) | zones.q_in_overdraft("peak_used", "fewest"))
+    return list(
+        Entitlement.objects.only(*_TERMS_FIELDS)
+        .annotate(
+            fewest=Least(F("seats"), Coalesce(Min("terms_history__seats"), F("seats"))),
+            last_rolled_up=FilteredRelation(
+                "usage_days", condition=Q(usage_days__day=rolled - timedelta(days=1))
+            ),
+        )
+        .filter(
+            Q(pk__in=busy_days.values("entitlement_id"))
+            | Q(pk__in=requests.values("entitlement_id"))
+            | busy_after
+            | Q(last_rolled_up__isnull=True) & Exists(buckets.filter(hour__lt=end))
+        )
+        .annotate(
+            customer_name=F("customer__name"),
+            requested=Exists(requests.filter(entitlement_id=OuterRef("pk"))),
+        )
+        .order_by()
     )
-    level_before = Subquery(
-        buckets.filter(hour__lt=start).order_by("-hour").values("closing_used")[:1]
-    )
-    window_start, _ = _forecast_window(now)
-    level_before_window = Subquery(
-        buckets.filter(hour__lt=window_start).order_by("-hour").values("closing_used")[:1]
-    )
-    requested = Subquery(
-        ExpansionRequest.objects.filter(
-            entitlement_id=OuterRef("pk"), status=ExpansionRequest.Status.OPEN
-        ).values("seats")[:1]
-    )
+
+
+def _whole_leads(
+    ranked: list[_Ranked], terms: dict[Any, list[Terms]], *, start: datetime, now: datetime
+) -> list[ExpansionLead]:
+    """The leads of `ranked`, with their capacity (the range's day Points), forecast (the
+    forecast window's, which hold the range's) and last statement."""
     running = TemporaryRaise.objects.filter(
         entitlement_id=OuterRef("pk"), status=TemporaryRaise.Status.RUNNING
     )
-    candidates = list(
-        Entitlement.objects.select_related("customer", "product")
-        .annotate(
-            fewest=fewest,
-            rolled_until=rolled_until,
-            level_before=Coalesce(level_before, 0),
-            level_before_window=Coalesce(level_before_window, 0),
-            requested_seats=requested,
-            raise_seats=Subquery(running.values("extra_seats")[:1]),
-            raise_until=Subquery(running.values("ends_at")[:1]),
-        )
-        .filter(
-            Exists(busy_day)
-            | Exists(busy_hour)
-            | zones.q_in_overdraft("seats_used", "fewest")
-            | zones.q_in_overdraft("level_before", "fewest")
-            | Q(requested_seats__isnull=False)
-        )
-        .order_by()
+    found = Entitlement.objects.select_related("customer", "product").annotate(
+        requested_seats=Subquery(
+            ExpansionRequest.objects.filter(
+                entitlement_id=OuterRef("pk"), status=ExpansionRequest.Status.OPEN
+            ).values("seats")[:1]
+        ),
+        raise_seats=Subquery(running.values("extra_seats")[:1]),
+        raise_until=Subquery(running.values("ends_at")[:1]),
     )
-    ids = [entitlement.pk for entitlement in candidates]
-    terms = terms_histories(candidates)
-    # The forecast's window holds the range (both in whole days): one walk over the window
-    # serves both, the range being its last days.
+    by_id = found.in_bulk([lead.entitlement.pk for lead in ranked])
+    # In rank order; one deleted since it was ranked is left out.
+    entitlements = {
+        lead.entitlement.pk: by_id[lead.entitlement.pk]
+        for lead in ranked
+        if lead.entitlement.pk in by_id
+    }
+    leads_range = USAGE_RANGES[LEADS_RANGE]
+    _, end = _floor_range(*leads_range.bounds(now), leads_range.bucket)
+    window_start, _ = _forecast_window(now)
     points = _day_points(
-        terms,
-        {entitlement.pk: entitlement.level_before_window for entitlement in candidates},
-        start=window_start,
-        stop=_stop(end, now),
-        now=now,
+        {pk: terms[pk] for pk in entitlements}, start=window_start, stop=_stop(end, now), now=now
     )
-    billable = _last_statement_billable(ids)
-    leads: list[ExpansionLead] = []
-    for entitlement in candidates:
-        entitlement_terms = terms[entitlement.pk]
-        capacity = _history(
-            entitlement,
-            entitlement_terms,
-            [point for point in points[entitlement.pk] if point.start >= start],
-            start=start,
-            end=end,
-            bucket=leads_range.bucket,
-            now=now,
-        ).capacity
-        if capacity.overdraft_seat_hours or capacity.denials or entitlement.requested_seats:
-            leads.append(
-                ExpansionLead(
-                    entitlement_id=entitlement.pk,
-                    customer_name=entitlement.customer.name,
-                    customer_slug=entitlement.customer.slug,
-                    product_name=entitlement.product.name,
-                    seats=entitlement.seats,
-                    hard_limit=entitlement.hard_limit,
-                    customer_cap=entitlement.customer_cap,
-                    seats_used=entitlement.seats_used,
-                    capacity=capacity,
-                    requested_seats=entitlement.requested_seats,
-                    raise_seats=entitlement.raise_seats,
-                    raise_until=entitlement.raise_until,
-                    last_statement_billable=billable.get(entitlement.pk),
-                )
-            )
-    leads.sort(
-        key=lambda lead: (
-            -lead.overdraft_seat_hours,
-            -lead.denials,
-            lead.customer_name,
-            str(lead.entitlement_id),
-        )
-    )
-    # The forecasts of the leads shown only: a forecast costs more than the rest of a lead.
+    billable = _last_statement_billable(list(entitlements))
     return [
-        dataclasses.replace(
-            lead,
-            forecast=_forecast_of(terms[lead.entitlement_id], points[lead.entitlement_id], now=now),
+        ExpansionLead(
+            entitlement_id=pk,
+            customer_name=entitlement.customer.name,
+            customer_slug=entitlement.customer.slug,
+            product_name=entitlement.product.name,
+            seats=entitlement.seats,
+            hard_limit=entitlement.hard_limit,
+            customer_cap=entitlement.customer_cap,
+            seats_used=entitlement.seats_used,
+            capacity=_history(
+                entitlement,
+                terms[pk],
+                [point for point in points[pk] if point.start >= start],
+                start=start,
+                end=end,
+                bucket=leads_range.bucket,
+                now=now,
+            ).capacity,
+            requested_seats=entitlement.requested_seats,
+            raise_seats=entitlement.raise_seats,
+            raise_until=entitlement.raise_until,
+            forecast=_forecast_of(terms[pk], points[pk], now=now),
+            last_statement_billable=billable.get(pk),
         )
-        for lead in leads[:limit]
+        for pk, entitlement in entitlements.items()
     ]
 
 

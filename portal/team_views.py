@@ -447,7 +447,9 @@ def entitlement_resume(request: HttpRequest, entitlement_id: Any) -> HttpRespons
 @staff_required
 def leads(request: HttpRequest) -> HttpResponse:
     services.seats_expire_due()
-    return render(request, "team/leads.html", {"leads": selectors.expansion_leads()})
+    # A page of leads: only its leads are made whole (their forecasts cost the most).
+    page = _page(request, selectors.ranked_leads())
+    return render(request, "team/leads.html", {"page": page, "leads": page.object_list})
 
 
 @staff_required

@@ -1,11 +1,12 @@
 """Daily rollups of the hourly usage buckets (UsageDay), so a chart of months or a year reads a
 row a day (licensing.selectors.usage_history).
 
-A day is rolled up once it has ended and settled (ROLLUP_SETTLE after midnight, UTC), from the
-same walk over its hours that a chart makes (licensing.history), judged by the terms in force
-hour by hour: the stored day is the chart's day. Seat changes only ever write the current
-hour's bucket, so a day that has ended never changes again. Each entitlement's days are rolled
-up in order from its first bucket, so its rollups are one run of consecutive days.
+A day is rolled up once it has ended and settled (`selectors.ROLLUP_SETTLE` after midnight,
+UTC), from the same walk over its hours that a chart makes (licensing.history), judged by the
+terms in force hour by hour: the stored day is the chart's day. Seat changes only ever write
+the current hour's bucket, so a day that has ended never changes again. Each entitlement's
+days are rolled up in order from its first bucket, so its rollups are one run of consecutive
+days.
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from django.utils import timezone
 from licensing import history, selectors
 from licensing.models import Entitlement, UsageBucket, UsageDay
 
-# How long after a day ends it is rolled up: any transaction that wrote its last hour has
-# committed by then.
-ROLLUP_SETTLE: Final = timedelta(hours=1)
 # Entitlements rolled up per transaction (and per query of their rows).
 CHUNK: Final = 200
 
@@ -32,7 +30,7 @@ def usage_rollups_refresh(*, now: datetime | None = None) -> int:
     number of days written. Safe to run twice, or at once from two processes (a day is
     written once: the unique (entitlement, day) row)."""
     now = now or timezone.now()
-    until = history.floor_day(now - ROLLUP_SETTLE)
+    until = selectors.rolled_up_until(now)
     ids = list(Entitlement.objects.order_by("pk").values_list("pk", flat=True))
     return sum(
         _roll_up(ids[n : n + CHUNK], until=until, now=now) for n in range(0, len(ids), CHUNK)

@@ -218,8 +218,10 @@ def test_leads_carry_the_forecast_from_the_rows_they_read(
     lead_entitlement, _ = growing(make_entitlement, seats=70)
     growing(make_entitlement, seats=200, hard_limit=200)  # within: not a lead
 
-    # Candidates, terms, rolled-up days (none here), hourly rows, last statements (none here).
-    with django_assert_num_queries(5):
+    # Ranking: candidates, terms, the range's rolled-up days (none here), the level before the
+    # range and its hourly rows. Then the leads read: their entitlements, the forecast window's
+    # rolled-up days, level before and hourly rows, and their last statements (none here).
+    with django_assert_num_queries(10):
         (lead,) = selectors.expansion_leads(now=T0)
 
     assert lead.entitlement_id == lead_entitlement.pk

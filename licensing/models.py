@@ -722,6 +722,7 @@ class AuditEntry(models.Model):
         SEAT_REVOKED = "seat.revoked"
         MEMBER_INVITED = "member.invited"
         MEMBER_JOINED = "member.joined"
+        MEMBER_PROVISIONED = "member.provisioned"
         MEMBER_ROLE_CHANGED = "member.role_changed"
         MEMBER_REMOVED = "member.removed"
         INVITATION_RESENT = "invitation.resent"
@@ -743,6 +744,11 @@ class AuditEntry(models.Model):
         WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
         WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
         WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated"
+        SSO_CONNECTION_SAVED = "sso.connection_saved"
+        SSO_CONNECTION_REMOVED = "sso.connection_removed"
+        SSO_ENFORCEMENT_CHANGED = "sso.enforcement_changed"
+        SSO_BREAK_GLASS_GRANTED = "sso.break_glass_granted"
+        SSO_BREAK_GLASS_USED = "sso.break_glass_used"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
 from licensing.models import Customer, Entitlement, Membership
+from portal.sso.rules import customer_visible, session_customer_id
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -29,9 +30,21 @@ def staff_required(view: View) -> View:
 
 
 def membership_for(request: HttpRequest, customer: Customer) -> Membership | None:
-    if not request.user.is_authenticated:
+    """The user's membership of `customer`; none when their session was signed in through
+    another customer's provider (portal.sso.rules.customer_visible)."""
+    if not request.user.is_authenticated or not customer_visible(request, customer):
         return None
     return Membership.objects.filter(user_id=request.user.pk, customer=customer).first()
+
+
+def visible_memberships(request: HttpRequest) -> list[Membership]:
+    """The user's memberships this session may use, by customer name."""
+    memberships = (
+        Membership.objects.filter(user_id=request.user.pk or 0)
+        .select_related("customer")
+        .order_by("customer__name")
+    )
+    return [m for m in memberships if customer_visible(request, m.customer)]
 
 
 def customer_for(request: HttpRequest, slug: str, *, admin: bool = False) -> Customer:
@@ -52,6 +65,11 @@ def visible_entitlements(request: HttpRequest) -> Any:
     qs = Entitlement.objects.select_related("customer", "product")
     if request.user.is_staff:
         return qs
+    signed_in_for = session_customer_id(request)
+    if signed_in_for is False:
+        return qs.none()
+    if signed_in_for is not None:
+        qs = qs.filter(customer_id=signed_in_for)
     return qs.filter(customer__memberships__user__pk=request.user.pk or 0)
 
 

@@ -7,7 +7,12 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal.ratelimit import get_rates
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from licensing.services import Actor
+from portal.sso import rules as sso_rules
+from portal.sso import services as sso_services
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
@@ -50,3 +55,29 @@ class AccountAdapter(DefaultAccountAdapter):
         address already has an account unless email verification is mandatory.
         """
         return bool(settings.ACCOUNT_ALLOW_SIGNUP)
+
+    def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse | None:
+        """A password sign-in of someone whose single sign-on is enforced is refused (after
+        the password was checked, so the page tells nothing about an address), unless a
+        break-glass sign-in is open for them, which is recorded."""
+        signal_kwargs = kwargs.get("signal_kwargs") or {}
+        if not signal_kwargs.get("sociallogin"):
+            route = sso_rules.sso_required(user)
+            if route is not None:
+                if not sso_rules.break_glass_open(user):
+                    return render(
+                        request,
+                        "account/sso_refused.html",
+                        {
+                            "message": f"{route.name} signs you in through its identity provider:"
+                            " passwords are not accepted.",
+                            "route": route
+                            if sso_rules.route_for_email(user.email) == route
+                            else None,
+                            "email": user.email,
+                        },
+                        status=403,
+                    )
+                sso_services.break_glass_used(user=user, ip=Actor.from_request(request).ip)
+        response: HttpResponse | None = super().pre_login(request, user, **kwargs)
+        return response

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import statement_views, views
+from portal import sso_views, statement_views, views
 
 app_name = "customer"
 
@@ -99,6 +99,9 @@ urlpatterns = [
         statement_views.statement_json,
         name="statement_json",
     ),
+    path("<slug:slug>/sso/", sso_views.customer_connection, name="sso"),
+    path("<slug:slug>/sso/enforce", sso_views.customer_enforce, name="sso_enforce"),
+    path("<slug:slug>/sso/remove", sso_views.customer_remove, name="sso_remove"),
     path(
         "<slug:slug>/settings/notifications",
         views.notification_settings,

@@ -4,7 +4,10 @@ from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
+
+from licensing.models import Membership
 
 
 class UserManager(BaseUserManager["User"]):
@@ -118,3 +121,97 @@ class Invitation(models.Model):
             and self.revoked_at is None
             and self.expires_at > (now or timezone.now())
         )
+
+
+class SsoConnection(models.Model):
+    """A customer's single sign-on: its OpenID Connect provider and the email domains it
+    speaks for.
+
+    The provider's issuer, client id and secret are django-allauth's `SocialApp` (provider
+    `openid_connect`, provider id `c-<slug>`), one per customer; this row holds what the portal
+    decides with them. Which customer an email domain or an issuer belongs to is answered by
+    `portal.sso.rules`, and only there.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.OneToOneField(
+        "licensing.Customer", on_delete=models.CASCADE, related_name="sso_connection"
+    )
+    app = models.OneToOneField(
+        "socialaccount.SocialApp", on_delete=models.PROTECT, related_name="sso_connection"
+    )
+    issuer = models.URLField(
+        max_length=500, help_text="Exactly as the provider's discovery document names it."
+    )
+    enforced = models.BooleanField(
+        default=False, help_text="Members may sign in only through the provider."
+    )
+    default_role = models.CharField(
+        max_length=10,
+        choices=Membership.Role.choices,
+        default=Membership.Role.VIEWER,
+        help_text="The role of a member created at their first sign-in.",
+    )
+    groups_claim = models.CharField(
+        max_length=100,
+        blank=True,
+        default="groups",
+        help_text="The ID token claim that lists the person's groups.",
+    )
+    admin_group = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Members of this group are admins; everyone else has the default role."
+        " Empty: roles are managed in the portal.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["customer__name"]
+
+    def __str__(self) -> str:
+        return f"single sign-on of {self.customer_id}"
+
+
+class SsoDomain(models.Model):
+    """An email domain whose people sign in through one customer's provider. A domain belongs
+    to one connection at most (the constraint), so no email can lead to two customers."""
+
+    connection = models.ForeignKey(SsoConnection, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain"], name="portal_ssodomain_one_connection"),
+            models.CheckConstraint(
+                condition=models.Q(domain=Lower("domain")),
+                name="portal_ssodomain_lowercase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class SsoBreakGlass(models.Model):
+    """A password sign-in allowed, for a while, to a person whose single sign-on is enforced
+    (their provider is down or misconfigured). Granted by the account team or with
+    `manage.py sso_break_glass`; both audited."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_break_glass")
+    expires_at = models.DateTimeField()
+    granted_by = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Is a password sign-in allowed for this user now (the login form).
+            models.Index(fields=["user", "-expires_at"], name="portal_breakglass_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"break-glass for {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "portal",
     "licensing",
     "webhooks",
@@ -281,6 +283,54 @@ LOGIN_URL = "account_login"
 # one IP, the peer address: X-Forwarded-For is not trusted) further logins are refused, even
 # with the right password, until the window passes. Counted in the default cache (Redis).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip"}
+
+# Single sign-on (OpenID Connect; portal.sso, docs/sso.md). Each customer's provider is saved
+# in /team/ (django-allauth's SocialApp, provider `openid_connect`); people are made by the
+# portal at their first sign-in (portal.sso.services), never by allauth's signup form.
+SOCIALACCOUNT_ADAPTER = "portal.sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("SSO_TIMEOUT_SECONDS", 5, minimum=1)
+# The vendor's own provider, for its staff (the account team) at /team/ and /admin/: set
+# all three to turn it on; STAFF_SSO_DOMAINS are the email domains that sign in through it.
+STAFF_SSO_ISSUER = env_str("STAFF_SSO_ISSUER")
+STAFF_SSO_CLIENT_ID = env_str("STAFF_SSO_CLIENT_ID")
+STAFF_SSO_CLIENT_SECRET = env_secret("STAFF_SSO_CLIENT_SECRET", "")  # or ..._FILE
+STAFF_SSO_DOMAINS = env_list("STAFF_SSO_DOMAINS", [])
+# On: staff of those domains can no longer sign in with a password (break-glass:
+# `manage.py sso_break_glass --email ...`).
+STAFF_SSO_ENFORCED = env_bool("STAFF_SSO_ENFORCED", default=False)
+if STAFF_SSO_ISSUER and not (STAFF_SSO_CLIENT_ID and STAFF_SSO_DOMAINS):
+    raise ImproperlyConfigured(
+        "STAFF_SSO_ISSUER needs STAFF_SSO_CLIENT_ID, STAFF_SSO_CLIENT_SECRET and STAFF_SSO_DOMAINS."
+    )
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": "team",
+                    "name": "the vendor",
+                    "client_id": STAFF_SSO_CLIENT_ID,
+                    "secret": STAFF_SSO_CLIENT_SECRET,
+                    "settings": {"server_url": STAFF_SSO_ISSUER},
+                }
+            ]
+            if STAFF_SSO_ISSUER
+            else []
+        ),
+    }
+}
+# Customer admins may configure their own customer's provider (and enforce it); off, only the
+# account team does.
+SSO_CUSTOMER_ADMINS_MAY_CONFIGURE = env_bool("SSO_CUSTOMER_ADMINS_MAY_CONFIGURE", default=False)
+# Providers on plain http:// or private addresses (tests, local development only).
+SSO_ALLOW_PRIVATE_ISSUERS = env_bool("SSO_ALLOW_PRIVATE_ISSUERS", default=False)
+# How long a break-glass password sign-in stays open by default.
+SSO_BREAK_GLASS_MINUTES = env_int("SSO_BREAK_GLASS_MINUTES", 60, minimum=1)
 
 # Email: console by default; EMAIL_URL may name smtp://user:pass@host:port.
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Overdraft Portal <portal@localhost>")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import audit_views, team_views
+from portal import audit_views, sso_views, team_views
 
 app_name = "team"
 
@@ -12,6 +12,14 @@ urlpatterns = [
     path("customers/new", team_views.customer_new, name="customer_new"),
     path("customers/<slug:slug>/", team_views.customer_detail, name="customer"),
     path("customers/<slug:slug>/invitations", team_views.customer_invite, name="customer_invite"),
+    path("customers/<slug:slug>/sso/", sso_views.team_connection, name="sso"),
+    path("customers/<slug:slug>/sso/enforce", sso_views.team_enforce, name="sso_enforce"),
+    path("customers/<slug:slug>/sso/remove", sso_views.team_remove, name="sso_remove"),
+    path(
+        "customers/<slug:slug>/sso/break-glass",
+        sso_views.team_break_glass,
+        name="sso_break_glass",
+    ),
     path(
         "customers/<slug:slug>/entitlements/new",
         team_views.entitlement_new,

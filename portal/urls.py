@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from licensing.api.schema import DocsView
-from portal import member_views, views
+from portal import member_views, sso_views, views
 
 urlpatterns = [
     # First: the client API's calls are most of the traffic, and resolving tries in order.
@@ -12,6 +12,12 @@ urlpatterns = [
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
+    # Before allauth's: the login page asks for the email first (single sign-on by domain), and
+    # a provider's callback checks more than allauth's does (portal.sso.provider).
+    path("accounts/login/", sso_views.login),
+    path("accounts/2fa/totp/activate/", sso_views.totp_activate),
+    path("accounts/oidc/<str:provider_id>/login/", sso_views.oidc_login),
+    path("accounts/oidc/<str:provider_id>/login/callback/", sso_views.oidc_callback),
     path("accounts/", include("allauth.urls")),
     path("team/webhooks/", include(("portal.webhook_urls", "webhooks"), namespace="team_webhooks")),
     path(

@@ -71,11 +71,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/home.html")
     if request.user.is_staff:
         return redirect("/team/")
-    memberships = list(
-        Membership.objects.filter(user_id=request.user.pk)
-        .select_related("customer")
-        .order_by("customer__name")
-    )
+    memberships = access.visible_memberships(request)
     if len(memberships) == 1:
         return redirect("customer:dashboard", slug=memberships[0].customer.slug)
     return render(request, "portal/customer_list.html", {"memberships": memberships})

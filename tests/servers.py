@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -294,3 +295,89 @@ class Client:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class OidcProvider:
+    """The tests' OpenID Connect provider (tests/oidc_provider: django-oauth-toolkit, its own
+    SQLite database and RS256 key in `workdir`) served by gunicorn on a free port. Its issuer
+    is `<url>/o`; `setup` registers client applications and users."""
+
+    SETTINGS = "tests.oidc_provider.settings"
+
+    def __init__(self, workdir: Path) -> None:
+        import secrets
+
+        self.port = free_port()
+        self.workdir = workdir
+        self.token = secrets.token_urlsafe(16)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "oidc-provider.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/o"
+
+    def _env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO"))}
+        return {
+            **keep,
+            "DJANGO_SETTINGS_MODULE": self.SETTINGS,
+            "OIDC_PROVIDER_URL": self.url,
+            "OIDC_PROVIDER_DB": str(self.workdir / "oidc-provider.sqlite3"),
+            "OIDC_PROVIDER_SETUP_TOKEN": self.token,
+        }
+
+    def start(self) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "--run-syncdb", "--verbosity", "0"],
+            cwd=ROOT, env=self._env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"the OIDC provider's migrate failed:\n{done.stderr[-3000:]}")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "tests.oidc_provider.wsgi:application",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "8",
+                "--access-logfile", "-",
+            ],
+            cwd=ROOT, env=self._env(), stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                answer = Client(self.port).call("GET", "/o/.well-known/openid-configuration")
+                if answer.status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the OIDC provider did not start:\n{self.log.read_text()[-3000:]}")
+
+    def setup(
+        self,
+        *,
+        applications: Sequence[dict[str, Any]] = (),
+        users: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        answer = Client(self.port).call(
+            "POST",
+            "/setup/",
+            {"applications": list(applications), "users": list(users)},
+            {"Authorization": f"Bearer {self.token}"},
+        )
+        if answer.status != 200:
+            raise RuntimeError(f"the OIDC provider's setup failed: {answer.status} {answer.body!r}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.process = None

@@ -45,6 +45,9 @@ def urls(entitlement: Entitlement, make_seats: Callable[..., list[Seat]]) -> dic
         "alert_remove": reverse("customer:alert_remove", args=[slug, pk, threshold.pk]),
         "alert_subscribe": reverse("customer:alert_subscribe", args=[slug, pk]),
         "notifications": reverse("customer:notifications", args=[slug]),
+        "sso": reverse("customer:sso", args=[slug]),
+        "sso_enforce": reverse("customer:sso_enforce", args=[slug]),
+        "sso_remove": reverse("customer:sso_remove", args=[slug]),
         "statements": reverse("customer:statements", args=on_billed),
         "statement_provisional": reverse("customer:statement_provisional", args=on_billed),
         "statement_provisional_pdf": reverse("customer:statement_provisional_pdf", args=on_billed),
@@ -84,6 +87,8 @@ POSTED = {
     "alert_add",
     "alert_remove",
     "alert_subscribe",
+    "sso_enforce",
+    "sso_remove",
 }
 ROUTES = [
     "dashboard",
@@ -97,6 +102,9 @@ ROUTES = [
     "alert_remove",
     "alert_subscribe",
     "notifications",
+    "sso",
+    "sso_enforce",
+    "sso_remove",
     *STATEMENT_ROUTES,
 ]
 

@@ -61,6 +61,7 @@ AUDIENCES: list[tuple[re.Pattern[str], str]] = [
         CUSTOMER_ADMIN,
     ),
     (re.compile(r"^c/<slug:slug>/settings/"), OWN_SETTINGS),
+    (re.compile(r"^c/<slug:slug>/sso/"), CUSTOMER_ADMIN),
     (
         re.compile(r"^c/<slug:slug>/entitlements/[^/]+/seats/<uuid:seat_id>/release$"),
         CUSTOMER_ADMIN,

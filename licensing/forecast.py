@@ -44,6 +44,7 @@ it does.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import statistics
@@ -300,11 +301,17 @@ def first_touch(
 ) -> int | None:
     """The first of days 0..horizon by which a day's peak has reached `line` with at least
     `chance`; None if none. Day t's peak is `peak(t, r)` for one of the `residuals` r, each as
-    likely, independently of the other days."""
+    likely, independently of the other days; it never falls as r rises, so the residuals that
+    reach the line on a day are those from the first that does (found by bisection)."""
+    ordered = sorted(residuals)
     missed = 1.0  # the chance that no day so far reached the line
     for t in range(horizon + 1):
-        hits = sum(peak(t, r) >= line - TOLERANCE for r in residuals)
-        missed *= 1 - hits / len(residuals)
+
+        def reaches(residual: float, t: int = t) -> bool:
+            return peak(t, residual) >= line - TOLERANCE
+
+        first = bisect.bisect_left(ordered, True, key=reaches)
+        missed *= 1 - (len(ordered) - first) / len(ordered)
         if 1 - missed >= chance:
             return t
     return None

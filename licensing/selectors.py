@@ -11,6 +11,8 @@ import functools
 import itertools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
+from types import SimpleNamespace
 from typing import Any, Final
 
 from django.db import connection, connections, router
@@ -20,14 +22,13 @@ from django.db.models import (
     F,
     FilteredRelation,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from licensing import forecast, history, keys, statements, zones
@@ -83,6 +84,16 @@ def terms_log(entitlement: Entitlement) -> list[TermsEntry]:
     return entries[::-1]
 
 
+# The fields of an EntitlementTerms record that its Terms read (`history.Terms.of`).
+_TERMS_RECORD_FIELDS: Final = (
+    "effective_from",
+    "seats",
+    "hard_limit",
+    "status",
+    "changed_by",
+    "lease_seconds",
+    "customer_cap",
+)
 # The fields of an Entitlement that its current terms read (`_current_terms`).
 _TERMS_FIELDS: Final = (
     "created_at",
@@ -102,10 +113,12 @@ def terms_histories(entitlements: Iterable[Entitlement]) -> dict[Any, list[Terms
     """`terms_history` of several entitlements, by id: one query."""
     by_id = {entitlement.pk: entitlement for entitlement in entitlements}
     terms: dict[Any, list[Terms]] = {pk: [] for pk in by_id}
-    for record in EntitlementTerms.objects.filter(entitlement_id__in=list(by_id)).order_by(
+    records = EntitlementTerms.objects.filter(entitlement_id__in=list(by_id)).order_by(
         "entitlement_id", "effective_from", "id"
-    ):
-        terms[record.entitlement_id].append(Terms.of(record))
+    )
+    # As values (a thousand model instances cost more than the query).
+    for record in records.values("entitlement_id", *_TERMS_RECORD_FIELDS):
+        terms[record["entitlement_id"]].append(Terms.of(SimpleNamespace(**record)))
     return {pk: found or _current_terms(by_id[pk]) for pk, found in terms.items()}
 
 
@@ -195,8 +208,8 @@ def bucket_rows(
         if not several:
             rows[entitlement_ids[0]] = cursor.fetchall()
             return rows
-        for entitlement_id, *row in cursor.fetchall():
-            rows[pk.to_python(entitlement_id)].append(tuple(row))
+        for entitlement_id, found in itertools.groupby(cursor.fetchall(), key=itemgetter(0)):
+            rows[pk.to_python(entitlement_id)] = [row[1:] for row in found]
     return rows
 
 
@@ -367,11 +380,13 @@ def _rolled_up_days(
                     ],
                 )
         return runs
-    days: dict[Any, list[UsagePoint]] = {}
-    for entitlement_id, hour, *values in rows:
-        days.setdefault(pk.to_python(entitlement_id), []).append(
+    days = {
+        pk.to_python(entitlement_id): [
             UsagePoint(start=_from_epoch_hour(hour), **dict(zip(_ROLLED_UP, values, strict=True)))
-        )
+            for _, hour, *values in found
+        ]
+        for entitlement_id, found in itertools.groupby(rows, key=itemgetter(0))
+    }
     return {
         pk: _Run(first=run[0].start, last=run[-1].start, closing=run[-1].closing, points=run)
         for pk, run in days.items()
@@ -928,12 +943,13 @@ def _lead_candidates(*, start: datetime, end: datetime, now: datetime) -> list[A
     The days before `rolled_up_until(now)` are rolled up (UsageDay), each judged by the terms
     in force hour by hour: a day with overdraft hours or denials says so exactly. An
     entitlement with no row for the last of those days is not rolled up yet (new, or the job
-    is behind): it is a candidate if it has any bucket. For the hours after, still hourly,
-    the level only rises above the seats entitled by an activation into overdraft (counted
-    in its hour's bucket), unless it was above them already (the last rolled-up day's closing
-    level, or the level now) or the terms changed: each of these, against the fewest seats the
-    entitlement ever had, makes a candidate. Annotated with its customer's name and whether
-    it has an open request.
+    is behind): it is a candidate if it has any bucket. The hours after, still hourly, are
+    judged by the terms in force now unless the terms changed since (a candidate). Under
+    them, the level is above the seats entitled from the start (the last rolled-up day's
+    closing level above them: a candidate), or it went above them with an activation into
+    overdraft, counted in its hour's bucket as are denials (a candidate); the level above the
+    seats now makes one too. Annotated with its customer's name and whether it has an open
+    request.
     """
     rolled = min(max(rolled_up_until(now), start), end)
     busy_days = UsageDay.objects.filter(day__gte=start, day__lt=rolled).filter(
@@ -945,17 +961,9 @@ def _lead_candidates(*, start: datetime, end: datetime, now: datetime) -> list[A
     changed = EntitlementTerms.objects.filter(effective_from__gte=rolled)
     requests = ExpansionRequest.objects.filter(status=ExpansionRequest.Status.OPEN)
     buckets = UsageBucket.objects.filter(entitlement_id=OuterRef("pk"))
-    # The hours after the rolled-up days may hold overdraft or denials (the argument above).
-    busy_after = (
-        Q(pk__in=busy_hours.values("entitlement_id"))
-        | Q(pk__in=changed.values("entitlement_id"))
-        | zones.q_in_overdraft("seats_used", "fewest")
-        | zones.q_in_overdraft("last_rolled_up__closing", "fewest")
-    )
     return list(
         Entitlement.objects.only(*_TERMS_FIELDS)
         .annotate(
-            fewest=Least(F("seats"), Coalesce(Min("terms_history__seats"), F("seats"))),
             last_rolled_up=FilteredRelation(
                 "usage_days", condition=Q(usage_days__day=rolled - timedelta(days=1))
             ),
@@ -963,7 +971,10 @@ def _lead_candidates(*, start: datetime, end: datetime, now: datetime) -> list[A
         .filter(
             Q(pk__in=busy_days.values("entitlement_id"))
             | Q(pk__in=requests.values("entitlement_id"))
-            | busy_after
+            | Q(pk__in=changed.values("entitlement_id"))
+            | zones.q_in_overdraft("last_rolled_up__closing", "seats")
+            | Q(pk__in=busy_hours.values("entitlement_id"))
+            | zones.q_in_overdraft("seats_used", "seats")
             | Q(last_rolled_up__isnull=True) & Exists(buckets.filter(hour__lt=end))
         )
         .annotate(

@@ -81,12 +81,18 @@ def statement_issue(*, entitlement: Entitlement, period: Period) -> Statement:
     ).first()
     if existing is not None:
         return existing
+    entitlement = Entitlement.objects.select_related("customer", "product").get(pk=entitlement.pk)
+    return _issue(entitlement, period, key=signing.current_key())
+
+
+def _issue(entitlement: Entitlement, period: Period, *, key: Any) -> Statement:
+    """Issue the statement of `period` (ValueError if it has not closed), signed with `key`:
+    `entitlement` comes with its customer and product. Issued at the same moment by another
+    run: that one."""
     now = timezone.now()
     if period.end > now:
         raise ValueError(f"the period {period.label} has not closed yet")
-    entitlement = Entitlement.objects.select_related("customer", "product").get(pk=entitlement.pk)
     content = statement_payload(entitlement, period, now=now)
-    key = signing.current_key()
     document = signing.sign(content, key)
     figures = content["figures"]
     try:
@@ -131,6 +137,7 @@ def statements_issue_due(*, now: datetime | None = None) -> int:
         .values_list("entitlement_id", "last")
     )
     issued = 0
+    key = signing.current_key()
     for entitlement in Entitlement.objects.select_related("customer", "product").order_by("pk"):
         anchor = billing.anchor_of(entitlement.starts_at)
         until = now - SETTLE
@@ -143,6 +150,8 @@ def statements_issue_due(*, now: datetime | None = None) -> int:
         for period in billing.closed_periods(
             anchor, entitlement.billing_period, until=until, since=latest.get(entitlement.pk)
         ):
-            statement_issue(entitlement=entitlement, period=period)
+            # Not issued yet (after the latest), so no lookup first: `_issue` meets one issued
+            # meanwhile by another run.
+            _issue(entitlement, period, key=key)
             issued += 1
     return issued

@@ -210,6 +210,17 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def stop_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in its own process group (SIGTERM, then SIGKILL after 30 s)."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
 class Gunicorn:
     """The production web server (portal/gunicorn.conf.py) on a free port."""
 
@@ -240,13 +251,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_group(self.process)
         self.process = None
 
 
@@ -373,11 +378,5 @@ class OidcProvider:
             raise RuntimeError(f"the OIDC provider's setup failed: {answer.status} {answer.body!r}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_group(self.process)
         self.process = None

@@ -429,10 +429,10 @@ RAISE_BANDS_JS = """([inside, outside]) => {
 
 @pytest.fixture
 def raised(expanded: Entitlement, customer_admin: User, account_manager: User) -> Entitlement:
-    """`expanded` (130/150, 125 in use), capped by the customer at 140 three days ago at 10:20,
-    then raised by +20 seats and +20 hard limit two days ago at 09:40 until ten days from now
+    """`expanded` (130/150, 125 in use), capped by the customer at 140 four days ago at 10:20,
+    then raised by +20 seats and +20 hard limit three days ago at 09:40 until ten days from now
     (150/170 meanwhile; the cap moved up to 150)."""
-    capped_at = _midnight(timezone.now()) - timedelta(days=3) + timedelta(hours=10, minutes=20)
+    capped_at = _midnight(timezone.now()) - timedelta(days=4) + timedelta(hours=10, minutes=20)
     raised_at = _raised_at()
     ends_at = timezone.now().replace(second=0, microsecond=0) + timedelta(days=10)
     with time_machine.travel(capped_at, tick=False) as clock:
@@ -454,8 +454,10 @@ def raised(expanded: Entitlement, customer_admin: User, account_manager: User) -
 
 
 def _raised_at() -> datetime:
-    """Two days ago at 09:40 (call it outside time travel)."""
-    return _midnight(timezone.now()) - timedelta(days=2) + timedelta(hours=9, minutes=40)
+    """Three days ago at 09:40 (call it outside time travel): whatever the time of day, the
+    band of a 7-day chart on a phone is wide enough for its label (from two days ago, it was
+    not in the first hours after midnight)."""
+    return _midnight(timezone.now()) - timedelta(days=3) + timedelta(hours=9, minutes=40)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 """Account team: expansion leads ranked by overdraft seat-hours and denials."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -72,11 +73,14 @@ def test_old_buckets_are_ignored(make_entitlement: Callable[..., Entitlement]) -
 def test_recommendation_uses_95th_percentile_peak(
     make_entitlement: Callable[..., Entitlement],
 ) -> None:
-    entitlement = make_entitlement(seats=100, hard_limit=200)
-    # 99 hours at 110 and one spike to 190: the spike must not drive the recommendation.
-    _hours(entitlement, [110] * 99 + [190])
+    # At a fixed hour: how the 100 hours fall into UTC days (how many daily peaks the 95th
+    # percentile sees) depends on the time of day.
+    with time_machine.travel(datetime(2026, 3, 10, 2, 30, tzinfo=UTC), tick=False):
+        entitlement = make_entitlement(seats=100, hard_limit=200)
+        # 99 hours at 110 and one spike to 190: the spike must not drive the recommendation.
+        _hours(entitlement, [110] * 99 + [190])
 
-    (lead,) = selectors.expansion_leads()
+        (lead,) = selectors.expansion_leads()
 
     assert lead.peak == 190
     assert lead.p95_peak == 110

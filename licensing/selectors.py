@@ -84,16 +84,11 @@ def terms_log(entitlement: Entitlement) -> list[TermsEntry]:
     return entries[::-1]
 
 
-# The fields of an EntitlementTerms record that its Terms read (`history.Terms.of`).
-_TERMS_RECORD_FIELDS: Final = (
-    "effective_from",
-    "seats",
-    "hard_limit",
-    "status",
-    "changed_by",
-    "lease_seconds",
-    "customer_cap",
-)
+# The fields of an EntitlementTerms record that its Terms read (`history.Terms.of`): the
+# same names.
+_TERMS_RECORD_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Terms))
+
+
 # The fields of an Entitlement that its current terms read (`_current_terms`).
 _TERMS_FIELDS: Final = (
     "created_at",
@@ -252,15 +247,8 @@ def usage_history(
 
 
 def _level_before(entitlement: Entitlement, moment: datetime) -> int:
-    """The entitlement's seats in use at `moment`: the closing level of its last bucket
-    before it (0 if none)."""
-    before = (
-        UsageBucket.objects.filter(entitlement_id=entitlement.pk, hour__lt=moment)
-        .order_by("-hour")
-        .values_list("closing_used")
-        .first()
-    )
-    return before[0] if before else 0
+    """`_levels_before` of one entitlement."""
+    return _levels_before([entitlement.pk], moment).get(entitlement.pk, 0)
 
 
 # A day is rolled up (UsageDay, services.usage_rollups_refresh) once it has ended and settled
@@ -274,7 +262,8 @@ def rolled_up_until(now: datetime) -> datetime:
 
 
 def _levels_before(ids: list[Any], moment: datetime) -> dict[Any, int]:
-    """`_level_before` of each entitlement, in one query."""
+    """The seats in use at `moment` of each entitlement: the closing level of its last bucket
+    before it (0 if none), in one query."""
     if not ids:
         return {}
     last = UsageBucket.objects.filter(entitlement_id=OuterRef("pk"), hour__lt=moment)
